@@ -1,0 +1,170 @@
+/**
+ * pg_waldump's text, produced from decoded records: one record's lines (XLogDumpDisplayRecord with
+ * XLogRecGetBlockRefInfo) and the `--stats` table (XLogDumpDisplayStats). Pure: strings out, so the
+ * CLI and the tests that diff against pg_waldump share it.
+ */
+import { BKPIMAGE_COMPRESS_LZ4, BKPIMAGE_COMPRESS_PGLZ, BKPIMAGE_COMPRESS_ZSTD, BKPIMAGE_COMPRESSED_MASK, BLCKSZ, XLR_INFO_MASK } from '../pg/constants.js';
+import { formatLsnPadded, formatLsn } from '../pg/lsn.js';
+import { RM_MAX_BUILTIN_ID, RM_XACT_ID } from '../pg/rmgr-ids.js';
+import { FORK_NAMES } from '../pg/types.js';
+import { WalDecodeError } from './errors.js';
+import { recordLengths, type WalRecord } from './record.js';
+import { RMGRS } from './rmgr/index.js';
+
+function pad(s: string | number, width: number): string {
+  return String(s).padStart(width, ' ');
+}
+
+/** `desc: ID rm_desc` without the block references. */
+export function describeText(record: WalRecord): string {
+  const m = RMGRS[record.rmid];
+  if (m === undefined) return `UNKNOWN (${(record.info & ~XLR_INFO_MASK).toString(16)}) `;
+  const id = m.identify(record.info);
+  let text = id === undefined ? `UNKNOWN (${(record.info & ~XLR_INFO_MASK).toString(16)}) ` : `${id} `;
+  try {
+    text += m.format(m.describe(record), record);
+  } catch (e) {
+    if (!(e instanceof WalDecodeError) || e.code !== 'UNKNOWN_RECORD_TYPE' || id !== undefined) {
+      if (e instanceof WalDecodeError) text += `<${e.message}>`;
+      else throw e;
+    }
+  }
+  return text;
+}
+
+/** XLogRecGetBlockRefInfo with pretty = true. */
+export function blockRefText(record: WalRecord, detailed: boolean): string {
+  let s = detailed ? '\n' : '';
+  for (const b of record.blocks) {
+    if (b === undefined) continue;
+    const r = b.rel;
+    if (detailed) {
+      s += `\tblkref #${b.id}: rel ${r.spcNode}/${r.dbNode}/${r.relNode} fork ${FORK_NAMES[b.fork] ?? b.fork} blk ${b.blkno}`;
+      if (b.hasImage) {
+        const kind = b.applyImage ? '' : ' for WAL verification';
+        if ((b.bimgInfo & BKPIMAGE_COMPRESSED_MASK) !== 0) {
+          const method =
+            (b.bimgInfo & BKPIMAGE_COMPRESS_PGLZ) !== 0
+              ? 'pglz'
+              : (b.bimgInfo & BKPIMAGE_COMPRESS_LZ4) !== 0
+                ? 'lz4'
+                : (b.bimgInfo & BKPIMAGE_COMPRESS_ZSTD) !== 0
+                  ? 'zstd'
+                  : 'unknown';
+          s += ` (FPW${kind}); hole: offset: ${b.holeOffset}, length: ${b.holeLength}, compression saved: ${BLCKSZ - b.holeLength - b.bimgLen}, method: ${method}`;
+        } else {
+          s += ` (FPW${kind}); hole: offset: ${b.holeOffset}, length: ${b.holeLength}`;
+        }
+      }
+      s += '\n';
+    } else {
+      if (b.fork !== 0) s += `, blkref #${b.id}: rel ${r.spcNode}/${r.dbNode}/${r.relNode} fork ${FORK_NAMES[b.fork] ?? b.fork} blk ${b.blkno}`;
+      else s += `, blkref #${b.id}: rel ${r.spcNode}/${r.dbNode}/${r.relNode} blk ${b.blkno}`;
+      if (b.hasImage) s += b.applyImage ? ' FPW' : ' FPW for WAL verification';
+    }
+  }
+  if (!detailed) s += '\n';
+  return s;
+}
+
+/** One record as pg_waldump prints it, trailing newline included. */
+export function formatRecord(record: WalRecord, detailed: boolean): string {
+  const { recLen } = recordLengths(record);
+  const name = RMGRS[record.rmid]?.name ?? `custom${String(record.rmid).padStart(3, '0')}`;
+  return (
+    `rmgr: ${name.padEnd(11, ' ')} len (rec/tot): ${pad(recLen, 6)}/${pad(record.totLen, 6)}, tx: ${pad(record.xid, 10)}, ` +
+    `lsn: ${formatLsnPadded(record.lsn)}, prev ${formatLsnPadded(record.prev)}, desc: ${describeText(record)}` +
+    blockRefText(record, detailed)
+  );
+}
+
+interface Counter {
+  count: number;
+  recLen: number;
+  fpiLen: number;
+}
+
+/** XLogStats: per-rmgr and per-record-type counts and sizes. */
+export class WalStats {
+  count = 0;
+  startLsn: bigint | undefined;
+  endLsn: bigint | undefined;
+  private readonly perRmgr: Counter[] = [];
+  private readonly perRecord: Counter[][] = [];
+
+  /** XLogRecStoreStats */
+  add(record: WalRecord): void {
+    this.count++;
+    if (this.startLsn === undefined) this.startLsn = record.lsn;
+    this.endLsn = record.endLsn;
+    const { recLen, fpiLen } = recordLengths(record);
+    const rm = (this.perRmgr[record.rmid] ??= { count: 0, recLen: 0, fpiLen: 0 });
+    rm.count++;
+    rm.recLen += recLen;
+    rm.fpiLen += fpiLen;
+    let recid = record.info >> 4;
+    // Transaction records keep an optional flag in the first of the four bits.
+    if (record.rmid === RM_XACT_ID) recid &= 0x07;
+    const row = (this.perRecord[record.rmid] ??= []);
+    const c = (row[recid] ??= { count: 0, recLen: 0, fpiLen: 0 });
+    c.count++;
+    c.recLen += recLen;
+    c.fpiLen += fpiLen;
+  }
+
+  /** XLogDumpDisplayStats */
+  format(perRecord: boolean): string {
+    if (this.endLsn === undefined || this.startLsn === undefined) return '';
+    let totalCount = 0;
+    let totalRec = 0;
+    let totalFpi = 0;
+    for (const c of this.perRmgr) {
+      if (c === undefined) continue;
+      totalCount += c.count;
+      totalRec += c.recLen;
+      totalFpi += c.fpiLen;
+    }
+    const totalLen = totalRec + totalFpi;
+    const pct = (n: number, total: number) => (total === 0 ? 0 : (100 * n) / total).toFixed(2).padStart(6, ' ');
+    const row = (name: string, c: Counter) =>
+      `${name.padEnd(27, ' ')} ${pad(c.count, 20)} (${pct(c.count, totalCount)}) ${pad(c.recLen, 20)} (${pct(c.recLen, totalRec)}) ` +
+      `${pad(c.fpiLen, 20)} (${pct(c.fpiLen, totalFpi)}) ${pad(c.recLen + c.fpiLen, 20)} (${pct(c.recLen + c.fpiLen, totalLen)})\n`;
+    const cols = (a: readonly string[]) =>
+      `${a[0]!.padEnd(27, ' ')} ${pad(a[1]!, 20)} ${pad(a[2]!, 8)} ${pad(a[3]!, 20)} ${pad(a[4]!, 8)} ${pad(a[5]!, 20)} ${pad(a[6]!, 8)} ${pad(a[7]!, 20)} ${pad(a[8]!, 8)}\n`;
+    let s = `WAL statistics between ${formatLsn(this.startLsn)} and ${formatLsn(this.endLsn)}:\n`;
+    s += cols(['Type', 'N', '(%)', 'Record size', '(%)', 'FPI size', '(%)', 'Combined size', '(%)']);
+    s += cols(['----', '-', '---', '-----------', '---', '--------', '---', '-------------', '---']);
+    const zero: Counter = { count: 0, recLen: 0, fpiLen: 0 };
+    for (let ri = 0; ri <= RM_MAX_BUILTIN_ID; ri++) {
+      const m = RMGRS[ri]!;
+      if (!perRecord) {
+        s += row(m.name, this.perRmgr[ri] ?? zero);
+        continue;
+      }
+      const types = this.perRecord[ri] ?? [];
+      for (let rj = 0; rj < 16; rj++) {
+        const c = types[rj];
+        if (c === undefined || c.count === 0) continue;
+        const id = m.identify(rj << 4) ?? `UNKNOWN (${(rj << 4).toString(16)})`;
+        s += row(`${m.name}/${id}`, c);
+      }
+    }
+    // Custom rmgrs (128-255) appear only when they occurred.
+    for (let ri = RM_MAX_BUILTIN_ID + 1; ri < this.perRmgr.length; ri++) {
+      const c = this.perRmgr[ri];
+      if (c === undefined || c.count === 0) continue;
+      const name = `custom${String(ri).padStart(3, '0')}`;
+      if (!perRecord) s += row(name, c);
+      else
+        for (const [rj, rc] of (this.perRecord[ri] ?? []).entries())
+          if (rc !== undefined && rc.count > 0) s += row(`${name}/UNKNOWN (${(rj << 4).toString(16)})`, rc);
+    }
+    s += `${''.padEnd(27, ' ')} ${pad('--------', 20)} ${pad('', 8)} ${pad('--------', 20)} ${pad('', 8)} ${pad('--------', 20)} ${pad('', 8)} ${pad('--------', 20)}\n`;
+    const recPct = totalLen === 0 ? 0 : (100 * totalRec) / totalLen;
+    const fpiPct = totalLen === 0 ? 0 : (100 * totalFpi) / totalLen;
+    s +=
+      `${'Total'.padEnd(27, ' ')} ${pad(this.count, 20)} ${''.padEnd(9, ' ')}${pad(totalRec, 20)} ${`[${recPct.toFixed(2)}%]`.padEnd(9, ' ')}` +
+      `${pad(totalFpi, 20)} ${`[${fpiPct.toFixed(2)}%]`.padEnd(9, ' ')}${pad(totalLen, 20)} ${'[100%]'.padEnd(6, ' ')}\n`;
+    return s;
+  }
+}
