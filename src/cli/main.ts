@@ -59,9 +59,8 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('demo')
     .description('start a stock PostgreSQL on embedded defaults, make WAL, and decode it with strata waldump')
-    .option('--keep', 'keep the demo cluster folder afterwards')
-    .action(async (opts: { keep?: boolean }) => {
-      code = await runDemo(opts);
+    .action(async () => {
+      code = await runDemo();
     });
 
   try {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what strata's demo and tests need on a fresh machine with Node 20 and npm:
+# the npm packages (npm ci) and, when it is missing, Debian's postgresql-15 (server, contrib,
+# pg_waldump, pgbench). Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x node_modules/.bin/tsc ]; then
+  npm ci --no-audit --no-fund
+fi
+
+pg_bindir=${STRATA_PG_BINDIR:-/usr/lib/postgresql/15/bin}
+if [ ! -x "$pg_bindir/pg_ctl" ] && ! command -v pg_ctl >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "strata: PostgreSQL 15 is missing; install it with: sudo apt-get install -y postgresql-15" >&2
+    exit 1
+  fi
+  echo "strata: installing postgresql-15 from Debian's packages" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+fi
