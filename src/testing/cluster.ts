@@ -265,7 +265,11 @@ export class PgCluster {
     // any more, so the stale lock file can go.
     const reapDeadline = Date.now() + ZOMBIE_REAP_WAIT_MS_MAX;
     while (processState(pid) === 'zombie' && Date.now() < reapDeadline) await sleep(50);
-    if (processState(pid) === 'zombie') await rm(path.join(this.dataDir, 'postmaster.pid'), { force: true });
+    if (processState(pid) === 'zombie') {
+      await rm(path.join(this.dataDir, 'postmaster.pid'), { force: true });
+      // The socket's lock file names the same dead pid; the next postmaster would refuse it too.
+      await rm(path.join(this.tempDir, `.s.PGSQL.${this.port}.lock`), { force: true });
+    }
   }
 
   /** True while a live (not zombie) postmaster owns the data folder. */

@@ -1,14 +1,407 @@
 /**
- * Heap records (PLACEHOLDER: being written).
+ * Heap records (RM_HEAP_ID): the row changes of heapam.c — insert, delete, update, HOT update,
+ * speculative-insert confirmation, row locks, in-place catalog updates — and the TRUNCATE record
+ * that exists only for logical decoding.
+ *
+ * Mirrors heapdesc.c (heap_identify, heap_desc) for the text, and reads everything heapam.c's
+ * heap_redo routines read: the offsets, xmax values and infomask bits set on the page, the logged
+ * tuple (xl_heap_header and the bytes after the fixed tuple header, kept as views into the
+ * record), the prefix and suffix an UPDATE borrows from the old tuple, and the visibility-map bits
+ * redo clears before it touches the page. Like heap_redo, the opcode is `info & XLOG_HEAP_OPMASK`;
+ * XLOG_HEAP_INIT_PAGE says redo starts the (new) page from scratch.
  */
+import type { ByteReader } from '../../pg/bytes.js';
 import { RM_HEAP_ID } from '../../pg/rmgr-ids.js';
-import type { DescriptionBase } from '../describe.js';
-import { unknownType, type RmgrModule } from './rmgr.js';
+import type { Oid, TransactionId } from '../../pg/types.js';
+import { NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
+import type { BlockRef, WalRecord } from '../record.js';
+import { blockUses, hex2, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
 
-export const heapRmgr: RmgrModule<DescriptionBase> = {
+// heapam_xlog.h: opcodes in the high bits of xl_info.
+export const XLOG_HEAP_INSERT = 0x00;
+export const XLOG_HEAP_DELETE = 0x10;
+export const XLOG_HEAP_UPDATE = 0x20;
+export const XLOG_HEAP_TRUNCATE = 0x30;
+export const XLOG_HEAP_HOT_UPDATE = 0x40;
+export const XLOG_HEAP_CONFIRM = 0x50;
+export const XLOG_HEAP_LOCK = 0x60;
+export const XLOG_HEAP_INPLACE = 0x70;
+export const XLOG_HEAP_OPMASK = 0x70;
+export const XLOG_HEAP_INIT_PAGE = 0x80;
+
+// xl_heap_insert / xl_heap_multi_insert flags
+export const XLH_INSERT_ALL_VISIBLE_CLEARED = 1 << 0;
+export const XLH_INSERT_LAST_IN_MULTI = 1 << 1;
+export const XLH_INSERT_IS_SPECULATIVE = 1 << 2;
+export const XLH_INSERT_CONTAINS_NEW_TUPLE = 1 << 3;
+export const XLH_INSERT_ON_TOAST_RELATION = 1 << 4;
+export const XLH_INSERT_ALL_FROZEN_SET = 1 << 5;
+
+// xl_heap_update flags
+export const XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED = 1 << 0;
+export const XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED = 1 << 1;
+export const XLH_UPDATE_CONTAINS_OLD_TUPLE = 1 << 2;
+export const XLH_UPDATE_CONTAINS_OLD_KEY = 1 << 3;
+export const XLH_UPDATE_CONTAINS_NEW_TUPLE = 1 << 4;
+export const XLH_UPDATE_PREFIX_FROM_OLD = 1 << 5;
+export const XLH_UPDATE_SUFFIX_FROM_OLD = 1 << 6;
+
+// xl_heap_delete flags
+export const XLH_DELETE_ALL_VISIBLE_CLEARED = 1 << 0;
+export const XLH_DELETE_CONTAINS_OLD_TUPLE = 1 << 1;
+export const XLH_DELETE_CONTAINS_OLD_KEY = 1 << 2;
+export const XLH_DELETE_IS_SUPER = 1 << 3;
+export const XLH_DELETE_IS_PARTITION_MOVE = 1 << 4;
+
+// xl_heap_truncate flags
+export const XLH_TRUNCATE_CASCADE = 1 << 0;
+export const XLH_TRUNCATE_RESTART_SEQS = 1 << 1;
+
+// infobits_set: the xmax infomask bits redo sets (fix_infomask_from_infobits)
+export const XLHL_XMAX_IS_MULTI = 0x01;
+export const XLHL_XMAX_LOCK_ONLY = 0x02;
+export const XLHL_XMAX_EXCL_LOCK = 0x04;
+export const XLHL_XMAX_KEYSHR_LOCK = 0x08;
+export const XLHL_KEYS_UPDATED = 0x10;
+
+/** xl_heap_lock / xl_heap_lock_updated flags. */
+export const XLH_LOCK_ALL_FROZEN_CLEARED = 0x01;
+
+// visibilitymapdefs.h
+export const VISIBILITYMAP_ALL_VISIBLE = 0x01;
+export const VISIBILITYMAP_ALL_FROZEN = 0x02;
+export const VISIBILITYMAP_VALID_BITS = 0x03;
+
+/** SizeofHeapTupleHeader (offsetof(HeapTupleHeaderData, t_bits)): the part of a tuple WAL leaves out. */
+export const SIZEOF_HEAP_TUPLE_HEADER = 23;
+/** FirstOffsetNumber (off.h). */
+export const FIRST_OFFSET_NUMBER = 1;
+
+/** xl_heap_header: the tuple header fields WAL keeps (SizeOfHeapHeader = 5). */
+export interface XlHeapHeader {
+  readonly infomask2: number;
+  readonly infomask: number;
+  readonly hoff: number;
+}
+
+/**
+ * A tuple as WAL logs it: the stored header fields and the bytes that follow the fixed tuple header
+ * on the page (null bitmap [+ padding] [+ oid] + data), a view into the record.
+ */
+export interface LoggedTuple {
+  readonly header: XlHeapHeader;
+  readonly data: Uint8Array;
+}
+
+/**
+ * The new tuple of an UPDATE. `data` is the bitmap [+ padding] [+ oid] followed by the user data
+ * minus the first `prefixLen` and last `suffixLen` bytes, which redo copies from the old tuple.
+ */
+export interface UpdateNewTuple extends LoggedTuple {
+  readonly prefixLen: number;
+  readonly suffixLen: number;
+}
+
+/** XLOG_HEAP_INSERT (heap_xlog_insert). Block 0: the heap page. */
+export interface HeapInsert extends DescriptionBase {
+  readonly kind: 'heap.insert';
+  readonly offnum: number;
+  readonly flags: number;
+  /** XLOG_HEAP_INIT_PAGE: the tuple is the first on a fresh page. */
+  readonly initPage: boolean;
+  /** Undefined when the block carries a full-page image and the tuple was left out. */
+  readonly tuple: LoggedTuple | undefined;
+}
+
+/** XLOG_HEAP_DELETE (heap_xlog_delete). Block 0: the heap page. */
+export interface HeapDelete extends DescriptionBase {
+  readonly kind: 'heap.delete';
+  readonly xmax: TransactionId;
+  readonly offnum: number;
+  readonly infobitsSet: number;
+  readonly flags: number;
+  /** The old tuple or its replica-identity key, for logical decoding (XLH_DELETE_CONTAINS_OLD). */
+  readonly oldTuple: LoggedTuple | undefined;
+}
+
+/**
+ * XLOG_HEAP_UPDATE and XLOG_HEAP_HOT_UPDATE (heap_xlog_update). Block 0: the page that receives the
+ * new tuple; block 1: the old tuple's page when it is a different one.
+ */
+export interface HeapUpdate extends DescriptionBase {
+  readonly kind: 'heap.update' | 'heap.hotUpdate';
+  readonly oldXmax: TransactionId;
+  readonly oldOffnum: number;
+  readonly oldInfobitsSet: number;
+  readonly flags: number;
+  readonly newXmax: TransactionId;
+  readonly newOffnum: number;
+  readonly initPage: boolean;
+  /** Undefined when block 0 carries a full-page image and the tuple was left out. */
+  readonly newTuple: UpdateNewTuple | undefined;
+  /** The old tuple or its replica-identity key, for logical decoding (XLH_UPDATE_CONTAINS_OLD). */
+  readonly oldTuple: LoggedTuple | undefined;
+}
+
+/** XLOG_HEAP_TRUNCATE: logical decoding only; the storage changes are smgr records. */
+export interface HeapTruncate extends DescriptionBase {
+  readonly kind: 'heap.truncate';
+  readonly dbId: Oid;
+  readonly flags: number;
+  readonly relids: readonly Oid[];
+}
+
+/** XLOG_HEAP_CONFIRM (heap_xlog_confirm): a speculative insertion succeeded. Block 0: the heap page. */
+export interface HeapConfirm extends DescriptionBase {
+  readonly kind: 'heap.confirm';
+  readonly offnum: number;
+}
+
+/** XLOG_HEAP_LOCK (heap_xlog_lock). Block 0: the heap page. */
+export interface HeapLock extends DescriptionBase {
+  readonly kind: 'heap.lock';
+  /** Might be a MultiXactId (XLHL_XMAX_IS_MULTI). */
+  readonly lockingXid: TransactionId;
+  readonly offnum: number;
+  readonly infobitsSet: number;
+  readonly flags: number;
+}
+
+/** XLOG_HEAP_INPLACE (heap_xlog_inplace). Block 0: the heap page. */
+export interface HeapInplace extends DescriptionBase {
+  readonly kind: 'heap.inplace';
+  readonly offnum: number;
+  /** The tuple's new bytes after t_hoff; undefined when the block carries a full-page image instead. */
+  readonly data: Uint8Array | undefined;
+}
+
+export type HeapRecord = HeapInsert | HeapDelete | HeapUpdate | HeapTruncate | HeapConfirm | HeapLock | HeapInplace;
+
+/** Reads an xl_heap_header. */
+export function readHeapHeader(r: ByteReader): XlHeapHeader {
+  const infomask2 = r.u16('xl_heap_header.t_infomask2');
+  const infomask = r.u16('xl_heap_header.t_infomask');
+  const hoff = r.u8('xl_heap_header.t_hoff');
+  return { infomask2, infomask, hoff };
+}
+
+/** An xl_heap_header and the tuple bytes after it, up to the end of the reader. */
+function readLoggedTuple(r: ByteReader): LoggedTuple {
+  const header = readHeapHeader(r);
+  return { header, data: r.bytesView(r.remaining, 'tuple data') };
+}
+
+/** The block reference redo cannot do without, or a MALFORMED_PAYLOAD error. */
+export function requireBlock(record: WalRecord, id: number, what: string): BlockRef {
+  const b = record.blocks[id];
+  if (b === undefined) malformedPayload(record, `${what} needs block reference ${id}, which is missing`);
+  return b;
+}
+
+/** The 'vm.clear' effect for the heap page of block reference `id`. */
+export function vmClear(record: WalRecord, id: number, flags: number): Effect {
+  const b = requireBlock(record, id, 'clearing visibility-map bits');
+  return { kind: 'vm.clear', rel: b.rel, heapBlock: b.blkno, flags };
+}
+
+function insert(record: WalRecord, initPage: boolean): HeapInsert {
+  const { offnum, flags } = withMainData(record, (r) => ({ offnum: r.u16('offnum'), flags: r.u8('flags') }));
+  const heap = requireBlock(record, 0, 'INSERT');
+  const tuple = heap.hasData ? withBytes(record, heap.data, 'block 0 data', readLoggedTuple) : undefined;
+  const effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
+  return { kind: 'heap.insert', offnum, flags, initPage, tuple, blocks: blockUses(record, [[0, 'heap', initPage]]), effects };
+}
+
+function del(record: WalRecord): HeapDelete {
+  const d = withMainData(record, (r) => {
+    const xmax = r.u32('xmax') as TransactionId;
+    const offnum = r.u16('offnum');
+    const infobitsSet = r.u8('infobits_set');
+    const flags = r.u8('flags');
+    const contains = (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0;
+    const oldTuple = contains ? readLoggedTuple(r) : undefined;
+    return { xmax, offnum, infobitsSet, flags, oldTuple };
+  });
+  requireBlock(record, 0, 'DELETE');
+  const effects = (d.flags & XLH_DELETE_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
+  return { kind: 'heap.delete', ...d, blocks: blockUses(record, [[0, 'heap']]), effects };
+}
+
+function update(record: WalRecord, hot: boolean, initPage: boolean): HeapUpdate {
+  const u = withMainData(record, (r) => {
+    const oldXmax = r.u32('old_xmax') as TransactionId;
+    const oldOffnum = r.u16('old_offnum');
+    const oldInfobitsSet = r.u8('old_infobits_set');
+    const flags = r.u8('flags');
+    const newXmax = r.u32('new_xmax') as TransactionId;
+    const newOffnum = r.u16('new_offnum');
+    const contains = (flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0;
+    const oldTuple = contains ? readLoggedTuple(r) : undefined;
+    return { oldXmax, oldOffnum, oldInfobitsSet, flags, newXmax, newOffnum, oldTuple };
+  });
+  const newPage = requireBlock(record, 0, 'UPDATE');
+  const newTuple = newPage.hasData
+    ? withBytes(record, newPage.data, 'block 0 data', (r): UpdateNewTuple => {
+        const prefixLen = (u.flags & XLH_UPDATE_PREFIX_FROM_OLD) !== 0 ? r.u16('prefixlen') : 0;
+        const suffixLen = (u.flags & XLH_UPDATE_SUFFIX_FROM_OLD) !== 0 ? r.u16('suffixlen') : 0;
+        return { prefixLen, suffixLen, ...readLoggedTuple(r) };
+      })
+    : undefined;
+  // heap_xlog_update: without block 1 the old tuple is on the new page, and INIT_PAGE does not apply.
+  const separateOld = record.blocks[1] !== undefined;
+  const effects: Effect[] = [];
+  if ((u.flags & XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED) !== 0) effects.push(vmClear(record, separateOld ? 1 : 0, VISIBILITYMAP_VALID_BITS));
+  if ((u.flags & XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED) !== 0) effects.push(vmClear(record, 0, VISIBILITYMAP_VALID_BITS));
+  return {
+    kind: hot ? 'heap.hotUpdate' : 'heap.update',
+    ...u,
+    initPage,
+    newTuple,
+    blocks: blockUses(record, [
+      [0, 'new', initPage && separateOld],
+      [1, 'old'],
+    ]),
+    effects,
+  };
+}
+
+function truncate(record: WalRecord): HeapTruncate {
+  const t = withMainData(record, (r) => {
+    const dbId = r.u32('dbId') as Oid;
+    const nrelids = r.u32('nrelids');
+    const flags = r.u8('flags');
+    r.skip(3, 'padding before relids');
+    const relids: Oid[] = [];
+    for (let i = 0; i < nrelids; i++) relids.push(r.u32(`relids[${i}]`) as Oid);
+    return { dbId, flags, relids };
+  });
+  return { kind: 'heap.truncate', ...t, blocks: [], effects: NO_EFFECTS };
+}
+
+function lock(record: WalRecord): HeapLock {
+  const l = withMainData(record, (r) => ({
+    lockingXid: r.u32('locking_xid') as TransactionId,
+    offnum: r.u16('offnum'),
+    infobitsSet: r.u8('infobits_set'),
+    flags: r.u8('flags'),
+  }));
+  requireBlock(record, 0, 'LOCK');
+  const effects = (l.flags & XLH_LOCK_ALL_FROZEN_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_ALL_FROZEN)] : NO_EFFECTS;
+  return { kind: 'heap.lock', ...l, blocks: blockUses(record, [[0, 'heap']]), effects };
+}
+
+function offnumOnly(record: WalRecord): number {
+  return withMainData(record, (r) => r.u16('offnum'));
+}
+
+/** heap_redo's dispatch, by `info & XLOG_HEAP_OPMASK`. */
+function describe(record: WalRecord): HeapRecord {
+  const info = rmgrInfo(record);
+  const initPage = (info & XLOG_HEAP_INIT_PAGE) !== 0;
+  switch (info & XLOG_HEAP_OPMASK) {
+    case XLOG_HEAP_INSERT:
+      return insert(record, initPage);
+    case XLOG_HEAP_DELETE:
+      return del(record);
+    case XLOG_HEAP_UPDATE:
+      return update(record, false, initPage);
+    case XLOG_HEAP_HOT_UPDATE:
+      return update(record, true, initPage);
+    case XLOG_HEAP_TRUNCATE:
+      return truncate(record);
+    case XLOG_HEAP_CONFIRM: {
+      const offnum = offnumOnly(record);
+      requireBlock(record, 0, 'HEAP_CONFIRM');
+      return { kind: 'heap.confirm', offnum, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+    }
+    case XLOG_HEAP_LOCK:
+      return lock(record);
+    case XLOG_HEAP_INPLACE: {
+      const offnum = offnumOnly(record);
+      const b = requireBlock(record, 0, 'INPLACE');
+      const data = b.hasData ? b.data : undefined;
+      return { kind: 'heap.inplace', offnum, data, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+    }
+    default:
+      return unknownType(record);
+  }
+}
+
+/** heapdesc.c's out_infobits. */
+export function infobitsText(infobits: number): string {
+  let s = '';
+  if ((infobits & XLHL_XMAX_IS_MULTI) !== 0) s += 'IS_MULTI ';
+  if ((infobits & XLHL_XMAX_LOCK_ONLY) !== 0) s += 'LOCK_ONLY ';
+  if ((infobits & XLHL_XMAX_EXCL_LOCK) !== 0) s += 'EXCL_LOCK ';
+  if ((infobits & XLHL_XMAX_KEYSHR_LOCK) !== 0) s += 'KEYSHR_LOCK ';
+  if ((infobits & XLHL_KEYS_UPDATED) !== 0) s += 'KEYS_UPDATED ';
+  return s;
+}
+
+/** heap_desc */
+function format(d: HeapRecord): string {
+  switch (d.kind) {
+    case 'heap.insert':
+      return `off ${d.offnum} flags ${hex2(d.flags)}`;
+    case 'heap.delete':
+      return `off ${d.offnum} flags ${hex2(d.flags)} ${infobitsText(d.infobitsSet)}`;
+    case 'heap.update':
+    case 'heap.hotUpdate':
+      return (
+        `off ${d.oldOffnum} xmax ${d.oldXmax} flags ${hex2(d.flags)} ${infobitsText(d.oldInfobitsSet)}` +
+        `; new off ${d.newOffnum} xmax ${d.newXmax}`
+      );
+    case 'heap.truncate': {
+      let s = '';
+      if ((d.flags & XLH_TRUNCATE_CASCADE) !== 0) s += 'cascade ';
+      if ((d.flags & XLH_TRUNCATE_RESTART_SEQS) !== 0) s += 'restart_seqs ';
+      s += `nrelids ${d.relids.length} relids`;
+      for (const id of d.relids) s += ` ${id}`;
+      return s;
+    }
+    case 'heap.confirm':
+      return `off ${d.offnum}`;
+    case 'heap.lock':
+      return `off ${d.offnum}: xid ${d.lockingXid}: flags ${hex2(d.flags)} ${infobitsText(d.infobitsSet)}`;
+    case 'heap.inplace':
+      return `off ${d.offnum}`;
+  }
+}
+
+/** heap_identify */
+function identify(info: number): string | undefined {
+  switch (info & 0xf0) {
+    case XLOG_HEAP_INSERT:
+      return 'INSERT';
+    case XLOG_HEAP_INSERT | XLOG_HEAP_INIT_PAGE:
+      return 'INSERT+INIT';
+    case XLOG_HEAP_DELETE:
+      return 'DELETE';
+    case XLOG_HEAP_UPDATE:
+      return 'UPDATE';
+    case XLOG_HEAP_UPDATE | XLOG_HEAP_INIT_PAGE:
+      return 'UPDATE+INIT';
+    case XLOG_HEAP_HOT_UPDATE:
+      return 'HOT_UPDATE';
+    case XLOG_HEAP_HOT_UPDATE | XLOG_HEAP_INIT_PAGE:
+      return 'HOT_UPDATE+INIT';
+    case XLOG_HEAP_TRUNCATE:
+      return 'TRUNCATE';
+    case XLOG_HEAP_CONFIRM:
+      return 'HEAP_CONFIRM';
+    case XLOG_HEAP_LOCK:
+      return 'LOCK';
+    case XLOG_HEAP_INPLACE:
+      return 'INPLACE';
+    default:
+      return undefined;
+  }
+}
+
+export const heapRmgr: RmgrModule<HeapRecord> = {
   id: RM_HEAP_ID,
   name: 'Heap',
-  identify: () => undefined,
-  describe: (record) => unknownType(record),
-  format: () => '',
+  identify,
+  describe,
+  format,
 };

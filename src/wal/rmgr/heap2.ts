@@ -1,14 +1,439 @@
 /**
- * Heap2 records (PLACEHOLDER: being written).
+ * Heap2 records (RM_HEAP2_ID): heapam.c's second resource manager, for what no longer fitted in
+ * RM_HEAP's opcodes — pruning and vacuuming line pointers, freezing tuples, setting visibility-map
+ * bits, multi-row inserts (COPY), locking updated row versions, and the two records that exist only
+ * for logical decoding (NEW_CID and the REWRITE mapping files).
+ *
+ * Mirrors heapdesc.c (heap2_identify, heap2_desc) for the text and reads everything heap2_redo's
+ * routines read, from the main data and from block 0's data. Like heap2_redo, the opcode is
+ * `info & XLOG_HEAP_OPMASK`.
  */
+import type { ByteReader } from '../../pg/bytes.js';
+import type { Lsn } from '../../pg/lsn.js';
 import { RM_HEAP2_ID } from '../../pg/rmgr-ids.js';
-import type { DescriptionBase } from '../describe.js';
-import { unknownType, type RmgrModule } from './rmgr.js';
+import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
+import { NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
+import type { WalRecord } from '../record.js';
+import {
+  FIRST_OFFSET_NUMBER,
+  VISIBILITYMAP_ALL_FROZEN,
+  VISIBILITYMAP_VALID_BITS,
+  XLH_INSERT_ALL_VISIBLE_CLEARED,
+  XLH_LOCK_ALL_FROZEN_CLEARED,
+  XLOG_HEAP_INIT_PAGE,
+  XLOG_HEAP_OPMASK,
+  infobitsText,
+  requireBlock,
+  vmClear,
+  type XlHeapHeader,
+} from './heap.js';
+import { blockUses, hex2, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
 
-export const heap2Rmgr: RmgrModule<DescriptionBase> = {
+export const XLOG_HEAP2_REWRITE = 0x00;
+export const XLOG_HEAP2_PRUNE = 0x10;
+export const XLOG_HEAP2_VACUUM = 0x20;
+export const XLOG_HEAP2_FREEZE_PAGE = 0x30;
+export const XLOG_HEAP2_VISIBLE = 0x40;
+export const XLOG_HEAP2_MULTI_INSERT = 0x50;
+export const XLOG_HEAP2_LOCK_UPDATED = 0x60;
+export const XLOG_HEAP2_NEW_CID = 0x70;
+
+// xl_heap_freeze_tuple.frzflags (0x01 was XLH_FREEZE_XMIN)
+export const XLH_FREEZE_XVAC = 0x02;
+export const XLH_INVALID_XVAC = 0x04;
+
+/** sizeof(xl_heap_freeze_tuple): 11 bytes of fields padded to 12. */
+const SIZEOF_FREEZE_TUPLE = 12;
+/** sizeof(xl_heap_rewrite_mapping) on x86-64 (off_t and XLogRecPtr are 8-aligned). */
+const SIZEOF_REWRITE_MAPPING = 40;
+/** sizeof(LogicalRewriteMappingData): two RelFileNodes and two ItemPointerData. */
+const SIZEOF_REWRITE_MAPPING_DATA = 36;
+
+/** ItemPointerData: a tuple's block and line pointer. */
+export interface ItemPointer {
+  readonly block: BlockNumber;
+  readonly offset: number;
+}
+
+/**
+ * XLOG_HEAP2_PRUNE (heap_xlog_prune). Block 0: the heap page, cleanup-locked. The offset arrays come
+ * from block 0's data and are empty when the block carries a full-page image instead.
+ */
+export interface Heap2Prune extends DescriptionBase {
+  readonly kind: 'heap2.prune';
+  readonly latestRemovedXid: TransactionId;
+  readonly nredirected: number;
+  readonly ndead: number;
+  /** Pairs of (line pointer, the offset it now redirects to). */
+  readonly redirected: readonly (readonly [from: number, to: number])[];
+  readonly nowDead: readonly number[];
+  readonly nowUnused: readonly number[];
+}
+
+/** XLOG_HEAP2_VACUUM (heap_xlog_vacuum): LP_DEAD items become LP_UNUSED. Block 0: the heap page. */
+export interface Heap2Vacuum extends DescriptionBase {
+  readonly kind: 'heap2.vacuum';
+  readonly nunused: number;
+  /** From block 0's data; empty when the block carries a full-page image instead. */
+  readonly nowUnused: readonly number[];
+}
+
+/** xl_heap_freeze_tuple: the freeze plan for one tuple (heap_execute_freeze_tuple). */
+export interface FreezeTuple {
+  readonly xmax: TransactionId;
+  readonly offset: number;
+  readonly infomask2: number;
+  readonly infomask: number;
+  readonly frzflags: number;
+}
+
+/** XLOG_HEAP2_FREEZE_PAGE (heap_xlog_freeze_page). Block 0: the heap page. */
+export interface Heap2FreezePage extends DescriptionBase {
+  readonly kind: 'heap2.freezePage';
+  readonly cutoffXid: TransactionId;
+  readonly ntuples: number;
+  /** From block 0's data; empty when the block carries a full-page image instead. */
+  readonly tuples: readonly FreezeTuple[];
+}
+
+/**
+ * XLOG_HEAP2_VISIBLE (heap_xlog_visible): set `flags` in the visibility map for the heap page.
+ * Block 0: the visibility-map page; block 1: the heap page (PD_ALL_VISIBLE is set on it).
+ */
+export interface Heap2Visible extends DescriptionBase {
+  readonly kind: 'heap2.visible';
+  readonly cutoffXid: TransactionId;
+  readonly flags: number;
+}
+
+/** One tuple of a MULTI_INSERT: xl_multi_insert_tuple and its data. */
+export interface MultiInsertTuple {
+  /** Where redo puts it: offsets[i] from the main data, or FirstOffsetNumber + i on a new page. */
+  readonly offnum: number;
+  readonly header: XlHeapHeader;
+  /** bitmap [+ padding] [+ oid] + data, a view into the record. */
+  readonly data: Uint8Array;
+}
+
+/** XLOG_HEAP2_MULTI_INSERT (heap_xlog_multi_insert). Block 0: the heap page. */
+export interface Heap2MultiInsert extends DescriptionBase {
+  readonly kind: 'heap2.multiInsert';
+  readonly flags: number;
+  readonly ntuples: number;
+  readonly initPage: boolean;
+  /** The target offsets: from the main data, or 1..ntuples with XLOG_HEAP_INIT_PAGE. */
+  readonly offsets: readonly number[];
+  /** From block 0's data; empty when the block carries a full-page image instead. */
+  readonly tuples: readonly MultiInsertTuple[];
+}
+
+/** XLOG_HEAP2_LOCK_UPDATED (heap_xlog_lock_updated). Block 0: the heap page. */
+export interface Heap2LockUpdated extends DescriptionBase {
+  readonly kind: 'heap2.lockUpdated';
+  readonly xmax: TransactionId;
+  readonly offnum: number;
+  readonly infobitsSet: number;
+  readonly flags: number;
+}
+
+/** XLOG_HEAP2_NEW_CID: logical decoding's catalog command ids; redo does nothing. */
+export interface Heap2NewCid extends DescriptionBase {
+  readonly kind: 'heap2.newCid';
+  readonly topXid: TransactionId;
+  readonly cmin: number;
+  readonly cmax: number;
+  readonly combocid: number;
+  readonly targetNode: RelFileNode;
+  readonly targetTid: ItemPointer;
+}
+
+/** LogicalRewriteMappingData */
+export interface RewriteMapping {
+  readonly oldNode: RelFileNode;
+  readonly newNode: RelFileNode;
+  readonly oldTid: ItemPointer;
+  readonly newTid: ItemPointer;
+}
+
+/**
+ * XLOG_HEAP2_REWRITE (heap_xlog_logical_rewrite): redo writes `mappings` at `offset` of the file
+ * pg_logical/mappings/map-<db>-<rel>-<startLsn>-<mappedXid>-<record xid>, truncated there first.
+ */
+export interface Heap2Rewrite extends DescriptionBase {
+  readonly kind: 'heap2.rewrite';
+  readonly mappedXid: TransactionId;
+  readonly mappedDb: Oid;
+  readonly mappedRel: Oid;
+  readonly offset: bigint;
+  readonly numMappings: number;
+  readonly startLsn: Lsn;
+  readonly mappings: readonly RewriteMapping[];
+}
+
+export type Heap2Record =
+  | Heap2Prune
+  | Heap2Vacuum
+  | Heap2FreezePage
+  | Heap2Visible
+  | Heap2MultiInsert
+  | Heap2LockUpdated
+  | Heap2NewCid
+  | Heap2Rewrite;
+
+function readRelFileNode(r: ByteReader, what: string): RelFileNode {
+  return { spcNode: r.u32(`${what}.spcNode`) as Oid, dbNode: r.u32(`${what}.dbNode`) as Oid, relNode: r.u32(`${what}.relNode`) as Oid };
+}
+
+/** ItemPointerData: bi_hi, bi_lo, ip_posid. */
+export function readItemPointer(r: ByteReader, what: string): ItemPointer {
+  const hi = r.u16(`${what}.bi_hi`);
+  const lo = r.u16(`${what}.bi_lo`);
+  const offset = r.u16(`${what}.ip_posid`);
+  return { block: (((hi << 16) | lo) >>> 0) as BlockNumber, offset };
+}
+
+/** Block 0's data read by `fn`, or `fallback` when the block has no data (a full-page image instead). */
+function blockData<T>(record: WalRecord, fn: (r: ByteReader) => T, fallback: T): T {
+  const b = requireBlock(record, 0, 'this record');
+  return b.hasData ? withBytes(record, b.data, 'block 0 data', fn) : fallback;
+}
+
+function offsetArray(r: ByteReader, n: number, what: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(r.u16(`${what}[${i}]`));
+  return out;
+}
+
+function prune(record: WalRecord): Heap2Prune {
+  const m = withMainData(record, (r) => ({
+    latestRemovedXid: r.u32('latestRemovedXid') as TransactionId,
+    nredirected: r.u16('nredirected'),
+    ndead: r.u16('ndead'),
+  }));
+  const arrays = blockData(
+    record,
+    (r) => {
+      const redirected: (readonly [number, number])[] = [];
+      for (let i = 0; i < m.nredirected; i++) redirected.push([r.u16(`redirected[${i}]`), r.u16(`redirected[${i}] target`)]);
+      const nowDead = offsetArray(r, m.ndead, 'nowdead');
+      // nunused is not stored: the rest of the block data is the now-unused offsets.
+      if (r.remaining % 2 !== 0) malformedPayload(record, `PRUNE block 0 data leaves ${r.remaining} bytes for now-unused offsets, not a whole number of them`);
+      const nowUnused = offsetArray(r, r.remaining / 2, 'nowunused');
+      return { redirected, nowDead, nowUnused };
+    },
+    { redirected: [], nowDead: [], nowUnused: [] },
+  );
+  return { kind: 'heap2.prune', ...m, ...arrays, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+}
+
+function vacuum(record: WalRecord): Heap2Vacuum {
+  const nunused = withMainData(record, (r) => r.u16('nunused'));
+  const nowUnused = blockData(record, (r) => offsetArray(r, nunused, 'nowunused'), []);
+  return { kind: 'heap2.vacuum', nunused, nowUnused, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+}
+
+function freezePage(record: WalRecord): Heap2FreezePage {
+  const m = withMainData(record, (r) => ({ cutoffXid: r.u32('cutoff_xid') as TransactionId, ntuples: r.u16('ntuples') }));
+  const tuples = blockData(
+    record,
+    (r) => {
+      const out: FreezeTuple[] = [];
+      for (let i = 0; i < m.ntuples; i++) {
+        const start = r.offset;
+        r.need(SIZEOF_FREEZE_TUPLE, `xl_heap_freeze_tuple[${i}]`);
+        out.push({
+          xmax: r.u32('xmax') as TransactionId,
+          offset: r.u16('offset'),
+          infomask2: r.u16('t_infomask2'),
+          infomask: r.u16('t_infomask'),
+          frzflags: r.u8('frzflags'),
+        });
+        r.offset = start + SIZEOF_FREEZE_TUPLE;
+      }
+      return out;
+    },
+    [],
+  );
+  return { kind: 'heap2.freezePage', ...m, tuples, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+}
+
+function visible(record: WalRecord): Heap2Visible {
+  const m = withMainData(record, (r) => ({ cutoffXid: r.u32('cutoff_xid') as TransactionId, flags: r.u8('flags') }));
+  requireBlock(record, 0, 'VISIBLE');
+  requireBlock(record, 1, 'VISIBLE');
+  return {
+    kind: 'heap2.visible',
+    ...m,
+    blocks: blockUses(record, [
+      [0, 'vm'],
+      [1, 'heap'],
+    ]),
+    effects: NO_EFFECTS,
+  };
+}
+
+function multiInsert(record: WalRecord, initPage: boolean): Heap2MultiInsert {
+  const m = withMainData(record, (r) => {
+    const flags = r.u8('flags');
+    r.skip(1, 'padding before ntuples');
+    const ntuples = r.u16('ntuples');
+    const offsets: number[] = [];
+    for (let i = 0; i < ntuples; i++) offsets.push(initPage ? FIRST_OFFSET_NUMBER + i : r.u16(`offsets[${i}]`));
+    return { flags, ntuples, offsets };
+  });
+  const tuples = blockData(
+    record,
+    (r) => {
+      const out: MultiInsertTuple[] = [];
+      for (let i = 0; i < m.ntuples; i++) {
+        r.align(2); // xl_multi_insert_tuple is SHORTALIGNed
+        const datalen = r.u16('xl_multi_insert_tuple.datalen');
+        const infomask2 = r.u16('xl_multi_insert_tuple.t_infomask2');
+        const infomask = r.u16('xl_multi_insert_tuple.t_infomask');
+        const hoff = r.u8('xl_multi_insert_tuple.t_hoff');
+        out.push({ offnum: m.offsets[i]!, header: { infomask2, infomask, hoff }, data: r.bytesView(datalen, 'tuple data') });
+      }
+      return out;
+    },
+    [],
+  );
+  const effects = (m.flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
+  return { kind: 'heap2.multiInsert', ...m, initPage, tuples, blocks: blockUses(record, [[0, 'heap', initPage]]), effects };
+}
+
+function lockUpdated(record: WalRecord): Heap2LockUpdated {
+  const l = withMainData(record, (r) => ({
+    xmax: r.u32('xmax') as TransactionId,
+    offnum: r.u16('offnum'),
+    infobitsSet: r.u8('infobits_set'),
+    flags: r.u8('flags'),
+  }));
+  requireBlock(record, 0, 'LOCK_UPDATED');
+  const effects: readonly Effect[] =
+    (l.flags & XLH_LOCK_ALL_FROZEN_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_ALL_FROZEN)] : NO_EFFECTS;
+  return { kind: 'heap2.lockUpdated', ...l, blocks: blockUses(record, [[0, 'heap']]), effects };
+}
+
+function newCid(record: WalRecord): Heap2NewCid {
+  const c = withMainData(record, (r) => ({
+    topXid: r.u32('top_xid') as TransactionId,
+    cmin: r.u32('cmin'),
+    cmax: r.u32('cmax'),
+    combocid: r.u32('combocid'),
+    targetNode: readRelFileNode(r, 'target_node'),
+    targetTid: readItemPointer(r, 'target_tid'),
+  }));
+  return { kind: 'heap2.newCid', ...c, blocks: [], effects: NO_EFFECTS };
+}
+
+function rewrite(record: WalRecord): Heap2Rewrite {
+  const w = withMainData(record, (r) => {
+    const mappedXid = r.u32('mapped_xid') as TransactionId;
+    const mappedDb = r.u32('mapped_db') as Oid;
+    const mappedRel = r.u32('mapped_rel') as Oid;
+    r.skip(4, 'padding before offset');
+    const offset = r.i64('offset');
+    const numMappings = r.u32('num_mappings');
+    r.skip(4, 'padding before start_lsn');
+    const startLsn = r.u64('start_lsn') as Lsn;
+    r.offset = SIZEOF_REWRITE_MAPPING;
+    const mappings: RewriteMapping[] = [];
+    for (let i = 0; i < numMappings; i++) {
+      r.need(SIZEOF_REWRITE_MAPPING_DATA, `LogicalRewriteMappingData[${i}]`);
+      mappings.push({
+        oldNode: readRelFileNode(r, 'old_node'),
+        newNode: readRelFileNode(r, 'new_node'),
+        oldTid: readItemPointer(r, 'old_tid'),
+        newTid: readItemPointer(r, 'new_tid'),
+      });
+    }
+    return { mappedXid, mappedDb, mappedRel, offset, numMappings, startLsn, mappings };
+  });
+  return { kind: 'heap2.rewrite', ...w, blocks: [], effects: NO_EFFECTS };
+}
+
+/** heap2_redo's dispatch, by `info & XLOG_HEAP_OPMASK`. */
+function describe(record: WalRecord): Heap2Record {
+  const info = rmgrInfo(record);
+  switch (info & XLOG_HEAP_OPMASK) {
+    case XLOG_HEAP2_PRUNE:
+      return prune(record);
+    case XLOG_HEAP2_VACUUM:
+      return vacuum(record);
+    case XLOG_HEAP2_FREEZE_PAGE:
+      return freezePage(record);
+    case XLOG_HEAP2_VISIBLE:
+      return visible(record);
+    case XLOG_HEAP2_MULTI_INSERT:
+      return multiInsert(record, (info & XLOG_HEAP_INIT_PAGE) !== 0);
+    case XLOG_HEAP2_LOCK_UPDATED:
+      return lockUpdated(record);
+    case XLOG_HEAP2_NEW_CID:
+      return newCid(record);
+    case XLOG_HEAP2_REWRITE:
+      return rewrite(record);
+    default:
+      return unknownType(record);
+  }
+}
+
+/** heap2_desc (which has nothing to say about REWRITE). */
+function format(d: Heap2Record): string {
+  switch (d.kind) {
+    case 'heap2.prune':
+      return `latestRemovedXid ${d.latestRemovedXid} nredirected ${d.nredirected} ndead ${d.ndead}`;
+    case 'heap2.vacuum':
+      return `nunused ${d.nunused}`;
+    case 'heap2.freezePage':
+      return `cutoff xid ${d.cutoffXid} ntuples ${d.ntuples}`;
+    case 'heap2.visible':
+      return `cutoff xid ${d.cutoffXid} flags ${hex2(d.flags)}`;
+    case 'heap2.multiInsert':
+      return `${d.ntuples} tuples flags ${hex2(d.flags)}`;
+    case 'heap2.lockUpdated':
+      return `off ${d.offnum}: xmax ${d.xmax}: flags ${hex2(d.flags)} ${infobitsText(d.infobitsSet)}`;
+    case 'heap2.newCid': {
+      const n = d.targetNode;
+      return (
+        `rel ${n.spcNode}/${n.dbNode}/${n.relNode}; tid ${d.targetTid.block}/${d.targetTid.offset}` +
+        `; cmin: ${d.cmin}, cmax: ${d.cmax}, combo: ${d.combocid}`
+      );
+    }
+    case 'heap2.rewrite':
+      return '';
+  }
+}
+
+/** heap2_identify */
+function identify(info: number): string | undefined {
+  switch (info & 0xf0) {
+    case XLOG_HEAP2_PRUNE:
+      return 'PRUNE';
+    case XLOG_HEAP2_VACUUM:
+      return 'VACUUM';
+    case XLOG_HEAP2_FREEZE_PAGE:
+      return 'FREEZE_PAGE';
+    case XLOG_HEAP2_VISIBLE:
+      return 'VISIBLE';
+    case XLOG_HEAP2_MULTI_INSERT:
+      return 'MULTI_INSERT';
+    case XLOG_HEAP2_MULTI_INSERT | XLOG_HEAP_INIT_PAGE:
+      return 'MULTI_INSERT+INIT';
+    case XLOG_HEAP2_LOCK_UPDATED:
+      return 'LOCK_UPDATED';
+    case XLOG_HEAP2_NEW_CID:
+      return 'NEW_CID';
+    case XLOG_HEAP2_REWRITE:
+      return 'REWRITE';
+    default:
+      return undefined;
+  }
+}
+
+export const heap2Rmgr: RmgrModule<Heap2Record> = {
   id: RM_HEAP2_ID,
   name: 'Heap2',
-  identify: () => undefined,
-  describe: (record) => unknownType(record),
-  format: () => '',
+  identify,
+  describe,
+  format,
 };

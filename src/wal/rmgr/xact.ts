@@ -1,14 +1,400 @@
 /**
- * Transaction records (PLACEHOLDER: being written).
+ * Transaction records (access/transam/xact.c, twophase.c, xactdesc.c): commit and abort (of
+ * ordinary and prepared transactions), PREPARE TRANSACTION, subtransaction xid assignment, and
+ * invalidations logged for logical decoding.
+ *
+ * Commit and abort are where transaction status enters CLOG (and commit_ts), where relations
+ * dropped by the transaction lose their files, and where two-phase state files go away. PREPARE's
+ * main data is the two-phase state file itself (pg_twophase/XID, less its trailing CRC).
+ *
+ * Text (xactdesc.c) is in xact-format.ts.
  */
+import type { ByteReader } from '../../pg/bytes.js';
+import type { Lsn } from '../../pg/lsn.js';
 import { RM_XACT_ID } from '../../pg/rmgr-ids.js';
-import type { DescriptionBase } from '../describe.js';
-import { unknownType, type RmgrModule } from './rmgr.js';
+import type { Oid, RelFileNode, TransactionId } from '../../pg/types.js';
+import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type Effect } from '../describe.js';
+import type { WalRecord } from '../record.js';
+import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { readRelFileNode } from './smgr.js';
+import { readCount, readInvalidationMessages, type InvalidationMessage } from './standby.js';
+import { formatXact } from './xact-format.js';
 
-export const xactRmgr: RmgrModule<DescriptionBase> = {
+// xl_info opcodes (access/xact.h), under XLOG_XACT_OPMASK
+export const XLOG_XACT_COMMIT = 0x00;
+export const XLOG_XACT_PREPARE = 0x10;
+export const XLOG_XACT_ABORT = 0x20;
+export const XLOG_XACT_COMMIT_PREPARED = 0x30;
+export const XLOG_XACT_ABORT_PREPARED = 0x40;
+export const XLOG_XACT_ASSIGNMENT = 0x50;
+export const XLOG_XACT_INVALIDATIONS = 0x60;
+export const XLOG_XACT_OPMASK = 0x70;
+/** The record has an xl_xact_xinfo after xact_time. */
+export const XLOG_XACT_HAS_INFO = 0x80;
+
+// xl_xact_xinfo.xinfo bits
+export const XACT_XINFO_HAS_DBINFO = 1 << 0;
+export const XACT_XINFO_HAS_SUBXACTS = 1 << 1;
+export const XACT_XINFO_HAS_RELFILENODES = 1 << 2;
+export const XACT_XINFO_HAS_INVALS = 1 << 3;
+export const XACT_XINFO_HAS_TWOPHASE = 1 << 4;
+export const XACT_XINFO_HAS_ORIGIN = 1 << 5;
+export const XACT_XINFO_HAS_AE_LOCKS = 1 << 6;
+export const XACT_XINFO_HAS_GID = 1 << 7;
+export const XACT_XINFO_HAS_DROPPED_STATS = 1 << 8;
+export const XACT_COMPLETION_APPLY_FEEDBACK = 1 << 29;
+export const XACT_COMPLETION_UPDATE_RELCACHE_FILE = 1 << 30;
+/** 1U << 31, kept unsigned. */
+export const XACT_COMPLETION_FORCE_SYNC_COMMIT = 0x8000_0000;
+
+/** sizeof(xl_xact_prepare), already a multiple of MAXALIGN. */
+const SIZE_OF_XACT_PREPARE = 72;
+
+interface Base {
+  readonly blocks: readonly BlockUse[];
+  readonly effects: readonly Effect[];
+}
+
+/** xl_xact_stats_item: a statistics entry dropped with the transaction. */
+export interface XactStatsItem {
+  readonly kind: number;
+  readonly dbOid: Oid;
+  readonly objOid: Oid;
+}
+
+/** xl_xact_origin, and the record's origin id: where a replicated transaction came from. */
+export interface XactOrigin {
+  readonly lsn: Lsn;
+  /** TimestampTz at the origin node. */
+  readonly timestamp: bigint;
+}
+
+/** What commit and abort records share (xl_xact_parsed_commit / _abort). */
+interface XactCompletion extends Base {
+  /** The transaction completed: the record's xid, or the prepared transaction's for *_PREPARED. */
+  readonly xid: TransactionId;
+  /** TimestampTz of the commit or abort. */
+  readonly xactTime: bigint;
+  /** xl_xact_xinfo.xinfo, 0 when the record has none. */
+  readonly xinfo: number;
+  /** MyDatabaseId and its tablespace (0 without XACT_XINFO_HAS_DBINFO). */
+  readonly dbId: Oid;
+  readonly tsId: Oid;
+  readonly subxacts: readonly TransactionId[];
+  /** Relations whose files are dropped (all forks). */
+  readonly rels: readonly RelFileNode[];
+  readonly droppedStats: readonly XactStatsItem[];
+  /** The prepared transaction's xid (0 unless XACT_XINFO_HAS_TWOPHASE) and GID (if logged). */
+  readonly twophaseXid: TransactionId;
+  readonly twophaseGid: string | undefined;
+  /** Present with XACT_XINFO_HAS_ORIGIN. */
+  readonly origin: XactOrigin | undefined;
+  /** XLogRecGetOrigin: the replication origin id, 0 for none. */
+  readonly originId: number;
+  /** The transaction held AccessExclusiveLocks that a standby must release. */
+  readonly hasAeLocks: boolean;
+}
+
+export interface XactCommit extends XactCompletion {
+  readonly kind: 'xact.commit' | 'xact.commitPrepared';
+  readonly invalidations: readonly InvalidationMessage[];
+  readonly relcacheInitFileInval: boolean;
+  readonly applyFeedback: boolean;
+  readonly forceSyncCommit: boolean;
+}
+
+export interface XactAbort extends XactCompletion {
+  readonly kind: 'xact.abort' | 'xact.abortPrepared';
+}
+
+/** xl_xact_prepare and what follows it (ParsePrepareRecord). */
+export interface XactPrepare extends Base {
+  readonly kind: 'xact.prepare';
+  readonly magic: number;
+  /** The state file's length, its CRC included. */
+  readonly totalLen: number;
+  readonly xid: TransactionId;
+  readonly dbId: Oid;
+  readonly preparedAt: bigint;
+  readonly owner: Oid;
+  readonly gid: string;
+  readonly subxacts: readonly TransactionId[];
+  readonly commitRels: readonly RelFileNode[];
+  readonly abortRels: readonly RelFileNode[];
+  readonly commitStats: readonly XactStatsItem[];
+  readonly abortStats: readonly XactStatsItem[];
+  readonly invalidations: readonly InvalidationMessage[];
+  readonly initFileInval: boolean;
+  readonly originLsn: Lsn;
+  readonly originTimestamp: bigint;
+  readonly originId: number;
+}
+
+/** xl_xact_assignment: subtransaction xids of `xtop`, logged every PGPROC_MAX_CACHED_SUBXIDS. */
+export interface XactAssignment extends Base {
+  readonly kind: 'xact.assignment';
+  readonly xtop: TransactionId;
+  readonly xsub: readonly TransactionId[];
+}
+
+/** xl_xact_invals: invalidations logged mid-transaction for logical decoding. */
+export interface XactInvalidations extends Base {
+  readonly kind: 'xact.invalidations';
+  readonly invalidations: readonly InvalidationMessage[];
+}
+
+export type XactRecord = XactCommit | XactAbort | XactPrepare | XactAssignment | XactInvalidations;
+
+function readXids(r: ByteReader, n: number, what: string): TransactionId[] {
+  const xids: TransactionId[] = [];
+  for (let i = 0; i < n; i++) xids.push(r.u32(what) as TransactionId);
+  return xids;
+}
+
+function readRels(r: ByteReader, n: number, what: string): RelFileNode[] {
+  const rels: RelFileNode[] = [];
+  for (let i = 0; i < n; i++) rels.push(readRelFileNode(r, what));
+  return rels;
+}
+
+function readStats(r: ByteReader, n: number, what: string): XactStatsItem[] {
+  const items: XactStatsItem[] = [];
+  for (let i = 0; i < n; i++) items.push({ kind: r.i32(`${what}.kind`), dbOid: r.u32(`${what}.dboid`) as Oid, objOid: r.u32(`${what}.objoid`) as Oid });
+  return items;
+}
+
+/** The fields ParseCommitRecord and ParseAbortRecord fill in; `invals` only for commit. */
+interface Parsed {
+  xactTime: bigint;
+  xinfo: number;
+  dbId: Oid;
+  tsId: Oid;
+  subxacts: TransactionId[];
+  rels: RelFileNode[];
+  droppedStats: XactStatsItem[];
+  invalidations: InvalidationMessage[];
+  twophaseXid: TransactionId;
+  twophaseGid: string | undefined;
+  origin: XactOrigin | undefined;
+}
+
+/** ParseCommitRecord / ParseAbortRecord: abort records carry no invalidations. */
+function parseCompletion(record: WalRecord, r: ByteReader, isCommit: boolean): Parsed {
+  const p: Parsed = {
+    xactTime: r.i64('xact_time'),
+    xinfo: 0,
+    dbId: 0 as Oid,
+    tsId: 0 as Oid,
+    subxacts: [],
+    rels: [],
+    droppedStats: [],
+    invalidations: [],
+    twophaseXid: 0 as TransactionId,
+    twophaseGid: undefined,
+    origin: undefined,
+  };
+  if ((record.info & XLOG_XACT_HAS_INFO) !== 0) p.xinfo = r.u32('xinfo');
+  const has = (bit: number) => (p.xinfo & bit) !== 0;
+  if (has(XACT_XINFO_HAS_DBINFO)) {
+    p.dbId = r.u32('dbId') as Oid;
+    p.tsId = r.u32('tsId') as Oid;
+  }
+  if (has(XACT_XINFO_HAS_SUBXACTS)) p.subxacts = readXids(r, readCount(record, r, 'nsubxacts'), 'subxacts');
+  if (has(XACT_XINFO_HAS_RELFILENODES)) p.rels = readRels(r, readCount(record, r, 'nrels'), 'xnodes');
+  if (has(XACT_XINFO_HAS_DROPPED_STATS)) p.droppedStats = readStats(r, readCount(record, r, 'nitems'), 'stats item');
+  if (isCommit && has(XACT_XINFO_HAS_INVALS)) p.invalidations = readInvalidationMessages(r, readCount(record, r, 'nmsgs'));
+  if (has(XACT_XINFO_HAS_TWOPHASE)) {
+    p.twophaseXid = r.u32('twophase xid') as TransactionId;
+    if (has(XACT_XINFO_HAS_GID)) p.twophaseGid = r.cstring('twophase_gid');
+  }
+  // xl_xact_origin is stored unaligned.
+  if (has(XACT_XINFO_HAS_ORIGIN)) p.origin = { lsn: r.u64('origin_lsn') as Lsn, timestamp: r.i64('origin_timestamp') };
+  return p;
+}
+
+/** What xact_redo_commit / xact_redo_abort change besides the proc array. */
+function completionEffects(record: WalRecord, p: Parsed, xid: TransactionId, committed: boolean, prepared: boolean): Effect[] {
+  const xids = [xid, ...p.subxacts];
+  const effects: Effect[] = [{ kind: 'clog.set', xids, status: committed ? 'committed' : 'aborted' }];
+  if (committed) {
+    // TransactionTreeSetCommitTsData: the origin's timestamp wins when there is one.
+    const timestamp = p.origin !== undefined ? p.origin.timestamp : p.xactTime;
+    effects.push({ kind: 'commitTs.set', xids, timestamp, originId: record.origin });
+  }
+  if (p.rels.length > 0) effects.push({ kind: 'relation.drop', rels: p.rels });
+  if (prepared) effects.push({ kind: 'twophase.end', xid, committed });
+  return effects;
+}
+
+function describeCommit(record: WalRecord, prepared: boolean): XactCommit {
+  return withMainData(record, (r) => {
+    const p = parseCompletion(record, r, true);
+    const xid = prepared ? p.twophaseXid : record.xid;
+    return {
+      kind: prepared ? 'xact.commitPrepared' : 'xact.commit',
+      xid,
+      xactTime: p.xactTime,
+      xinfo: p.xinfo,
+      dbId: p.dbId,
+      tsId: p.tsId,
+      subxacts: p.subxacts,
+      rels: p.rels,
+      droppedStats: p.droppedStats,
+      twophaseXid: p.twophaseXid,
+      twophaseGid: p.twophaseGid,
+      origin: p.origin,
+      originId: record.origin,
+      hasAeLocks: (p.xinfo & XACT_XINFO_HAS_AE_LOCKS) !== 0,
+      invalidations: p.invalidations,
+      relcacheInitFileInval: (p.xinfo & XACT_COMPLETION_UPDATE_RELCACHE_FILE) !== 0,
+      applyFeedback: (p.xinfo & XACT_COMPLETION_APPLY_FEEDBACK) !== 0,
+      forceSyncCommit: (p.xinfo & XACT_COMPLETION_FORCE_SYNC_COMMIT) !== 0,
+      blocks: NO_BLOCKS,
+      effects: completionEffects(record, p, xid, true, prepared),
+    };
+  });
+}
+
+function describeAbort(record: WalRecord, prepared: boolean): XactAbort {
+  return withMainData(record, (r) => {
+    const p = parseCompletion(record, r, false);
+    const xid = prepared ? p.twophaseXid : record.xid;
+    return {
+      kind: prepared ? 'xact.abortPrepared' : 'xact.abort',
+      xid,
+      xactTime: p.xactTime,
+      xinfo: p.xinfo,
+      dbId: p.dbId,
+      tsId: p.tsId,
+      subxacts: p.subxacts,
+      rels: p.rels,
+      droppedStats: p.droppedStats,
+      twophaseXid: p.twophaseXid,
+      twophaseGid: p.twophaseGid,
+      origin: p.origin,
+      originId: record.origin,
+      hasAeLocks: (p.xinfo & XACT_XINFO_HAS_AE_LOCKS) !== 0,
+      blocks: NO_BLOCKS,
+      effects: completionEffects(record, p, xid, false, prepared),
+    };
+  });
+}
+
+/**
+ * ParsePrepareRecord. xl_xact_prepare (72 bytes): magic@0, total_len@4, xid@8, database@12,
+ * prepared_at@16, owner@24, nsubxacts@28, ncommitrels@32, nabortrels@36, ncommitstats@40,
+ * nabortstats@44, ninvalmsgs@48, initfileinval@52, gidlen@54, origin_lsn@56, origin_timestamp@64;
+ * then the GID, subxacts, commit rels, abort rels, commit stats, abort stats and invalidation
+ * messages, each MAXALIGNed; then twophase.c's own records (locks, predicate locks), not decoded.
+ */
+function describePrepare(record: WalRecord): XactPrepare {
+  return withMainData(record, (r) => {
+    const magic = r.u32('magic');
+    const totalLen = r.u32('total_len');
+    const xid = r.u32('xid') as TransactionId;
+    const dbId = r.u32('database') as Oid;
+    const preparedAt = r.i64('prepared_at');
+    const owner = r.u32('owner') as Oid;
+    const nsubxacts = readCount(record, r, 'nsubxacts');
+    const ncommitrels = readCount(record, r, 'ncommitrels');
+    const nabortrels = readCount(record, r, 'nabortrels');
+    const ncommitstats = readCount(record, r, 'ncommitstats');
+    const nabortstats = readCount(record, r, 'nabortstats');
+    const ninvalmsgs = readCount(record, r, 'ninvalmsgs');
+    const initFileInval = r.bool('initfileinval');
+    r.skip(1);
+    const gidlen = r.u16('gidlen');
+    const originLsn = r.u64('origin_lsn') as Lsn;
+    const originTimestamp = r.i64('origin_timestamp');
+    r.offset = SIZE_OF_XACT_PREPARE;
+    // strncpy of gidlen bytes: the GID stops at its NUL or after gidlen bytes.
+    const gidBytes = r.bytesView(gidlen, 'gid');
+    const nul = gidBytes.indexOf(0);
+    const gid = Buffer.from(gidBytes.subarray(0, nul < 0 ? gidlen : nul)).toString('utf8');
+    r.align(8);
+    const subxacts = readXids(r, nsubxacts, 'subxacts');
+    r.align(8);
+    const commitRels = readRels(r, ncommitrels, 'commit rel');
+    r.align(8);
+    const abortRels = readRels(r, nabortrels, 'abort rel');
+    r.align(8);
+    const commitStats = readStats(r, ncommitstats, 'commit stats item');
+    r.align(8);
+    const abortStats = readStats(r, nabortstats, 'abort stats item');
+    r.align(8);
+    const invalidations = readInvalidationMessages(r, ninvalmsgs);
+    return {
+      kind: 'xact.prepare',
+      magic,
+      totalLen,
+      xid,
+      dbId,
+      preparedAt,
+      owner,
+      gid,
+      subxacts,
+      commitRels,
+      abortRels,
+      commitStats,
+      abortStats,
+      invalidations,
+      initFileInval,
+      originLsn,
+      originTimestamp,
+      originId: record.origin,
+      blocks: NO_BLOCKS,
+      effects: [
+        { kind: 'twophase.prepare', xid, gid, data: record.mainData },
+        // The subtransactions' xids are in use too (ProcessTwoPhaseBuffer advances nextXid past them).
+        { kind: 'xid.assign', xids: [xid, ...subxacts] },
+      ],
+    };
+  });
+}
+
+/** Decodes what xact_redo and xact_desc read. */
+function describe(record: WalRecord): XactRecord {
+  switch (rmgrInfo(record) & XLOG_XACT_OPMASK) {
+    case XLOG_XACT_COMMIT:
+      return describeCommit(record, false);
+    case XLOG_XACT_COMMIT_PREPARED:
+      return describeCommit(record, true);
+    case XLOG_XACT_ABORT:
+      return describeAbort(record, false);
+    case XLOG_XACT_ABORT_PREPARED:
+      return describeAbort(record, true);
+    case XLOG_XACT_PREPARE:
+      return describePrepare(record);
+    case XLOG_XACT_ASSIGNMENT:
+      return withMainData(record, (r) => {
+        const xtop = r.u32('xtop') as TransactionId;
+        const xsub = readXids(r, readCount(record, r, 'nsubxacts'), 'xsub');
+        return { kind: 'xact.assignment', xtop, xsub, blocks: NO_BLOCKS, effects: [{ kind: 'xid.assign', xids: [xtop, ...xsub] }] };
+      });
+    case XLOG_XACT_INVALIDATIONS:
+      return withMainData(record, (r) => {
+        const invalidations = readInvalidationMessages(r, readCount(record, r, 'nmsgs'));
+        return { kind: 'xact.invalidations', invalidations, blocks: NO_BLOCKS, effects: NO_EFFECTS };
+      });
+    default:
+      return unknownType(record);
+  }
+}
+
+const IDENTIFY: ReadonlyMap<number, string> = new Map([
+  [XLOG_XACT_COMMIT, 'COMMIT'],
+  [XLOG_XACT_PREPARE, 'PREPARE'],
+  [XLOG_XACT_ABORT, 'ABORT'],
+  [XLOG_XACT_COMMIT_PREPARED, 'COMMIT_PREPARED'],
+  [XLOG_XACT_ABORT_PREPARED, 'ABORT_PREPARED'],
+  [XLOG_XACT_ASSIGNMENT, 'ASSIGNMENT'],
+  [XLOG_XACT_INVALIDATIONS, 'INVALIDATION'],
+]);
+
+export const xactRmgr: RmgrModule<XactRecord> = {
   id: RM_XACT_ID,
   name: 'Transaction',
-  identify: () => undefined,
-  describe: (record) => unknownType(record),
-  format: () => '',
+  identify: (info) => IDENTIFY.get(info & XLOG_XACT_OPMASK),
+  describe,
+  format: formatXact,
 };

@@ -1,0 +1,126 @@
+/**
+ * bench/waldump: strata's WAL decoder and `strata waldump` beside pg_waldump, on the same WAL, in
+ * the same run.
+ *
+ * Makes WAL with a stock PostgreSQL 15 (pgbench -i at STRATA_BENCH_SCALE, then STRATA_BENCH_SECONDS
+ * of pgbench with 4 clients), or reads an existing pg_wal folder given as STRATA_BENCH_WAL_DIR, then
+ * times, best of STRATA_BENCH_RUNS:
+ *   - the decoder alone (segments already in memory): MB/s of WAL and records/s;
+ *   - the decoder reading the segment files itself, with every record described (typed description);
+ *   - `strata waldump > /dev/null` and `pg_waldump > /dev/null`;
+ *   - `pg_waldump --stats > /dev/null`, which decodes without printing;
+ * and prints the ratios. Targets (issue 2): strata waldump at least as fast as pg_waldump; the
+ * decoder alone at least as fast as pg_waldump --stats.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseWalFileName, segmentStart, formatLsn } from '../src/pg/lsn.js';
+import { WalDecoder } from '../src/wal/decoder.js';
+import { WalDecodeError } from '../src/wal/errors.js';
+import { describeRecord } from '../src/wal/rmgr/index.js';
+import { PgCluster, pgBin } from '../src/testing/cluster.js';
+
+const scale = Number(process.env['STRATA_BENCH_SCALE'] ?? 10);
+const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
+const runs = Number(process.env['STRATA_BENCH_RUNS'] ?? 3);
+
+function segmentsOf(walDir: string): { files: string[]; start: bigint } {
+  const segs = readdirSync(walDir)
+    .map((n) => ({ n, p: parseWalFileName(n) }))
+    .filter((s) => s.p !== null && s.p.timeline === 1)
+    .sort((a, b) => (a.p!.segNo < b.p!.segNo ? -1 : 1));
+  const files: string[] = [];
+  let last: bigint | undefined;
+  for (const s of segs) {
+    if (last !== undefined && s.p!.segNo !== last + 1n) break;
+    files.push(join(walDir, s.n));
+    last = s.p!.segNo;
+  }
+  return { files, start: segmentStart(segs[0]!.p!.segNo) };
+}
+
+function best<T extends { ms: number }>(f: () => T): T {
+  let b: T | undefined;
+  for (let i = 0; i < runs; i++) {
+    const r = f();
+    if (b === undefined || r.ms < b.ms) b = r;
+  }
+  return b!;
+}
+
+function decodeInMemory(buffers: Buffer[], start: bigint, describe: boolean): { ms: number; records: number; bytes: number } {
+  const t0 = performance.now();
+  const d = new WalDecoder({ startLsn: start as never });
+  let records = 0;
+  let last = start;
+  try {
+    for (const b of buffers) {
+      d.push(b);
+      for (;;) {
+        const r = d.next();
+        if (r === undefined) break;
+        if (describe) describeRecord(r);
+        records++;
+        last = r.endLsn;
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof WalDecodeError)) throw e;
+  }
+  return { ms: performance.now() - t0, records, bytes: Number(last - start) };
+}
+
+function timeCommand(cmd: string, args: string[]): { ms: number } {
+  const devnull = openSync('/dev/null', 'w');
+  try {
+    const t0 = performance.now();
+    const r = spawnSync(cmd, args, { stdio: ['ignore', devnull, 'ignore'], env: { ...process.env, TZ: 'UTC' } });
+    const ms = performance.now() - t0;
+    if (r.error) throw r.error;
+    return { ms };
+  } finally {
+    closeSync(devnull);
+  }
+}
+
+async function main(): Promise<void> {
+  let cluster: PgCluster | undefined;
+  let walDir = process.env['STRATA_BENCH_WAL_DIR'];
+  try {
+    if (walDir === undefined) {
+      process.stdout.write(`making WAL: pgbench -i -s ${scale}, then ${seconds} s of pgbench -c 4 ...\n`);
+      cluster = await PgCluster.create({ name: 'bench-waldump', settings: { max_wal_size: '4GB', checkpoint_timeout: '30min' } });
+      await cluster.pgbench(['-i', '-s', String(scale), '-q']);
+      await cluster.pgbench(['-c', '4', '-j', '2', '-T', String(seconds), '-n'], { timeoutMs: (seconds + 120) * 1000 });
+      await cluster.stop('fast');
+      walDir = join(cluster.dataDir, 'pg_wal');
+    }
+    const { files, start } = segmentsOf(walDir);
+    const startText = formatLsn(start);
+    const buffers = files.map((f) => readFileSync(f));
+
+    const alone = best(() => decodeInMemory(buffers, start, false));
+    const described = best(() => decodeInMemory(buffers, start, true));
+    const mb = alone.bytes / (1 << 20);
+    const strataBin = resolve('bin/strata.js');
+    const strataDump = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText]));
+    const pgDump = best(() => timeCommand(pgBin('pg_waldump'), ['-p', walDir!, '-s', startText]));
+    const pgStats = best(() => timeCommand(pgBin('pg_waldump'), ['--stats', '-p', walDir!, '-s', startText]));
+
+    const line = (name: string, ms: number) =>
+      `${name.padEnd(44)} ${(mb / (ms / 1000)).toFixed(0).padStart(7)} MiB/s ${((alone.records / (ms / 1000)) / 1e6).toFixed(2).padStart(7)} M rec/s ${ms.toFixed(0).padStart(8)} ms\n`;
+    process.stdout.write(`\nWAL: ${mb.toFixed(1)} MiB, ${alone.records} records, ${files.length} segments (best of ${runs})\n`);
+    process.stdout.write(line('strata decoder alone (in memory)', alone.ms));
+    process.stdout.write(line('strata decoder + typed descriptions', described.ms));
+    process.stdout.write(line('strata waldump > /dev/null', strataDump.ms));
+    process.stdout.write(line('pg_waldump > /dev/null', pgDump.ms));
+    process.stdout.write(line('pg_waldump --stats > /dev/null', pgStats.ms));
+    process.stdout.write(`\nratio strata waldump / pg_waldump speed:          ${(pgDump.ms / strataDump.ms).toFixed(2)} (target >= 1)\n`);
+    process.stdout.write(`ratio decoder alone / pg_waldump --stats speed:    ${(pgStats.ms / alone.ms).toFixed(2)} (target >= 1)\n`);
+  } finally {
+    await cluster?.destroy();
+  }
+}
+
+await main();
