@@ -51,7 +51,8 @@ export interface BtreeMetadata {
 }
 
 /**
- * XLOG_BTREE_INSERT_LEAF/UPPER/META/POST (btree_xlog_insert). Block 0: the page receiving the tuple;
+ * XLOG_BTREE_INSERT_LEAF/UPPER/META/POST (btree_xlog_insert). Block 0: the page receiving the tuple
+ * ('leaf', or 'internal' for UPPER and META);
  * block 1 (UPPER, META): the child whose incomplete split this insert finishes; block 2 (META): the
  * metapage, rebuilt from `meta`.
  */
@@ -81,7 +82,7 @@ export interface BtreeSplit extends DescriptionBase {
   readonly newItem: Uint8Array | undefined;
   /** The left page's new high key, MAXALIGNed; undefined when block 0 carries a full-page image instead. */
   readonly leftHighKey: Uint8Array | undefined;
-  /** The right page's items in offset order, each MAXALIGNed (_bt_restore_page). */
+  /** The right page's items in offset order (high key first unless rightmost), each MAXALIGNed. */
   readonly rightItems: readonly Uint8Array[];
 }
 
@@ -159,7 +160,7 @@ export interface BtreeNewroot extends DescriptionBase {
   readonly kind: 'btree.newroot';
   readonly rootBlk: BlockNumber;
   readonly level: number;
-  /** The root's items for level > 0 (_bt_restore_page), each MAXALIGNed. */
+  /** The root's items in offset order for level > 0, each MAXALIGNed. */
   readonly items: readonly Uint8Array[];
   readonly meta: BtreeMetadata;
 }
@@ -212,11 +213,15 @@ function readAlignedTuple(r: ByteReader, what: string): Uint8Array {
   return r.bytesView(maxAlign(indexTupleSize(r)), what);
 }
 
-/** _bt_restore_page's walk over packed, MAXALIGNed tuples. */
+/**
+ * _bt_restore_page's walk over packed, MAXALIGNed tuples. The record holds a page's tuple space as
+ * it lies on the page, last offset first: tuple i of n goes to offset n - i. Returned in offset
+ * order (element 0 at offset 1).
+ */
 function readTupleList(r: ByteReader, what: string): Uint8Array[] {
   const items: Uint8Array[] = [];
   while (r.remaining > 0) items.push(readAlignedTuple(r, `${what}[${items.length}]`));
-  return items;
+  return items.reverse();
 }
 
 /** xl_btree_metadata from a block's data (_bt_restore_meta). */
@@ -258,7 +263,7 @@ function insert(record: WalRecord, info: keyof typeof INSERT_KINDS): BtreeInsert
     newItem,
     meta: isMeta ? readMetadata(record, 2) : undefined,
     blocks: blockUses(record, [
-      [0, info === XLOG_BTREE_INSERT_LEAF || posting ? 'leaf' : 'page'],
+      [0, info === XLOG_BTREE_INSERT_LEAF || posting ? 'leaf' : 'internal'],
       [1, 'child'],
       [2, 'meta', true],
     ]),

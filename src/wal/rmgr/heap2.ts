@@ -293,6 +293,8 @@ function multiInsert(record: WalRecord, initPage: boolean): Heap2MultiInsert {
         const hoff = r.u8('xl_multi_insert_tuple.t_hoff');
         out.push({ offnum: m.offsets[i]!, header: { infomask2, infomask, hoff }, data: r.bytesView(datalen, 'tuple data') });
       }
+      // heap_xlog_multi_insert: "total tuple length mismatch"
+      if (r.remaining !== 0) malformedPayload(record, `MULTI_INSERT block 0 data has ${r.remaining} bytes after ${m.ntuples} tuples`);
       return out;
     },
     [],
