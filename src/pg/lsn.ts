@@ -43,8 +43,11 @@ export function formatLsn(value: Lsn | bigint): string {
 
 /** Formats as `%X/%08X`, the form pg_waldump uses for record positions. */
 export function formatLsnPadded(value: Lsn | bigint): string {
-  const hi = Number(value >> 32n);
-  const lo = Number(value & 0xffff_ffffn);
+  // Number arithmetic is exact below 2^53 and much cheaper than BigInt shifts on this hot path.
+  const n = Number(value);
+  const exact = n <= Number.MAX_SAFE_INTEGER;
+  const hi = exact ? Math.floor(n / 0x1_0000_0000) : Number(value >> 32n);
+  const lo = exact ? n % 0x1_0000_0000 : Number(value & 0xffff_ffffn);
   return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase().padStart(8, '0')}`;
 }
 

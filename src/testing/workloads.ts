@@ -24,11 +24,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PgCluster } from './cluster.js';
 
+export interface WorkloadOptions {
+  /**
+   * Multiplies row counts (and pgbench's run); 1 unless told, within [0.01, 100]. Under
+   * wal_consistency_checking=all every record carries images, so WAL grows ~30x: pass ~0.1 there.
+   * Small scales keep every workload working but may lose its rarer records (page deletions,
+   * posting trees, overflow pages), so tests that look for those should keep scale 1.
+   */
+  readonly scale?: number;
+}
+
 export interface Workload {
   readonly name: string;
   /** The resource managers and record kinds it is there to produce. */
   readonly description: string;
-  run(c: PgCluster): Promise<void>;
+  run(c: PgCluster, opts?: WorkloadOptions): Promise<void>;
 }
 
 export interface WorkloadTiming {
@@ -37,14 +47,26 @@ export interface WorkloadTiming {
 }
 
 const CONCURRENT_WAIT_MS_MAX = 30_000;
+const SCALE_MIN = 0.01;
+const SCALE_MAX = 100;
+const SCALED_ROWS_MIN = 50;
+
+/** `base` rows at scale 1, scaled, never fewer than SCALED_ROWS_MIN. */
+function rows(opts: WorkloadOptions | undefined, base: number): number {
+  const scale = opts?.scale ?? 1;
+  if (!(scale >= SCALE_MIN && scale <= SCALE_MAX)) throw new RangeError(`Cannot run a workload at scale ${scale}: it must be in [${SCALE_MIN}, ${SCALE_MAX}]`);
+  return Math.max(SCALED_ROWS_MIN, Math.round(base * scale));
+}
 
 /** pgbench: the classic OLTP mix of heap updates, btree inserts and HOT chains. */
 const pgbench: Workload = {
   name: 'pgbench',
-  description: 'heap insert/update/HOT, btree insert, xact commit; pgbench -i -s 1 then 3 s of -c 2',
-  async run(c) {
+  description: 'heap insert/update/HOT, btree insert, xact commit; pgbench -i -s 1, then 2 clients for 3 s (scale 1) or a number of transactions',
+  async run(c, opts) {
     await c.pgbench(['-i', '-s', '1', '-q']);
-    await c.pgbench(['-c', '2', '-j', '2', '-T', '3', '-n']);
+    // Time-bound at scale 1; below it, a fixed count keeps WAL small under wal_consistency_checking.
+    const bound = (opts?.scale ?? 1) >= 1 ? ['-T', String(Math.round(3 * (opts?.scale ?? 1)))] : ['-t', String(rows(opts, 1000))];
+    await c.pgbench(['-c', '2', '-j', '2', ...bound, '-n']);
   },
 };
 
@@ -52,20 +74,20 @@ const pgbench: Workload = {
 const bulkCopy: Workload = {
   name: 'bulk_copy',
   description: 'heap2 multi-insert (COPY, COPY FREEZE), heap insert (INSERT ... SELECT), TOAST',
-  async run(c) {
+  async run(c, opts) {
     await c.query(`
       DROP TABLE IF EXISTS copy_t, copy_freeze_t, insert_select_t, toast_t CASCADE;
       CREATE TABLE copy_t (id int, note text DEFAULT 'copied');
-      COPY copy_t (id) FROM PROGRAM 'seq 1 50000';
+      COPY copy_t (id) FROM PROGRAM 'seq 1 ${rows(opts, 50000)}';
       BEGIN;
       CREATE TABLE copy_freeze_t (id int);
-      COPY copy_freeze_t FROM PROGRAM 'seq 1 20000' WITH (FREEZE);
+      COPY copy_freeze_t FROM PROGRAM 'seq 1 ${rows(opts, 20000)}' WITH (FREEZE);
       COMMIT;
       CREATE TABLE insert_select_t (id int PRIMARY KEY, payload text);
-      INSERT INTO insert_select_t SELECT g, md5(g::text) FROM generate_series(1, 50000) g;
+      INSERT INTO insert_select_t SELECT g, md5(g::text) FROM generate_series(1, ${rows(opts, 50000)}) g;
       CREATE TABLE toast_t (id int, big text);
       ALTER TABLE toast_t ALTER COLUMN big SET STORAGE EXTERNAL;
-      INSERT INTO toast_t SELECT g, repeat(md5(g::text), 300) FROM generate_series(1, 200) g;
+      INSERT INTO toast_t SELECT g, repeat(md5(g::text), 300) FROM generate_series(1, ${rows(opts, 200)}) g;
     `);
   },
 };
@@ -74,12 +96,13 @@ const bulkCopy: Workload = {
 const updateDeleteVacuum: Workload = {
   name: 'update_delete_vacuum',
   description: 'heap update (HOT and not), delete, lock; heap2 prune/vacuum/visible/freeze; VM; smgr truncate',
-  async run(c) {
+  async run(c, opts) {
+    const n = rows(opts, 30000);
     await c.query(`
       DROP TABLE IF EXISTS churn_t CASCADE;
       CREATE TABLE churn_t (id int PRIMARY KEY, k int, v text) WITH (fillfactor = 70, autovacuum_enabled = off);
       CREATE INDEX churn_t_k ON churn_t (k);
-      INSERT INTO churn_t SELECT g, g % 1000, md5(g::text) FROM generate_series(1, 30000) g;
+      INSERT INTO churn_t SELECT g, g % 1000, md5(g::text) FROM generate_series(1, ${n}) g;
       UPDATE churn_t SET v = v || 'hot' WHERE id % 3 = 0;
       UPDATE churn_t SET k = k + 1 WHERE id % 7 = 0;
       SELECT count(*) FROM churn_t WHERE id % 11 = 0;
@@ -87,7 +110,7 @@ const updateDeleteVacuum: Workload = {
       VACUUM churn_t;
       UPDATE churn_t SET v = 'again' WHERE id % 13 = 0;
       VACUUM (FREEZE, VERBOSE false) churn_t;
-      DELETE FROM churn_t WHERE id > 20000;
+      DELETE FROM churn_t WHERE id > ${Math.round((n * 2) / 3)};
       VACUUM (INDEX_CLEANUP on, TRUNCATE on) churn_t;
       BEGIN;
       SELECT count(*) FROM (SELECT id FROM churn_t WHERE id <= 100 FOR UPDATE) s;
@@ -102,12 +125,12 @@ const updateDeleteVacuum: Workload = {
  * cleanup), fills it again (reusing freed space and pages) and deletes and VACUUMs once more.
  * `insert(from, to)` is an INSERT of the ids in [from, to].
  */
-async function churnIndexedTable(c: PgCluster, table: string, rows: number, insert: (from: number, to: number) => string): Promise<void> {
+async function churnIndexedTable(c: PgCluster, table: string, n: number, insert: (from: number, to: number) => string): Promise<void> {
   await c.query(`
-    ${insert(1, rows)};
+    ${insert(1, n)};
     DELETE FROM ${table} WHERE id % 4 <> 0;
     VACUUM ${table};
-    ${insert(rows + 1, 2 * rows)};
+    ${insert(n + 1, 2 * n)};
     DELETE FROM ${table} WHERE id % 2 = 0;
     VACUUM ${table};
   `);
@@ -124,7 +147,7 @@ const indexBtree: Workload = {
       CREATE INDEX bt_t_dup ON bt_t (dup) INCLUDE (id);
       CREATE INDEX bt_t_t ON bt_t (t) WITH (deduplicate_items = on);
     `);
-    await churnIndexedTable(c, 'bt_t', 20000, (from, to) => `INSERT INTO bt_t SELECT g, g % 10, 'k' || (g % 100) FROM generate_series(${from}, ${to}) g`);
+    await churnIndexedTable(c, 'bt_t', rows(opts, 20000), (from, to) => `INSERT INTO bt_t SELECT g, g % 10, 'k' || (g % 100) FROM generate_series(${from}, ${to}) g`);
     // Emptying whole leaf pages lets VACUUM delete them; the next inserts recycle them.
     await c.query(`
       DELETE FROM bt_t WHERE id BETWEEN 1000 AND 15000;
@@ -146,7 +169,7 @@ const indexHash: Workload = {
       CREATE INDEX hash_t_h ON hash_t USING hash (h);
     `);
     // h has few distinct values, so its buckets grow chains of overflow pages.
-    await churnIndexedTable(c, 'hash_t', 20000, (from, to) => `INSERT INTO hash_t SELECT g, g % 7 FROM generate_series(${from}, ${to}) g`);
+    await churnIndexedTable(c, 'hash_t', rows(opts, 20000), (from, to) => `INSERT INTO hash_t SELECT g, g % 7 FROM generate_series(${from}, ${to}) g`);
   },
 };
 
@@ -163,7 +186,7 @@ const indexGin: Workload = {
       CREATE INDEX gin_t_trgm ON gin_t USING gin (txt gin_trgm_ops) WITH (fastupdate = off);
       CREATE INDEX gin_t_doc ON gin_t USING gin (doc jsonb_path_ops);
     `);
-    await churnIndexedTable(c, 'gin_t', 10000, (from, to) => `INSERT INTO gin_t SELECT g, ARRAY[g % 10, g % 100, g], 'word' || (g % 500) || ' ' || md5(g::text), jsonb_build_object('k', g % 20, 'g', g) FROM generate_series(${from}, ${to}) g`);
+    await churnIndexedTable(c, 'gin_t', rows(opts, 10000), (from, to) => `INSERT INTO gin_t SELECT g, ARRAY[g % 10, g % 100, g], 'word' || (g % 500) || ' ' || md5(g::text), jsonb_build_object('k', g % 20, 'g', g) FROM generate_series(${from}, ${to}) g`);
     await c.query(`SELECT gin_clean_pending_list('gin_t_arr_fast'::regclass)`);
   },
 };
@@ -180,7 +203,7 @@ const indexGist: Workload = {
       CREATE INDEX gist_t_r ON gist_t USING gist (r);
       CREATE INDEX gist_t_id ON gist_t USING gist (id);
     `);
-    await churnIndexedTable(c, 'gist_t', 15000, (from, to) => `INSERT INTO gist_t SELECT g, point(g % 200, g / 200), int4range(g, g + g % 50) FROM generate_series(${from}, ${to}) g`);
+    await churnIndexedTable(c, 'gist_t', rows(opts, 15000), (from, to) => `INSERT INTO gist_t SELECT g, point(g % 200, g / 200), int4range(g, g + g % 50) FROM generate_series(${from}, ${to}) g`);
   },
 };
 
@@ -196,7 +219,7 @@ const indexSpgist: Workload = {
       CREATE INDEX spgist_t_kd ON spgist_t USING spgist (p kd_point_ops);
       CREATE INDEX spgist_t_inet ON spgist_t USING spgist (a);
     `);
-    await churnIndexedTable(c, 'spgist_t', 15000, (from, to) => `INSERT INTO spgist_t SELECT g, 'prefix/' || (g % 300) || '/' || md5(g::text), point(g % 150, g / 150), ('10.' || (g / 65536) % 256 || '.' || (g / 256) % 256 || '.' || g % 256)::inet FROM generate_series(${from}, ${to}) g`);
+    await churnIndexedTable(c, 'spgist_t', rows(opts, 15000), (from, to) => `INSERT INTO spgist_t SELECT g, 'prefix/' || (g % 300) || '/' || md5(g::text), point(g % 150, g / 150), ('10.' || (g / 65536) % 256 || '.' || (g / 256) % 256 || '.' || g % 256)::inet FROM generate_series(${from}, ${to}) g`);
   },
 };
 
@@ -235,7 +258,7 @@ const indexBloom: Workload = {
       INSERT INTO bloom_t SELECT g, g % 17, g % 31, g % 101 FROM generate_series(1, 5000) g;
       CREATE INDEX bloom_t_idx ON bloom_t USING bloom (i1, i2, i3) WITH (length = 80);
     `);
-    await churnIndexedTable(c, 'bloom_t', 10000, (from, to) => `INSERT INTO bloom_t SELECT g, g % 17, g % 31, g % 101 FROM generate_series(${from}, ${to}) g`);
+    await churnIndexedTable(c, 'bloom_t', rows(opts, 10000), (from, to) => `INSERT INTO bloom_t SELECT g, g % 17, g % 31, g % 101 FROM generate_series(${from}, ${to}) g`);
   },
 };
 

@@ -358,7 +358,7 @@ export class WalDecoder {
     }
     this.prevRecord = start;
     if (this.firstRecordLsn === undefined) this.firstRecordLsn = toLsn(start);
-    return decodeRecord(raw, toLsn(start), toLsn(next));
+    return decodeRecord(raw, start, next);
   }
 
   /** ValidXLogRecordHeader */

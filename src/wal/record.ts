@@ -73,15 +73,29 @@ export interface WalRecord {
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
+/** A BlockRef while the record is being taken apart: images and data are attached last. */
+interface MutableBlockRef extends Omit<BlockRef, 'image' | 'data'> {
+  image: Uint8Array;
+  data: Uint8Array;
+  readonly dataLen: number;
+}
+
 /** Throws the error xlogreader.c reports for records whose parts do not add up. */
 function malformed(message: string, lsn: Lsn): never {
   throw new WalDecodeError('MALFORMED_RECORD', `${message} at ${formatLsn(lsn)}`, lsn);
 }
 
+/** An LSN from a JavaScript number that is exact (below 2^53), without BigInt shifts. */
+function lsnOf(n: number): Lsn {
+  return BigInt(n) as Lsn;
+}
+
 /**
- * Takes apart a record whose CRC has been checked. `raw` holds exactly xl_tot_len bytes.
+ * Takes apart a record whose CRC has been checked. `raw` holds exactly xl_tot_len bytes; `start`
+ * and `end` are its LSN and the next record's, as exact numbers.
  */
-export function decodeRecord(raw: Uint8Array, lsn: Lsn, endLsn: Lsn): WalRecord {
+export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRecord {
+  const lsn = lsnOf(start);
   const totLen = readU32(raw, 0);
   let ptr = SIZE_OF_XLOG_RECORD;
   let remaining = totLen - SIZE_OF_XLOG_RECORD;
@@ -93,19 +107,8 @@ export function decodeRecord(raw: Uint8Array, lsn: Lsn, endLsn: Lsn): WalRecord 
   let mainDataLen = 0;
   let maxBlockId = -1;
   let lastRel: RelFileNode | null = null;
-  // Header fields first; payload offsets are assigned in a second pass, as in PostgreSQL.
-  const headers: {
-    id: number;
-    flags: number;
-    dataLen: number;
-    bimgLen: number;
-    holeOffset: number;
-    holeLength: number;
-    bimgInfo: number;
-    rel: RelFileNode;
-    blkno: number;
-  }[] = [];
-
+  // Header fields first; the images and data follow all headers, in block order (as in PostgreSQL).
+  const blocks: MutableBlockRef[] = [];
   while (remaining > datatotal) {
     if (remaining < 1) shortData();
     const blockId = raw[ptr]!;
@@ -205,54 +208,50 @@ export function decodeRecord(raw: Uint8Array, lsn: Lsn, endLsn: Lsn): WalRecord 
       const blkno = readU32(raw, ptr);
       ptr += 4;
       remaining -= 4;
-      headers.push({ id: blockId, flags, dataLen, bimgLen, holeOffset, holeLength, bimgInfo, rel, blkno });
+      const hasImage = (flags & BKPBLOCK_HAS_IMAGE) !== 0;
+      blocks[blockId] = {
+        id: blockId,
+        rel,
+        fork: flags & BKPBLOCK_FORK_MASK,
+        blkno: blkno as BlockNumber,
+        flags,
+        willInit: (flags & BKPBLOCK_WILL_INIT) !== 0,
+        hasData: dataLen > 0,
+        hasImage,
+        applyImage: hasImage && (bimgInfo & BKPIMAGE_APPLY) !== 0,
+        bimgLen,
+        bimgInfo,
+        holeOffset,
+        holeLength,
+        image: EMPTY,
+        data: EMPTY,
+        dataLen,
+      };
     } else {
       malformed(`invalid block_id ${blockId}`, lsn);
     }
   }
   if (remaining !== datatotal) shortData();
 
-  const blocks: (BlockRef | undefined)[] = new Array(maxBlockId + 1);
-  for (const h of headers) {
-    const hasImage = (h.flags & BKPBLOCK_HAS_IMAGE) !== 0;
-    let image: Uint8Array = EMPTY;
-    if (hasImage) {
-      image = raw.subarray(ptr, ptr + h.bimgLen);
-      ptr += h.bimgLen;
+  for (const b of blocks) {
+    if (b === undefined) continue;
+    if (b.hasImage) {
+      b.image = raw.subarray(ptr, ptr + b.bimgLen);
+      ptr += b.bimgLen;
     }
-    let data: Uint8Array = EMPTY;
-    if (h.dataLen > 0) {
-      data = raw.subarray(ptr, ptr + h.dataLen);
-      ptr += h.dataLen;
+    if (b.dataLen > 0) {
+      b.data = raw.subarray(ptr, ptr + b.dataLen);
+      ptr += b.dataLen;
     }
-    blocks[h.id] = {
-      id: h.id,
-      rel: h.rel,
-      fork: h.flags & BKPBLOCK_FORK_MASK,
-      blkno: h.blkno as BlockNumber,
-      flags: h.flags,
-      willInit: (h.flags & BKPBLOCK_WILL_INIT) !== 0,
-      hasData: h.dataLen > 0,
-      hasImage,
-      applyImage: hasImage && (h.bimgInfo & BKPIMAGE_APPLY) !== 0,
-      bimgLen: h.bimgLen,
-      bimgInfo: h.bimgInfo,
-      holeOffset: h.holeOffset,
-      holeLength: h.holeLength,
-      image,
-      data,
-    };
   }
   const mainData = mainDataLen > 0 ? raw.subarray(ptr, ptr + mainDataLen) : EMPTY;
 
-  const prevLo = readU32(raw, 8);
-  const prevHi = readU32(raw, 12);
   return {
     lsn,
-    endLsn,
+    endLsn: lsnOf(end),
     totLen,
     xid: readU32(raw, 4) as TransactionId,
-    prev: ((BigInt(prevHi) << 32n) | BigInt(prevLo)) as Lsn,
+    prev: lsnOf(readU32(raw, 12) * 0x1_0000_0000 + readU32(raw, 8)),
     info: raw[16]!,
     rmid: raw[17]!,
     crc: readU32(raw, 20),
