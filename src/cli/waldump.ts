@@ -44,7 +44,8 @@ class Output {
   add(s: string): void {
     this.parts.push(s);
     this.size += s.length;
-    if (this.size > 1 << 20) this.flush();
+    // Flush while the strings are young: kept longer, they survive scavenges and cost far more.
+    if (this.size > 1 << 16) this.flush();
   }
   flush(): void {
     if (this.parts.length === 0) return;

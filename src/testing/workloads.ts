@@ -18,7 +18,8 @@
  *   - `walSegSizeMb: 1`: `logical_messages` then crosses many segments with one record.
  *   - `walLevel: 'logical'`: adds the information logical decoding needs (heap records grow).
  * None of the workloads needs settings beyond PgCluster's defaults (fsync on, 10 prepared
- * transactions, wal_level replica).
+ * transactions, wal_level replica). At scale 1 all of them together write ~200 MB of WAL in ~10 s;
+ * with wal_consistency_checking=all pass `{ scale: 0.1 }` (see WorkloadOptions).
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,7 +140,8 @@ async function churnIndexedTable(c: PgCluster, table: string, n: number, insert:
 const indexBtree: Workload = {
   name: 'index_btree',
   description: 'btree insert/split/newroot/dedup/delete/vacuum/page unlink/reuse',
-  async run(c) {
+  async run(c, opts) {
+    const n = rows(opts, 20000);
     await c.query(`
       DROP TABLE IF EXISTS bt_t CASCADE;
       CREATE TABLE bt_t (id int, dup int, t text) WITH (autovacuum_enabled = off);
@@ -147,13 +149,13 @@ const indexBtree: Workload = {
       CREATE INDEX bt_t_dup ON bt_t (dup) INCLUDE (id);
       CREATE INDEX bt_t_t ON bt_t (t) WITH (deduplicate_items = on);
     `);
-    await churnIndexedTable(c, 'bt_t', rows(opts, 20000), (from, to) => `INSERT INTO bt_t SELECT g, g % 10, 'k' || (g % 100) FROM generate_series(${from}, ${to}) g`);
+    await churnIndexedTable(c, 'bt_t', n, (from, to) => `INSERT INTO bt_t SELECT g, g % 10, 'k' || (g % 100) FROM generate_series(${from}, ${to}) g`);
     // Emptying whole leaf pages lets VACUUM delete them; the next inserts recycle them.
     await c.query(`
-      DELETE FROM bt_t WHERE id BETWEEN 1000 AND 15000;
+      DELETE FROM bt_t WHERE id BETWEEN ${Math.round(n / 20)} AND ${Math.round((n * 3) / 4)};
       VACUUM bt_t;
       VACUUM bt_t;
-      INSERT INTO bt_t SELECT g, g % 10, 'r' || g FROM generate_series(1000, 9000) g;
+      INSERT INTO bt_t SELECT g, g % 10, 'r' || g FROM generate_series(${Math.round(n / 20)}, ${Math.round(n / 2)}) g;
     `);
   },
 };
@@ -161,7 +163,7 @@ const indexBtree: Workload = {
 const indexHash: Workload = {
   name: 'index_hash',
   description: 'hash insert, bucket split, overflow pages, delete, vacuum squeeze',
-  async run(c) {
+  async run(c, opts) {
     await c.query(`
       DROP TABLE IF EXISTS hash_t CASCADE;
       CREATE TABLE hash_t (id int, h int) WITH (autovacuum_enabled = off);
@@ -176,17 +178,21 @@ const indexHash: Workload = {
 const indexGin: Workload = {
   name: 'index_gin',
   description: 'gin fastupdate pending list and cleanup, posting trees, split, vacuum, delete page; arrays, pg_trgm, jsonb_path_ops',
-  async run(c) {
+  async run(c, opts) {
+    // Without fastupdate every insert rewrites each key's posting list, so WAL grows fast: the
+    // trigram index without it covers a fifth of the rows, with short strings.
     await c.query(`
       CREATE EXTENSION IF NOT EXISTS pg_trgm;
       DROP TABLE IF EXISTS gin_t CASCADE;
       CREATE TABLE gin_t (id int, arr int[], txt text, doc jsonb) WITH (autovacuum_enabled = off);
       CREATE INDEX gin_t_arr_fast ON gin_t USING gin (arr) WITH (fastupdate = on, gin_pending_list_limit = 128);
       CREATE INDEX gin_t_arr_slow ON gin_t USING gin (arr) WITH (fastupdate = off);
-      CREATE INDEX gin_t_trgm ON gin_t USING gin (txt gin_trgm_ops) WITH (fastupdate = off);
+      CREATE INDEX gin_t_trgm_fast ON gin_t USING gin (txt gin_trgm_ops) WITH (fastupdate = on);
+      CREATE INDEX gin_t_trgm_slow ON gin_t USING gin (txt gin_trgm_ops) WITH (fastupdate = off) WHERE id % 5 = 0;
       CREATE INDEX gin_t_doc ON gin_t USING gin (doc jsonb_path_ops);
     `);
-    await churnIndexedTable(c, 'gin_t', rows(opts, 10000), (from, to) => `INSERT INTO gin_t SELECT g, ARRAY[g % 10, g % 100, g], 'word' || (g % 500) || ' ' || md5(g::text), jsonb_build_object('k', g % 20, 'g', g) FROM generate_series(${from}, ${to}) g`);
+    // g % 3 puts thousands of items under one key: posting trees.
+    await churnIndexedTable(c, 'gin_t', rows(opts, 10000), (from, to) => `INSERT INTO gin_t SELECT g, ARRAY[g % 3, g % 100, g], 'w' || (g % 500) || ' x' || (g % 7), jsonb_build_object('k', g % 20, 'g', g) FROM generate_series(${from}, ${to}) g`);
     await c.query(`SELECT gin_clean_pending_list('gin_t_arr_fast'::regclass)`);
   },
 };
@@ -194,7 +200,7 @@ const indexGin: Workload = {
 const indexGist: Workload = {
   name: 'index_gist',
   description: 'gist insert/split, delete, vacuum, page delete/reuse; points, ranges, btree_gist',
-  async run(c) {
+  async run(c, opts) {
     await c.query(`
       CREATE EXTENSION IF NOT EXISTS btree_gist;
       DROP TABLE IF EXISTS gist_t CASCADE;
@@ -210,7 +216,7 @@ const indexGist: Workload = {
 const indexSpgist: Workload = {
   name: 'index_spgist',
   description: 'spgist add leaf, move leafs, split tuple, pick split, vacuum; text, quad and kd points, inet',
-  async run(c) {
+  async run(c, opts) {
     await c.query(`
       DROP TABLE IF EXISTS spgist_t CASCADE;
       CREATE TABLE spgist_t (id int, t text, p point, a inet) WITH (autovacuum_enabled = off);
@@ -226,14 +232,15 @@ const indexSpgist: Workload = {
 const indexBrin: Workload = {
   name: 'index_brin',
   description: 'brin create, insert, update, revmap extend, summarize, desummarize, vacuum',
-  async run(c) {
+  async run(c, opts) {
+    const n = rows(opts, 20000);
     await c.query(`
       DROP TABLE IF EXISTS brin_t CASCADE;
       CREATE TABLE brin_t (id int, ts timestamptz) WITH (autovacuum_enabled = off);
-      INSERT INTO brin_t SELECT g, '2020-01-01'::timestamptz + g * interval '1 minute' FROM generate_series(1, 20000) g;
+      INSERT INTO brin_t SELECT g, '2020-01-01'::timestamptz + g * interval '1 minute' FROM generate_series(1, ${n}) g;
       CREATE INDEX brin_t_id ON brin_t USING brin (id) WITH (pages_per_range = 4);
       CREATE INDEX brin_t_ts ON brin_t USING brin (ts) WITH (pages_per_range = 8, autosummarize = off);
-      INSERT INTO brin_t SELECT g, now() FROM generate_series(20001, 40000) g;
+      INSERT INTO brin_t SELECT g, now() FROM generate_series(${n + 1}, ${2 * n}) g;
       UPDATE brin_t SET id = -id WHERE id % 1000 = 0;
       SELECT brin_summarize_new_values('brin_t_id'::regclass);
       SELECT brin_summarize_range('brin_t_ts'::regclass, 0);
@@ -250,15 +257,16 @@ const indexBrin: Workload = {
 const indexBloom: Workload = {
   name: 'index_bloom',
   description: 'generic WAL (contrib bloom): index build, inserts, delete, vacuum',
-  async run(c) {
+  async run(c, opts) {
+    const n = rows(opts, 5000);
     await c.query(`
       CREATE EXTENSION IF NOT EXISTS bloom;
       DROP TABLE IF EXISTS bloom_t CASCADE;
       CREATE TABLE bloom_t (id int, i1 int, i2 int, i3 int) WITH (autovacuum_enabled = off);
-      INSERT INTO bloom_t SELECT g, g % 17, g % 31, g % 101 FROM generate_series(1, 5000) g;
+      INSERT INTO bloom_t SELECT g, g % 17, g % 31, g % 101 FROM generate_series(1, ${n}) g;
       CREATE INDEX bloom_t_idx ON bloom_t USING bloom (i1, i2, i3) WITH (length = 80);
     `);
-    await churnIndexedTable(c, 'bloom_t', rows(opts, 10000), (from, to) => `INSERT INTO bloom_t SELECT g, g % 17, g % 31, g % 101 FROM generate_series(${from}, ${to}) g`);
+    await churnIndexedTable(c, 'bloom_t', 2 * n, (from, to) => `INSERT INTO bloom_t SELECT g, g % 17, g % 31, g % 101 FROM generate_series(${from}, ${to}) g`);
   },
 };
 
@@ -342,11 +350,11 @@ const twoPhase: Workload = {
 const rewrites: Workload = {
   name: 'rewrites',
   description: 'relation rewrites: VACUUM FULL (user table, mapped catalogs pg_class and pg_database: relmap update), CLUSTER, TRUNCATE, ALTER TYPE, REINDEX',
-  async run(c) {
+  async run(c, opts) {
     await c.query(`
       DROP TABLE IF EXISTS rewrite_t CASCADE;
       CREATE TABLE rewrite_t (id int PRIMARY KEY, v text, big text);
-      INSERT INTO rewrite_t SELECT g, md5(g::text), CASE WHEN g % 100 = 0 THEN repeat('z', 5000) END FROM generate_series(1, 20000) g;
+      INSERT INTO rewrite_t SELECT g, md5(g::text), CASE WHEN g % 100 = 0 THEN repeat('z', 5000) END FROM generate_series(1, ${rows(opts, 20000)}) g;
       DELETE FROM rewrite_t WHERE id % 2 = 0;
       VACUUM FULL rewrite_t;
       VACUUM FULL pg_class;
@@ -356,7 +364,7 @@ const rewrites: Workload = {
       REINDEX TABLE rewrite_t;
       BEGIN; TRUNCATE rewrite_t; INSERT INTO rewrite_t VALUES (1, 'after truncate', NULL); COMMIT;
       TRUNCATE rewrite_t;
-      INSERT INTO rewrite_t SELECT g, md5(g::text), NULL FROM generate_series(1, 1000) g;
+      INSERT INTO rewrite_t SELECT g, md5(g::text), NULL FROM generate_series(1, ${rows(opts, 1000)}) g;
     `);
   },
 };
@@ -385,7 +393,7 @@ const relationLifecycle: Workload = {
 const databases: Workload = {
   name: 'databases',
   description: 'dbase create (STRATEGY wal_log: block by block; file_copy: directory copy record), drop',
-  async run(c) {
+  async run(c, opts) {
     await c.query(`
       DROP DATABASE IF EXISTS strata_db_wal_log WITH (FORCE);
       DROP DATABASE IF EXISTS strata_db_file_copy WITH (FORCE);
@@ -394,7 +402,7 @@ const databases: Workload = {
       CREATE DATABASE strata_db_file_copy STRATEGY = file_copy;
       CREATE DATABASE strata_db_dropped;
     `);
-    const inside = `CREATE TABLE db_t (id int PRIMARY KEY, v text); INSERT INTO db_t SELECT g, md5(g::text) FROM generate_series(1, 5000) g;`;
+    const inside = `CREATE TABLE db_t (id int PRIMARY KEY, v text); INSERT INTO db_t SELECT g, md5(g::text) FROM generate_series(1, ${rows(opts, 5000)}) g;`;
     await c.query(inside, 'strata_db_wal_log');
     await c.query(inside, 'strata_db_file_copy');
     await c.query(`
@@ -481,12 +489,14 @@ const logicalMessages: Workload = {
 const multixacts: Workload = {
   name: 'multixacts',
   description: 'multixact create, zero offset and member pages; heap lock with multixact xmax; FOR KEY SHARE + update in a savepoint',
-  async run(c) {
+  async run(c, opts) {
+    // 5000 rows: 5000 multixacts of 2 members each cross SLRU page boundaries at scale 1.
+    const n = rows(opts, 5000);
     await c.query(`
       DROP TABLE IF EXISTS mx_t, mx_go CASCADE;
       CREATE TABLE mx_t (id int PRIMARY KEY, v int);
       CREATE TABLE mx_go (go bool);
-      INSERT INTO mx_t SELECT g, 0 FROM generate_series(1, 5000) g;
+      INSERT INTO mx_t SELECT g, 0 FROM generate_series(1, ${n}) g;
     `);
     // Session A locks every row, then waits (polling, each statement with a new snapshot) until
     // mx_go has a row. Session B locks the same rows meanwhile: every row's xmax becomes a multixact.
@@ -528,11 +538,11 @@ const multixacts: Workload = {
     // One session: a key-share lock by the parent and an update by its subtransaction.
     await c.query(`
       BEGIN;
-      SELECT count(*) FROM (SELECT id FROM mx_t WHERE id <= 500 FOR KEY SHARE) s;
+      SELECT count(*) FROM (SELECT id FROM mx_t WHERE id <= ${Math.round(n / 10)} FOR KEY SHARE) s;
       SAVEPOINT s1;
-      UPDATE mx_t SET v = v + 1 WHERE id <= 500;
+      UPDATE mx_t SET v = v + 1 WHERE id <= ${Math.round(n / 10)};
       SAVEPOINT s2;
-      SELECT count(*) FROM (SELECT id FROM mx_t WHERE id BETWEEN 501 AND 700 FOR NO KEY UPDATE) s;
+      SELECT count(*) FROM (SELECT id FROM mx_t WHERE id BETWEEN ${Math.round(n / 10) + 1} AND ${Math.round(n / 5)} FOR NO KEY UPDATE) s;
       COMMIT;
       VACUUM (FREEZE) mx_t;
     `);
@@ -541,7 +551,7 @@ const multixacts: Workload = {
 
 const commitTimestamps: Workload = {
   name: 'commit_timestamps',
-  description: 'commit_ts zero-page records and commit records with timestamps (with track_commit_timestamp=on); 1000 small commits otherwise',
+  description: 'commit_ts zero-page records and commit records with timestamps (with track_commit_timestamp=on); 1000 small commits (at every scale: a commit_ts page holds 819)',
   async run(c) {
     await c.query(`
       DROP TABLE IF EXISTS commit_ts_t CASCADE;
@@ -566,11 +576,11 @@ const commitTimestamps: Workload = {
 const hintBits: Workload = {
   name: 'hint_bits',
   description: 'XLOG FPI_FOR_HINT (with data checksums or wal_log_hints): hint bits set after a checkpoint',
-  async run(c) {
+  async run(c, opts) {
     await c.query(`
       DROP TABLE IF EXISTS hint_t CASCADE;
       CREATE TABLE hint_t (id int, v text) WITH (autovacuum_enabled = off);
-      INSERT INTO hint_t SELECT g, md5(g::text) FROM generate_series(1, 10000) g;
+      INSERT INTO hint_t SELECT g, md5(g::text) FROM generate_series(1, ${rows(opts, 10000)}) g;
       CHECKPOINT;
       SELECT count(*) FROM hint_t;
     `);
@@ -628,16 +638,16 @@ export function workload(name: string): Workload {
 }
 
 /**
- * Runs the workloads (all, or those named in `only`) one after the other; returns how long each
- * took. A failure names the workload.
+ * Runs the workloads (all, or those named in `only`) one after the other at `scale`; returns how
+ * long each took. A failure names the workload.
  */
-export async function runAllWorkloads(c: PgCluster, opts: { only?: readonly string[] } = {}): Promise<WorkloadTiming[]> {
+export async function runAllWorkloads(c: PgCluster, opts: WorkloadOptions & { readonly only?: readonly string[] } = {}): Promise<WorkloadTiming[]> {
   const chosen = opts.only === undefined ? ALL_WORKLOADS : opts.only.map(workload);
   const timings: WorkloadTiming[] = [];
   for (const w of chosen) {
     const t0 = performance.now();
     try {
-      await w.run(c);
+      await w.run(c, opts);
     } catch (err: unknown) {
       throw new Error(`Workload ${w.name} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
