@@ -15,7 +15,7 @@
  * Pushed chunks are kept by reference (records are views into them): do not reuse a chunk's memory.
  * Positions are tracked as JavaScript numbers internally, exact up to 2^53 bytes (8 PiB) of WAL.
  */
-import { crc32c } from '../pg/crc32c.js';
+import { crc32cRange } from '../pg/crc32c.js';
 import { readU16, readU32, readU64Number } from '../pg/bytes.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, formatLsn, lsn as toLsn, walFileName, type Lsn } from '../pg/lsn.js';
 import {
@@ -380,8 +380,8 @@ export class WalDecoder {
 
   /** ValidXLogRecord: CRC over the body, then over the header up to xl_crc. */
   private checkCrc(raw: Uint8Array, at: number): void {
-    let crc = crc32c(raw.subarray(SIZE_OF_XLOG_RECORD));
-    crc = crc32c(raw.subarray(0, XLOG_RECORD_CRC_OFFSET), crc);
+    let crc = crc32cRange(raw, SIZE_OF_XLOG_RECORD, raw.length);
+    crc = crc32cRange(raw, 0, XLOG_RECORD_CRC_OFFSET, crc);
     if (crc !== readU32(raw, XLOG_RECORD_CRC_OFFSET))
       this.fail('BAD_CRC', `incorrect resource manager data checksum in record at ${formatLsn(BigInt(at))}`, at);
   }

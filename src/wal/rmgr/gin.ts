@@ -253,11 +253,10 @@ function readActions(r: ByteReader, nactions: number): GinSegmentAction[] {
       case GIN_SEGMENT_INSERT:
       case GIN_SEGMENT_REPLACE: {
         // GinPostingList: first ItemPointerData, uint16 nbytes, then the varbyte-encoded bytes.
+        // SizeOfGinPostingList is even already, so the SHORTALIGN step past it adds nothing.
         r.need(8, 'GinPostingList header');
         const nbytes = r.bytes[r.offset + 6]! | (r.bytes[r.offset + 7]! << 8);
-        const size = 8 + shortAlign(nbytes);
-        const segment = r.bytesView(size, 'GinPostingList');
-        r.skip(shortAlign(size) - size);
+        const segment = r.bytesView(8 + shortAlign(nbytes), 'GinPostingList');
         actions.push({ segno, type: action === GIN_SEGMENT_INSERT ? 'insert' : 'replace', segment });
         break;
       }
@@ -507,7 +506,6 @@ function format(d: GinRecord, record: WalRecord): string {
         case 'dataInternal':
           return s + ` pitem: ${p.childBlkno}-${p.key.blkno}/${p.key.offnum}`;
       }
-      return s;
     }
     case 'gin.split':
       return `isrootsplit: ${tf(d.isRoot)} isdata: ${tf(d.isData)} isleaf: ${tf(d.isLeaf)}`;

@@ -10,7 +10,7 @@ import type { ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_GIST_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_EFFECTS, type BlockUse, type DescriptionBase } from '../describe.js';
+import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { readIndexTuples, readIndexTuplesToEnd, readOffsets, withBlockData } from './index-am.js';
 import { blockUses, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
@@ -163,7 +163,7 @@ function describe(record: WalRecord): GistRecord {
       return withMainData(record, (r) => {
         const node = readRelFileNode(r);
         const block = r.u32('block') as BlockNumber;
-        return { kind: 'gist.pageReuse', node, block, latestRemovedFullXid: r.u64('latestRemovedFullXid'), blocks: [], effects: NO_EFFECTS };
+        return { kind: 'gist.pageReuse', node, block, latestRemovedFullXid: r.u64('latestRemovedFullXid'), blocks: NO_BLOCKS, effects: NO_EFFECTS };
       });
     case XLOG_GIST_PAGE_SPLIT:
       return describePageSplit(record);
@@ -179,7 +179,7 @@ function describe(record: WalRecord): GistRecord {
         effects: NO_EFFECTS,
       }));
     case XLOG_GIST_ASSIGN_LSN:
-      return { kind: 'gist.assignLsn', blocks: [], effects: NO_EFFECTS };
+      return { kind: 'gist.assignLsn', blocks: NO_BLOCKS, effects: NO_EFFECTS };
     default:
       return unknownType(record);
   }

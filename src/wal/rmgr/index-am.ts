@@ -6,7 +6,7 @@
  * Tuples are returned as views into the record, not copies: redo hands them to PageAddItem as
  * PostgreSQL's redo routines hand it the pointers into the record.
  */
-import { ByteReader } from '../../pg/bytes.js';
+import type { ByteReader } from '../../pg/bytes.js';
 import type { BlockNumber } from '../../pg/types.js';
 import type { WalRecord } from '../record.js';
 import { malformedPayload, withBytes } from './rmgr.js';
@@ -104,11 +104,6 @@ export function withBlockData<T>(record: WalRecord, id: number, fn: (r: ByteRead
   return withBytes(record, b.data, `block ${id} data`, fn);
 }
 
-/** The block number of block reference `id` (XLogRecGetBlockTag), or undefined when unused. */
-export function blockNumberOf(record: WalRecord, id: number): BlockNumber | undefined {
-  return record.blocks[id]?.blkno;
-}
-
 /** `%c` of a flag as PostgreSQL's descs print booleans. */
 export function tf(b: boolean): 'T' | 'F' {
   return b ? 'T' : 'F';
@@ -180,9 +175,4 @@ function exactDecimal(v: number): { digits: string; exponent: number } {
   const trimmed = digits.replace(/^0+/, '');
   pointPos -= digits.length - trimmed.length;
   return { digits: trimmed, exponent: pointPos - 1 };
-}
-
-/** Reads the rest of a reader as a view (a posting list or a tuple whose length the caller knows). */
-export function restView(r: ByteReader, what: string): Uint8Array {
-  return r.bytesView(r.remaining, what);
 }

@@ -322,7 +322,6 @@ function describePickSplit(record: WalRecord, r: ByteReader): SpgPickSplit {
   const stateSrc = readState(r);
   const toDelete = readOffsets(r, nDelete, 'toDelete');
   const toInsert = readOffsets(r, nInsert, 'toInsert');
-  r.need(nInsert, 'leafPageSelect');
   const leafPageSelect = Array.from(r.bytesView(nInsert, 'leafPageSelect'));
   const innerTuple = readInnerTuple(record, r);
   const leafTuples: Uint8Array[] = [];
