@@ -69,6 +69,25 @@ test('kill9 then start runs crash recovery and keeps committed data', async () =
   });
 });
 
+test('a base backup starts as a cluster of its own with the data at backup time', async () => {
+  await withCluster({ name: 'primary' }, async (primary) => {
+    await primary.query('CREATE TABLE b (id int); INSERT INTO b SELECT generate_series(1, 1000);');
+    const backupDir = await primary.baseBackup();
+    await primary.query('INSERT INTO b SELECT generate_series(1001, 2000);');
+    const copy = await PgCluster.fromDataDir(backupDir, { name: 'from-backup' });
+    try {
+      assert.notEqual(copy.port, primary.port);
+      assert.equal(copy.walSegSizeMb, 16);
+      assert.equal(await copy.query('SELECT count(*) FROM b'), '1000');
+      assert.equal(await primary.query('SELECT count(*) FROM b'), '2000');
+      assert.equal((await copy.controlData())['Database cluster state'], 'in production');
+    } finally {
+      await copy.destroy();
+    }
+  });
+  assert.equal(liveClusterCount(), 0);
+});
+
 test('every workload runs on a cluster with wal_compression=lz4 and writes the WAL it is for', async (t) => {
   await withCluster(
     { name: 'workloads', dataChecksums: true, settings: { wal_compression: 'lz4', track_commit_timestamp: true } },

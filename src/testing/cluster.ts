@@ -358,6 +358,20 @@ export class PgCluster {
     return out;
   }
 
+  /**
+   * pg_basebackup (streamed WAL, fast checkpoint) into a new folder under the temp folder; returns
+   * it. Start a server on it with `PgCluster.fromDataDir()`.
+   */
+  async baseBackup(extraArgs: readonly string[] = []): Promise<string> {
+    const dir = await this.makeDir('basebackup');
+    await runAsPostgres(pgBin('pg_basebackup'), ['-h', HOST, '-p', String(this.port), '-U', SUPERUSER, '-D', dir, '-X', 'stream', '-c', 'fast', '--no-sync', ...extraArgs], {
+      cwd: this.tempDir,
+      timeoutMs: 300_000,
+      env: clientEnv(),
+    });
+    return dir;
+  }
+
   /** A new empty folder under the temp folder, owned by postgres (for tablespaces, archives, backups). */
   async makeDir(name: string): Promise<string> {
     const dir = await mkdtemp(path.join(this.tempDir, `${name.replace(/[^A-Za-z0-9_-]/g, '_')}-`));
