@@ -226,25 +226,32 @@ function completionEffects(record: WalRecord, p: Parsed, xid: TransactionId, com
   return effects;
 }
 
+/** The fields commit and abort records share (xl_xact_parsed_commit / _abort). */
+function completionFields(record: WalRecord, p: ReturnType<typeof parseCompletion>, xid: TransactionId) {
+  return {
+    xid,
+    xactTime: p.xactTime,
+    xinfo: p.xinfo,
+    dbId: p.dbId,
+    tsId: p.tsId,
+    subxacts: p.subxacts,
+    rels: p.rels,
+    droppedStats: p.droppedStats,
+    twophaseXid: p.twophaseXid,
+    twophaseGid: p.twophaseGid,
+    origin: p.origin,
+    originId: record.origin,
+    hasAeLocks: (p.xinfo & XACT_XINFO_HAS_AE_LOCKS) !== 0,
+  };
+}
+
 function describeCommit(record: WalRecord, prepared: boolean): XactCommit {
   return withMainData(record, (r) => {
     const p = parseCompletion(record, r, true);
     const xid = prepared ? p.twophaseXid : record.xid;
     return {
       kind: prepared ? 'xact.commitPrepared' : 'xact.commit',
-      xid,
-      xactTime: p.xactTime,
-      xinfo: p.xinfo,
-      dbId: p.dbId,
-      tsId: p.tsId,
-      subxacts: p.subxacts,
-      rels: p.rels,
-      droppedStats: p.droppedStats,
-      twophaseXid: p.twophaseXid,
-      twophaseGid: p.twophaseGid,
-      origin: p.origin,
-      originId: record.origin,
-      hasAeLocks: (p.xinfo & XACT_XINFO_HAS_AE_LOCKS) !== 0,
+      ...completionFields(record, p, xid),
       invalidations: p.invalidations,
       relcacheInitFileInval: (p.xinfo & XACT_COMPLETION_UPDATE_RELCACHE_FILE) !== 0,
       applyFeedback: (p.xinfo & XACT_COMPLETION_APPLY_FEEDBACK) !== 0,
@@ -261,19 +268,7 @@ function describeAbort(record: WalRecord, prepared: boolean): XactAbort {
     const xid = prepared ? p.twophaseXid : record.xid;
     return {
       kind: prepared ? 'xact.abortPrepared' : 'xact.abort',
-      xid,
-      xactTime: p.xactTime,
-      xinfo: p.xinfo,
-      dbId: p.dbId,
-      tsId: p.tsId,
-      subxacts: p.subxacts,
-      rels: p.rels,
-      droppedStats: p.droppedStats,
-      twophaseXid: p.twophaseXid,
-      twophaseGid: p.twophaseGid,
-      origin: p.origin,
-      originId: record.origin,
-      hasAeLocks: (p.xinfo & XACT_XINFO_HAS_AE_LOCKS) !== 0,
+      ...completionFields(record, p, xid),
       blocks: NO_BLOCKS,
       effects: completionEffects(record, p, xid, false, prepared),
     };
