@@ -6,12 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Lsn } from '../../pg/lsn.js';
 import { RMGR_NAMES } from '../../pg/rmgr-ids.js';
-import type { Oid, RelFileNode, TransactionId } from '../../pg/types.js';
+import type { Oid, RelFileNode } from '../../pg/types.js';
 import type { DescriptionBase } from '../describe.js';
 import { WalDecodeError } from '../errors.js';
 import type { WalRecord } from '../record.js';
+import { fakeRecord } from '../../testing/fake-records.js';
 import { clogRmgr } from './clog.js';
 import { committsRmgr } from './committs.js';
 import { dbaseRmgr } from './dbase.js';
@@ -67,21 +67,7 @@ class Bytes {
 }
 
 function record(rmid: number, info: number, mainData: Uint8Array, extra: { xid?: number; origin?: number } = {}): WalRecord {
-  return {
-    lsn: 0x1_6b3_7a0n as Lsn,
-    endLsn: 0x1_6b3_800n as Lsn,
-    totLen: 24 + mainData.length,
-    xid: (extra.xid ?? 0) as TransactionId,
-    prev: 0n as Lsn,
-    info,
-    rmid,
-    crc: 0,
-    blocks: [],
-    origin: extra.origin ?? 0,
-    toplevelXid: 0 as TransactionId,
-    mainData,
-    raw: mainData,
-  };
+  return fakeRecord(rmid, info, mainData, { lsn: 0x1_6b3_7a0n, endLsn: 0x1_6b3_800n, ...extra });
 }
 
 /** desc text as pg_waldump shows it after the type name. */

@@ -5,89 +5,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Lsn } from '../../pg/lsn.js';
 import { RM_BTREE_ID, RM_GENERIC_ID, RM_HEAP2_ID, RM_HEAP_ID, RM_SEQ_ID } from '../../pg/rmgr-ids.js';
-import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
 import { WalDecodeError } from '../errors.js';
-import type { BlockRef, WalRecord } from '../record.js';
+import type { WalRecord } from '../record.js';
+import { cat, fakeRecord, le, TEST_REL, type FakeBlock } from '../../testing/fake-records.js';
 import { btreeRmgr } from './btree.js';
 import { genericRmgr } from './generic.js';
 import { heapRmgr } from './heap.js';
 import { heap2Rmgr } from './heap2.js';
 import { seqRmgr } from './seq.js';
 
-const REL: RelFileNode = { spcNode: 1663 as Oid, dbNode: 5 as Oid, relNode: 16384 as Oid };
+const REL = TEST_REL;
 
-/** Little-endian bytes from a list of [size, value] fields. */
-function le(...fields: readonly (readonly [1 | 2 | 4 | 8, number | bigint])[]): Uint8Array {
-  const out: number[] = [];
-  for (const [size, value] of fields) {
-    let v = BigInt(value);
-    for (let i = 0; i < size; i++) {
-      out.push(Number(v & 0xffn));
-      v >>= 8n;
-    }
-  }
-  return Uint8Array.from(out);
-}
-
-function cat(...parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-interface BlockSpec {
-  readonly id: number;
+interface BlockSpec extends FakeBlock {
   readonly blkno: number;
-  readonly data?: Uint8Array;
-  readonly willInit?: boolean;
-  readonly fork?: number;
-}
-
-function block(b: BlockSpec): BlockRef {
-  const data = b.data ?? new Uint8Array(0);
-  return {
-    id: b.id,
-    rel: REL,
-    fork: b.fork ?? 0,
-    blkno: b.blkno as BlockNumber,
-    flags: b.willInit === true ? 0x40 : 0,
-    willInit: b.willInit === true,
-    hasData: data.length > 0,
-    hasImage: false,
-    applyImage: false,
-    bimgLen: 0,
-    bimgInfo: 0,
-    holeOffset: 0,
-    holeLength: 0,
-    image: new Uint8Array(0),
-    data,
-  };
 }
 
 function record(rmid: number, info: number, mainData: Uint8Array, blocks: readonly BlockSpec[] = []): WalRecord {
-  const refs: (BlockRef | undefined)[] = [];
-  for (const b of blocks) refs[b.id] = block(b);
-  return {
-    lsn: 0x16e2408n as Lsn,
-    endLsn: 0x16e2480n as Lsn,
-    totLen: 100,
-    xid: 735 as TransactionId,
-    prev: 0x16e23d0n as Lsn,
-    info,
-    rmid,
-    crc: 0,
-    blocks: refs,
-    origin: 0,
-    toplevelXid: 0 as TransactionId,
-    mainData,
-    raw: new Uint8Array(0),
-  };
+  return fakeRecord(rmid, info, mainData, { lsn: 0x16e2408n, endLsn: 0x16e2480n, prev: 0x16e23d0n, xid: 735, blocks });
 }
 
 function rejects(fn: () => unknown, code: string, includes: string): void {

@@ -6,12 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Lsn } from '../../pg/lsn.js';
 import { RM_BRIN_ID, RM_GIN_ID, RM_GIST_ID, RM_HASH_ID, RM_SPGIST_ID } from '../../pg/rmgr-ids.js';
-import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
 import type { DescriptionBase } from '../describe.js';
 import { WalDecodeError } from '../errors.js';
-import type { BlockRef, WalRecord } from '../record.js';
+import type { WalRecord } from '../record.js';
+import { cat, fakeRecord, le, type FakeBlock } from '../../testing/fake-records.js';
 import { brinRmgr } from './brin.js';
 import { ginRmgr } from './gin.js';
 import { gistRmgr } from './gist.js';
@@ -20,35 +19,10 @@ import { formatG } from './index-am.js';
 import type { RmgrModule } from './rmgr.js';
 import { spgistRmgr } from './spgist.js';
 
-const REL: RelFileNode = { spcNode: 1663 as Oid, dbNode: 5 as Oid, relNode: 16384 as Oid };
-
-/** Little-endian bytes from a list of [size, value] fields. */
-function le(...fields: readonly (readonly [1 | 2 | 4 | 8, number | bigint])[]): Uint8Array {
-  const out: number[] = [];
-  for (const [size, value] of fields) {
-    let v = BigInt.asUintN(size * 8, BigInt(value));
-    for (let i = 0; i < size; i++) {
-      out.push(Number(v & 0xffn));
-      v >>= 8n;
-    }
-  }
-  return Uint8Array.from(out);
-}
-
 function f64(v: number): Uint8Array {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setFloat64(0, v, true);
   return b;
-}
-
-function cat(...parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** An IndexTuple of `size` bytes (t_info carries the size), filled with `fill`. */
@@ -59,55 +33,8 @@ function indexTuple(size: number, fill = 0xaa): Uint8Array {
   return t;
 }
 
-interface BlockSpec {
-  readonly id: number;
-  readonly blkno?: number;
-  readonly data?: Uint8Array;
-  readonly willInit?: boolean;
-  /** 'apply' for a full-page image redo restores, 'verify' for one kept for wal_consistency_checking. */
-  readonly image?: 'apply' | 'verify';
-}
-
-function block(b: BlockSpec): BlockRef {
-  const data = b.data ?? new Uint8Array(0);
-  const hasImage = b.image !== undefined;
-  return {
-    id: b.id,
-    rel: REL,
-    fork: 0,
-    blkno: (b.blkno ?? b.id) as BlockNumber,
-    flags: (b.willInit === true ? 0x40 : 0) | (hasImage ? 0x10 : 0) | (data.length > 0 ? 0x20 : 0),
-    willInit: b.willInit === true,
-    hasData: data.length > 0,
-    hasImage,
-    applyImage: b.image === 'apply',
-    bimgLen: hasImage ? 8192 : 0,
-    bimgInfo: b.image === 'apply' ? 0x02 : 0,
-    holeOffset: 0,
-    holeLength: 0,
-    image: new Uint8Array(0),
-    data,
-  };
-}
-
-function rec(rmid: number, info: number, mainData: Uint8Array, blocks: readonly BlockSpec[] = []): WalRecord {
-  const refs: (BlockRef | undefined)[] = [];
-  for (const b of blocks) refs[b.id] = block(b);
-  return {
-    lsn: 0x1000028n as Lsn,
-    endLsn: 0x1000060n as Lsn,
-    totLen: 24 + mainData.length,
-    xid: 700 as TransactionId,
-    prev: 0x1000000n as Lsn,
-    info,
-    rmid,
-    crc: 0,
-    blocks: refs,
-    origin: 0,
-    toplevelXid: 0 as TransactionId,
-    mainData,
-    raw: new Uint8Array(0),
-  };
+function rec(rmid: number, info: number, mainData: Uint8Array, blocks: readonly FakeBlock[] = []): WalRecord {
+  return fakeRecord(rmid, info, mainData, { lsn: 0x1000028n, endLsn: 0x1000060n, prev: 0x1000000n, xid: 700, blocks });
 }
 
 function run<D extends DescriptionBase>(m: RmgrModule<D>, r: WalRecord): { d: D; text: string } {
