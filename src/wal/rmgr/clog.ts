@@ -6,25 +6,21 @@
 import { XLR_RMGR_INFO_MASK } from '../../pg/constants.js';
 import { RM_CLOG_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, type BlockUse, type Effect } from '../describe.js';
+import { NO_BLOCKS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 
 export const CLOG_ZEROPAGE = 0x00;
 export const CLOG_TRUNCATE = 0x10;
 
-interface Base {
-  readonly blocks: readonly BlockUse[];
-  readonly effects: readonly Effect[];
-}
 
-export interface ClogZeroPage extends Base {
+export interface ClogZeroPage extends DescriptionBase {
   readonly kind: 'clog.zeroPage';
   readonly page: number;
 }
 
 /** xl_clog_truncate */
-export interface ClogTruncate extends Base {
+export interface ClogTruncate extends DescriptionBase {
   readonly kind: 'clog.truncate';
   readonly page: number;
   readonly oldestXact: TransactionId;

@@ -5,25 +5,21 @@
  */
 import { RM_COMMIT_TS_ID } from '../../pg/rmgr-ids.js';
 import type { TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, type BlockUse, type Effect } from '../describe.js';
+import { NO_BLOCKS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 
 export const COMMIT_TS_ZEROPAGE = 0x00;
 export const COMMIT_TS_TRUNCATE = 0x10;
 
-interface Base {
-  readonly blocks: readonly BlockUse[];
-  readonly effects: readonly Effect[];
-}
 
-export interface CommitTsZeroPage extends Base {
+export interface CommitTsZeroPage extends DescriptionBase {
   readonly kind: 'commitTs.zeroPage';
   readonly page: number;
 }
 
 /** xl_commit_ts_truncate */
-export interface CommitTsTruncate extends Base {
+export interface CommitTsTruncate extends DescriptionBase {
   readonly kind: 'commitTs.truncate';
   readonly page: number;
   readonly oldestXid: TransactionId;

@@ -6,7 +6,7 @@
 import { XLR_RMGR_INFO_MASK } from '../../pg/constants.js';
 import { RM_DBASE_ID } from '../../pg/rmgr-ids.js';
 import type { Oid } from '../../pg/types.js';
-import { NO_BLOCKS, type BlockUse, type Effect } from '../describe.js';
+import { NO_BLOCKS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 import { readCount } from './standby.js';
@@ -15,13 +15,9 @@ export const XLOG_DBASE_CREATE_FILE_COPY = 0x00;
 export const XLOG_DBASE_CREATE_WAL_LOG = 0x10;
 export const XLOG_DBASE_DROP = 0x20;
 
-interface Base {
-  readonly blocks: readonly BlockUse[];
-  readonly effects: readonly Effect[];
-}
 
 /** xl_dbase_create_file_copy_rec: copy the template's directory as it is at this record. */
-export interface DbaseCreateFileCopy extends Base {
+export interface DbaseCreateFileCopy extends DescriptionBase {
   readonly kind: 'dbase.createFileCopy';
   readonly dbId: Oid;
   readonly tsId: Oid;
@@ -30,14 +26,14 @@ export interface DbaseCreateFileCopy extends Base {
 }
 
 /** xl_dbase_create_wal_log_rec: create the directory and PG_VERSION; the relations follow. */
-export interface DbaseCreateWalLog extends Base {
+export interface DbaseCreateWalLog extends DescriptionBase {
   readonly kind: 'dbase.createWalLog';
   readonly dbId: Oid;
   readonly tsId: Oid;
 }
 
 /** xl_dbase_drop_rec */
-export interface DbaseDrop extends Base {
+export interface DbaseDrop extends DescriptionBase {
   readonly kind: 'dbase.drop';
   readonly dbId: Oid;
   /** The tablespaces holding a directory of the database. */

@@ -48,10 +48,9 @@ const NAMES: Readonly<Record<number, string>> = {
   [XLOG_HASH_VACUUM_ONE_PAGE]: 'VACUUM_ONE_PAGE',
 };
 
-type Base = DescriptionBase;
 
 /** Block 0 'meta' (initialized). */
-export interface HashInitMetaPage extends Base {
+export interface HashInitMetaPage extends DescriptionBase {
   readonly kind: 'hash.initMetaPage';
   readonly numTuples: number;
   readonly procId: Oid;
@@ -59,13 +58,13 @@ export interface HashInitMetaPage extends Base {
 }
 
 /** Block 0 'bitmap' (initialized), block 1 'meta' (hashm_mapp gains the page). */
-export interface HashInitBitmapPage extends Base {
+export interface HashInitBitmapPage extends DescriptionBase {
   readonly kind: 'hash.initBitmapPage';
   readonly bmsize: number;
 }
 
 /** Block 0 'page' (data: the tuple), block 1 'meta' (hashm_ntuples + 1). */
-export interface HashInsert extends Base {
+export interface HashInsert extends DescriptionBase {
   readonly kind: 'hash.insert';
   readonly offnum: number;
   /** The index tuple to add at `offnum`; undefined when block 0 is restored from an image. */
@@ -77,7 +76,7 @@ export interface HashInsert extends Base {
  * 2 'bitmap' (if a bit was set; data: the bit), 3 'newBitmap' (initialized, if one was added),
  * 4 'meta' (data: hashm_firstfree).
  */
-export interface HashAddOvflPage extends Base {
+export interface HashAddOvflPage extends DescriptionBase {
   readonly kind: 'hash.addOvflPage';
   readonly bmsize: number;
   readonly bmpageFound: boolean;
@@ -90,7 +89,7 @@ export interface HashAddOvflPage extends Base {
 }
 
 /** Block 0 'oldBucket', block 1 'newBucket' (initialized), block 2 'meta'. */
-export interface HashSplitAllocatePage extends Base {
+export interface HashSplitAllocatePage extends DescriptionBase {
   readonly kind: 'hash.splitAllocatePage';
   readonly newBucket: number;
   readonly oldBucketFlag: number;
@@ -107,12 +106,12 @@ export interface HashSplitAllocatePage extends Base {
 }
 
 /** Block 0 'newBucket': a forced full-page image of a page filled by the split. */
-export interface HashSplitPage extends Base {
+export interface HashSplitPage extends DescriptionBase {
   readonly kind: 'hash.splitPage';
 }
 
 /** Block 0 'oldBucket', block 1 'newBucket': their hasho_flag values after the split. */
-export interface HashSplitComplete extends Base {
+export interface HashSplitComplete extends DescriptionBase {
   readonly kind: 'hash.splitComplete';
   readonly oldBucketFlag: number;
   readonly newBucketFlag: number;
@@ -128,7 +127,7 @@ export interface HashMovedTuples {
  * Block 0 'bucket' (only when it is not also the write page; for the cleanup lock), block 1
  * 'write' (data: the tuples added), block 2 'delete' (data: offsets removed).
  */
-export interface HashMovePageContents extends Base {
+export interface HashMovePageContents extends DescriptionBase {
   readonly kind: 'hash.movePageContents';
   readonly ntups: number;
   readonly isPrimBucketSameWrt: boolean;
@@ -141,7 +140,7 @@ export interface HashMovePageContents extends Base {
  * reinitialized as unused), 3 'prev' (unless it is the write page), 4 'next' (if any), 5 'bitmap'
  * (data: the bit cleared), 6 'meta' (if hashm_firstfree changed; data: the new value).
  */
-export interface HashSqueezePage extends Base {
+export interface HashSqueezePage extends DescriptionBase {
   readonly kind: 'hash.squeezePage';
   readonly prevblkno: BlockNumber;
   readonly nextblkno: BlockNumber;
@@ -154,7 +153,7 @@ export interface HashSqueezePage extends Base {
 }
 
 /** Block 0 'bucket' (for the cleanup lock, when not the page itself), block 1 'page' (data: offsets deleted). */
-export interface HashDelete extends Base {
+export interface HashDelete extends DescriptionBase {
   readonly kind: 'hash.delete';
   readonly clearDeadMarking: boolean;
   readonly isPrimaryBucketPage: boolean;
@@ -162,18 +161,18 @@ export interface HashDelete extends Base {
 }
 
 /** Block 0 'bucket': LH_BUCKET_NEEDS_SPLIT_CLEANUP is cleared. */
-export interface HashSplitCleanup extends Base {
+export interface HashSplitCleanup extends DescriptionBase {
   readonly kind: 'hash.splitCleanup';
 }
 
 /** Block 0 'meta': hashm_ntuples set. */
-export interface HashUpdateMetaPage extends Base {
+export interface HashUpdateMetaPage extends DescriptionBase {
   readonly kind: 'hash.updateMetaPage';
   readonly ntuples: number;
 }
 
 /** Block 0 'page' (the offsets are deleted, LH_PAGE_HAS_DEAD_TUPLES cleared), block 1 'meta' (hashm_ntuples - ntuples). */
-export interface HashVacuumOnePage extends Base {
+export interface HashVacuumOnePage extends DescriptionBase {
   readonly kind: 'hash.vacuumOnePage';
   readonly latestRemovedXid: TransactionId;
   readonly ntuples: number;

@@ -5,7 +5,7 @@
 import { XLR_RMGR_INFO_MASK } from '../../pg/constants.js';
 import { RM_MULTIXACT_ID } from '../../pg/rmgr-ids.js';
 import type { MultiXactId, Oid, TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, type BlockUse, type Effect, type MultiXactMemberStatus } from '../describe.js';
+import { NO_BLOCKS, type Effect, type MultiXactMemberStatus, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 import { readCount } from './standby.js';
@@ -18,12 +18,8 @@ export const XLOG_MULTIXACT_TRUNCATE_ID = 0x30;
 /** MultiXactStatus values 0-5, in order, with mxactdesc.c's names. */
 export const MULTIXACT_STATUS_NAMES: readonly MultiXactMemberStatus[] = ['keysh', 'sh', 'fornokeyupd', 'forupd', 'nokeyupd', 'upd'];
 
-interface Base {
-  readonly blocks: readonly BlockUse[];
-  readonly effects: readonly Effect[];
-}
 
-export interface MultiXactZeroPage extends Base {
+export interface MultiXactZeroPage extends DescriptionBase {
   readonly kind: 'multixact.zeroOffsetPage' | 'multixact.zeroMemberPage';
   readonly page: number;
 }
@@ -35,7 +31,7 @@ export interface MultiXactMember {
 }
 
 /** xl_multixact_create */
-export interface MultiXactCreate extends Base {
+export interface MultiXactCreate extends DescriptionBase {
   readonly kind: 'multixact.createId';
   readonly mid: MultiXactId;
   /** The first member's offset in pg_multixact/members. */
@@ -44,7 +40,7 @@ export interface MultiXactCreate extends Base {
 }
 
 /** xl_multixact_truncate: offsets in [startTruncOff, endTruncOff), members in [startTruncMemb, endTruncMemb) go. */
-export interface MultiXactTruncate extends Base {
+export interface MultiXactTruncate extends DescriptionBase {
   readonly kind: 'multixact.truncateId';
   readonly oldestMultiDb: Oid;
   readonly startTruncOff: MultiXactId;

@@ -5,20 +5,16 @@
  */
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_REPLORIGIN_ID } from '../../pg/rmgr-ids.js';
-import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type Effect } from '../describe.js';
+import { NO_BLOCKS, NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { formatLsn, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 
 export const XLOG_REPLORIGIN_SET = 0x00;
 export const XLOG_REPLORIGIN_DROP = 0x10;
 
-interface Base {
-  readonly blocks: readonly BlockUse[];
-  readonly effects: readonly Effect[];
-}
 
 /** xl_replorigin_set: remote_lsn@0, node_id@8, force@10. */
-export interface ReplOriginSet extends Base {
+export interface ReplOriginSet extends DescriptionBase {
   readonly kind: 'replorigin.set';
   readonly remoteLsn: Lsn;
   readonly nodeId: number;
@@ -27,7 +23,7 @@ export interface ReplOriginSet extends Base {
 }
 
 /** xl_replorigin_drop */
-export interface ReplOriginDrop extends Base {
+export interface ReplOriginDrop extends DescriptionBase {
   readonly kind: 'replorigin.drop';
   readonly nodeId: number;
 }

@@ -15,7 +15,7 @@ import {
   type Oid,
   type RelFileNode,
 } from '../../pg/types.js';
-import { NO_BLOCKS, type BlockUse, type Effect } from '../describe.js';
+import { NO_BLOCKS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 
@@ -46,20 +46,16 @@ export function relPathPerm(rel: RelFileNode, fork: number): string {
   return `pg_tblspc/${rel.spcNode}/${TABLESPACE_VERSION_DIRECTORY}/${rel.dbNode}/${rel.relNode}${suffix}`;
 }
 
-interface Base {
-  readonly blocks: readonly BlockUse[];
-  readonly effects: readonly Effect[];
-}
 
 /** xl_smgr_create */
-export interface SmgrCreate extends Base {
+export interface SmgrCreate extends DescriptionBase {
   readonly kind: 'smgr.create';
   readonly rel: RelFileNode;
   readonly fork: number;
 }
 
 /** xl_smgr_truncate */
-export interface SmgrTruncate extends Base {
+export interface SmgrTruncate extends DescriptionBase {
   readonly kind: 'smgr.truncate';
   /** The main fork's new length; the FSM and VM are cut to cover it. */
   readonly blkno: BlockNumber;

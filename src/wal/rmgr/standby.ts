@@ -10,7 +10,7 @@ import { XLR_RMGR_INFO_MASK } from '../../pg/constants.js';
 import type { ByteReader } from '../../pg/bytes.js';
 import { RM_STANDBY_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type Effect } from '../describe.js';
+import { NO_BLOCKS, NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 import { readRelFileNode } from './smgr.js';
@@ -102,10 +102,6 @@ export function formatInvalidations(msgs: readonly InvalidationMessage[], dbId: 
   return s;
 }
 
-interface Base {
-  readonly blocks: readonly BlockUse[];
-  readonly effects: readonly Effect[];
-}
 
 /** xl_standby_lock */
 export interface StandbyLockEntry {
@@ -115,13 +111,13 @@ export interface StandbyLockEntry {
 }
 
 /** xl_standby_locks */
-export interface StandbyLock extends Base {
+export interface StandbyLock extends DescriptionBase {
   readonly kind: 'standby.lock';
   readonly locks: readonly StandbyLockEntry[];
 }
 
 /** xl_running_xacts */
-export interface StandbyRunningXacts extends Base {
+export interface StandbyRunningXacts extends DescriptionBase {
   readonly kind: 'standby.runningXacts';
   readonly subxidOverflow: boolean;
   readonly nextXid: TransactionId;
@@ -134,7 +130,7 @@ export interface StandbyRunningXacts extends Base {
 }
 
 /** xl_invalidations */
-export interface StandbyInvalidations extends Base {
+export interface StandbyInvalidations extends DescriptionBase {
   readonly kind: 'standby.invalidations';
   readonly dbId: Oid;
   readonly tsId: Oid;

@@ -5,20 +5,16 @@
 import { XLR_RMGR_INFO_MASK } from '../../pg/constants.js';
 import { RM_TBLSPC_ID } from '../../pg/rmgr-ids.js';
 import type { Oid } from '../../pg/types.js';
-import { NO_BLOCKS, type BlockUse, type Effect } from '../describe.js';
+import { NO_BLOCKS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 
 export const XLOG_TBLSPC_CREATE = 0x00;
 export const XLOG_TBLSPC_DROP = 0x10;
 
-interface Base {
-  readonly blocks: readonly BlockUse[];
-  readonly effects: readonly Effect[];
-}
 
 /** xl_tblspc_create_rec */
-export interface TblspcCreate extends Base {
+export interface TblspcCreate extends DescriptionBase {
   readonly kind: 'tblspc.create';
   readonly tsId: Oid;
   /** The LOCATION given to CREATE TABLESPACE. */
@@ -26,7 +22,7 @@ export interface TblspcCreate extends Base {
 }
 
 /** xl_tblspc_drop_rec */
-export interface TblspcDrop extends Base {
+export interface TblspcDrop extends DescriptionBase {
   readonly kind: 'tblspc.drop';
   readonly tsId: Oid;
 }

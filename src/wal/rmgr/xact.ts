@@ -13,7 +13,7 @@ import type { ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_XACT_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type Effect } from '../describe.js';
+import { NO_BLOCKS, NO_EFFECTS, type Effect, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 import { readRelFileNode } from './smgr.js';
@@ -50,10 +50,6 @@ export const XACT_COMPLETION_FORCE_SYNC_COMMIT = 0x8000_0000;
 /** sizeof(xl_xact_prepare), already a multiple of MAXALIGN. */
 const SIZE_OF_XACT_PREPARE = 72;
 
-interface Base {
-  readonly blocks: readonly BlockUse[];
-  readonly effects: readonly Effect[];
-}
 
 /** xl_xact_stats_item: a statistics entry dropped with the transaction. */
 export interface XactStatsItem {
@@ -70,7 +66,7 @@ export interface XactOrigin {
 }
 
 /** What commit and abort records share (xl_xact_parsed_commit / _abort). */
-interface XactCompletion extends Base {
+interface XactCompletion extends DescriptionBase {
   /** The transaction completed: the record's xid, or the prepared transaction's for *_PREPARED. */
   readonly xid: TransactionId;
   /** TimestampTz of the commit or abort. */
@@ -108,7 +104,7 @@ export interface XactAbort extends XactCompletion {
 }
 
 /** xl_xact_prepare and what follows it (ParsePrepareRecord). */
-export interface XactPrepare extends Base {
+export interface XactPrepare extends DescriptionBase {
   readonly kind: 'xact.prepare';
   readonly magic: number;
   /** The state file's length, its CRC included. */
@@ -131,14 +127,14 @@ export interface XactPrepare extends Base {
 }
 
 /** xl_xact_assignment: subtransaction xids of `xtop`, logged every PGPROC_MAX_CACHED_SUBXIDS. */
-export interface XactAssignment extends Base {
+export interface XactAssignment extends DescriptionBase {
   readonly kind: 'xact.assignment';
   readonly xtop: TransactionId;
   readonly xsub: readonly TransactionId[];
 }
 
 /** xl_xact_invals: invalidations logged mid-transaction for logical decoding. */
-export interface XactInvalidations extends Base {
+export interface XactInvalidations extends DescriptionBase {
   readonly kind: 'xact.invalidations';
   readonly invalidations: readonly InvalidationMessage[];
 }

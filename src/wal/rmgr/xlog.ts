@@ -12,7 +12,7 @@ import type { Lsn } from '../../pg/lsn.js';
 import { XLR_RMGR_INFO_MASK } from '../../pg/constants.js';
 import { RM_XLOG_ID } from '../../pg/rmgr-ids.js';
 import type { MultiXactId, Oid, TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type CheckPoint, type Effect } from '../describe.js';
+import { NO_BLOCKS, NO_EFFECTS, type CheckPoint, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { allBlocks, formatLsn, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 import { timestamptzToStr } from './timestamp.js';
@@ -38,33 +38,29 @@ const MAXFNAMELEN = 64;
 /** WalLevel (xlog.h) */
 export const WAL_LEVEL_NAMES: readonly string[] = ['minimal', 'replica', 'logical'];
 
-interface Base {
-  readonly blocks: readonly BlockUse[];
-  readonly effects: readonly Effect[];
-}
 
-export interface XlogCheckpoint extends Base {
+export interface XlogCheckpoint extends DescriptionBase {
   readonly kind: 'xlog.checkpoint';
   readonly shutdown: boolean;
   readonly checkpoint: CheckPoint;
 }
-export interface XlogNoop extends Base {
+export interface XlogNoop extends DescriptionBase {
   readonly kind: 'xlog.noop';
 }
-export interface XlogNextOid extends Base {
+export interface XlogNextOid extends DescriptionBase {
   readonly kind: 'xlog.nextOid';
   readonly nextOid: Oid;
 }
-export interface XlogSwitch extends Base {
+export interface XlogSwitch extends DescriptionBase {
   readonly kind: 'xlog.switch';
 }
-export interface XlogBackupEnd extends Base {
+export interface XlogBackupEnd extends DescriptionBase {
   readonly kind: 'xlog.backupEnd';
   /** Where the backup that ended here started. */
   readonly startPoint: Lsn;
 }
 /** xl_parameter_change */
-export interface XlogParameterChange extends Base {
+export interface XlogParameterChange extends DescriptionBase {
   readonly kind: 'xlog.parameterChange';
   readonly maxConnections: number;
   readonly maxWorkerProcesses: number;
@@ -77,31 +73,31 @@ export interface XlogParameterChange extends Base {
   readonly trackCommitTimestamp: boolean;
 }
 /** xl_restore_point */
-export interface XlogRestorePoint extends Base {
+export interface XlogRestorePoint extends DescriptionBase {
   readonly kind: 'xlog.restorePoint';
   /** TimestampTz: microseconds since 2000-01-01 UTC. */
   readonly time: bigint;
   readonly name: string;
 }
-export interface XlogFpwChange extends Base {
+export interface XlogFpwChange extends DescriptionBase {
   readonly kind: 'xlog.fpwChange';
   readonly fullPageWrites: boolean;
 }
 /** xl_end_of_recovery */
-export interface XlogEndOfRecovery extends Base {
+export interface XlogEndOfRecovery extends DescriptionBase {
   readonly kind: 'xlog.endOfRecovery';
   readonly endTime: bigint;
   readonly thisTimeLineId: number;
   readonly prevTimeLineId: number;
 }
 /** xl_overwrite_contrecord */
-export interface XlogOverwriteContrecord extends Base {
+export interface XlogOverwriteContrecord extends DescriptionBase {
   readonly kind: 'xlog.overwriteContrecord';
   readonly overwrittenLsn: Lsn;
   readonly overwriteTime: bigint;
 }
 /** FPI and FPI_FOR_HINT: nothing but block references, each (normally) with an image. */
-export interface XlogFpi extends Base {
+export interface XlogFpi extends DescriptionBase {
   readonly kind: 'xlog.fpi' | 'xlog.fpiForHint';
 }
 
