@@ -132,6 +132,11 @@ export function readU16(b: Uint8Array, o: number): number {
   return b[o]! | (b[o + 1]! << 8);
 }
 
+/** Reads a little-endian uint64 as a bigint. */
+export function readU64BigInt(b: Uint8Array, o: number): bigint {
+  return (BigInt(readU32(b, o + 4)) << 32n) | BigInt(readU32(b, o));
+}
+
 /** Reads a little-endian uint64 as a JavaScript number; exact below 2^53. */
 export function readU64Number(b: Uint8Array, o: number): number {
   return readU32(b, o + 4) * 0x1_0000_0000 + readU32(b, o);

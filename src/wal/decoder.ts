@@ -16,7 +16,7 @@
  * Positions are tracked as JavaScript numbers internally, exact up to 2^53 bytes (8 PiB) of WAL.
  */
 import { crc32cRange } from '../pg/crc32c.js';
-import { readU16, readU32, readU64Number } from '../pg/bytes.js';
+import { readU16, readU32, readU64BigInt, readU64Number } from '../pg/bytes.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, formatLsn, lsn as toLsn, walFileName, type Lsn } from '../pg/lsn.js';
 import {
   SIZE_OF_XLOG_LONG_PHD,
@@ -99,8 +99,6 @@ export class WalDecoder {
   private prevRecord: number;
   private latestPagePtr = 0;
   private latestPageTli = 0;
-  /** The header of the page `pos` is on, once read. */
-  private pageHeaderSize = 0;
 
   // Reassembly of a record that crosses pages.
   private asm: Uint8Array = EMPTY;
@@ -112,8 +110,6 @@ export class WalDecoder {
 
   /** Records whose continuation was overwritten (XLOG_OVERWRITE_CONTRECORD), in order. */
   readonly overwrittenRecords: Lsn[] = [];
-  /** Where the first record after the start position begins, once known. */
-  firstRecordLsn: Lsn | undefined;
 
   constructor(options: WalDecoderOptions) {
     this.segmentSize = options.segmentSize ?? DEFAULT_WAL_SEGMENT_SIZE;
@@ -174,11 +170,8 @@ export class WalDecoder {
     try {
       const record = this.step();
       if (record === undefined && this.finished && this.inRecord()) {
-        throw new WalDecodeError(
-          'INCOMPLETE',
-          `WAL ends in the middle of a record at ${formatLsn(BigInt(this.state === State.Continuation ? this.asmLsn : this.pos))}`,
-          toLsn(this.state === State.Continuation ? this.asmLsn : this.pos),
-        );
+        const at = this.state === State.Continuation ? this.asmLsn : this.pos;
+        this.fail('INCOMPLETE', `WAL ends in the middle of a record at ${formatLsn(BigInt(at))}`, at);
       }
       return record;
     } catch (e) {
@@ -220,7 +213,6 @@ export class WalDecoder {
         case State.Start: {
           if (this.pos % PAGE !== 0) {
             this.state = State.Record;
-            this.pageHeaderSize = 0;
             continue;
           }
           const h = this.readPageHeader();
@@ -342,7 +334,6 @@ export class WalDecoder {
     // NextRecPtr = targetPagePtr + pageHeaderSize + MAXALIGN(xlp_rem_len): pos is just past the
     // last piece, so only the alignment padding remains.
     this.pos += maxAlign(this.asmRemLen) - this.asmRemLen;
-    this.state = State.Record;
     return this.emit(raw, start, this.pos);
   }
 
@@ -359,7 +350,6 @@ export class WalDecoder {
       this.state = State.Record;
     }
     this.prevRecord = start;
-    if (this.firstRecordLsn === undefined) this.firstRecordLsn = toLsn(start);
     return decodeRecord(raw, start, next);
   }
 
@@ -375,7 +365,7 @@ export class WalDecoder {
     if (!ok)
       this.fail(
         'BAD_PREV_LINK',
-        `record with incorrect prev-link ${formatLsn(readPrev(b, o))} at ${formatLsn(BigInt(at))}`,
+        `record with incorrect prev-link ${formatLsn(readU64BigInt(b, o + 8))} at ${formatLsn(BigInt(at))}`,
         at,
       );
   }
@@ -428,7 +418,7 @@ export class WalDecoder {
     if (h.magic !== XLOG_PAGE_MAGIC) this.fail('INVALID_MAGIC', `invalid magic number ${hex4(h.magic)} ${where()}`, at, segOffset);
     if ((info & ~XLP_ALL_FLAGS) !== 0) this.fail('INVALID_INFO_BITS', `invalid info bits ${hex4(info)} ${where()}`, at, segOffset);
     if (long) {
-      const sysid = BigInt(readU32(b, o + 24)) | (BigInt(readU32(b, o + 28)) << 32n);
+      const sysid = readU64BigInt(b, o + 24);
       const segSize = readU32(b, o + 32);
       const blcksz = readU32(b, o + 36);
       if (this.systemId !== undefined && sysid !== this.systemId)
@@ -447,22 +437,13 @@ export class WalDecoder {
       this.fail('INVALID_INFO_BITS', `invalid info bits ${hex4(info)} ${where()}`, at, segOffset);
     }
     if (h.pageAddr !== at)
-      this.fail('UNEXPECTED_PAGEADDR', `unexpected pageaddr ${formatLsn(readPageAddr(b, o))} ${where()}`, at, segOffset);
+      this.fail('UNEXPECTED_PAGEADDR', `unexpected pageaddr ${formatLsn(readU64BigInt(b, o + 8))} ${where()}`, at, segOffset);
     if (at > this.latestPagePtr && h.tli < this.latestPageTli)
       this.fail('OUT_OF_SEQUENCE_TIMELINE', `out-of-sequence timeline ID ${h.tli} (after ${this.latestPageTli}) ${where()}`, at, segOffset);
     this.latestPagePtr = at;
     this.latestPageTli = h.tli;
-    this.pageHeaderSize = h.size;
     return h;
   }
-}
-
-function readPrev(b: Uint8Array, o: number): bigint {
-  return (BigInt(readU32(b, o + 12)) << 32n) | BigInt(readU32(b, o + 8));
-}
-
-function readPageAddr(b: Uint8Array, o: number): bigint {
-  return (BigInt(readU32(b, o + 12)) << 32n) | BigInt(readU32(b, o + 8));
 }
 
 /** Decodes every record in `bytes`, which start at `startLsn`; stops at the end of valid WAL. */
