@@ -90,6 +90,14 @@ function anySegment(dir: string): string | undefined {
   return undefined;
 }
 
+function walLocation(text: string): Lsn {
+  try {
+    return parseLsn(text);
+  } catch {
+    throw new UsageError(`invalid WAL location: "${text}"`);
+  }
+}
+
 function parseUnsigned(text: string, what: string): number {
   if (!/^\d+$/.test(text)) throw new UsageError(`invalid ${what}: "${text}"`);
   return Number(text);
@@ -101,14 +109,8 @@ function parseUnsigned(text: string, what: string): number {
 export function runWaldump(files: string[], o: WaldumpOptions, out: (s: string) => void, err: (s: string) => void): number {
   let dir = o.path;
   let timeline = o.timeline !== undefined ? parseUnsigned(o.timeline, 'timeline specification') : 1;
-  let start: Lsn | undefined;
-  let end: Lsn | undefined;
-  try {
-    start = o.start !== undefined ? parseLsn(o.start) : undefined;
-    end = o.end !== undefined ? parseLsn(o.end) : undefined;
-  } catch (e) {
-    throw new UsageError(`invalid WAL location: "${o.end ?? o.start}"`);
-  }
+  let start = o.start !== undefined ? walLocation(o.start) : undefined;
+  let end = o.end !== undefined ? walLocation(o.end) : undefined;
   const limit = o.limit !== undefined ? Number.parseInt(o.limit, 10) : -1;
   if (o.limit !== undefined && Number.isNaN(limit)) throw new UsageError(`invalid value "${o.limit}" for option -n/--limit`);
   let rmgrFilter: Set<number> | undefined;

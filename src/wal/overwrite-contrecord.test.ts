@@ -77,7 +77,8 @@ test('WAL with an overwritten contrecord decodes as pg_waldump decodes it', { ti
       assert.equal(d.overwrittenRecords.length, 1, 'exactly one partial record dropped');
       const overwrittenLine = expected.lines.find((l) => l.includes('OVERWRITE_CONTRECORD'))!;
       const named = /desc: OVERWRITE_CONTRECORD lsn ([0-9A-F]+\/[0-9A-F]+)/.exec(overwrittenLine);
-      if (named !== null) assert.equal(d.overwrittenRecords[0], parseLsn(named[1]!), 'the dropped record is the one the overwrite record names');
+      assert.ok(named !== null, `pg_waldump names the overwritten record: ${overwrittenLine}`);
+      assert.equal(d.overwrittenRecords[0], parseLsn(named[1]!), 'the dropped record is the one the overwrite record names');
       return;
     } finally {
       await c.destroy();

@@ -17,12 +17,13 @@ import type { WalRecord } from '../record.js';
 import { allBlocks, formatLsn, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 import { timestamptzToStr } from './timestamp.js';
 
-// xl_info values (pg_control.h)
+// xl_info values (pg_control.h); the two the decoder itself needs live with the rmgr ids.
+export { XLOG_OVERWRITE_CONTRECORD, XLOG_SWITCH } from '../../pg/rmgr-ids.js';
+import { XLOG_OVERWRITE_CONTRECORD, XLOG_SWITCH } from '../../pg/rmgr-ids.js';
 export const XLOG_CHECKPOINT_SHUTDOWN = 0x00;
 export const XLOG_CHECKPOINT_ONLINE = 0x10;
 export const XLOG_NOOP = 0x20;
 export const XLOG_NEXTOID = 0x30;
-export const XLOG_SWITCH = 0x40;
 export const XLOG_BACKUP_END = 0x50;
 export const XLOG_PARAMETER_CHANGE = 0x60;
 export const XLOG_RESTORE_POINT = 0x70;
@@ -30,7 +31,6 @@ export const XLOG_FPW_CHANGE = 0x80;
 export const XLOG_END_OF_RECOVERY = 0x90;
 export const XLOG_FPI_FOR_HINT = 0xa0;
 export const XLOG_FPI = 0xb0;
-export const XLOG_OVERWRITE_CONTRECORD = 0xd0;
 
 /** MAXFNAMELEN: the size of xl_restore_point.rp_name. */
 const MAXFNAMELEN = 64;
