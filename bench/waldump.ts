@@ -15,7 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseWalFileName, segmentStart, formatLsn } from '../src/pg/lsn.js';
+import { formatLsn, lsn, parseWalFileName, segmentStart } from '../src/pg/lsn.js';
 import { WalDecoder } from '../src/wal/decoder.js';
 import { WalDecodeError } from '../src/wal/errors.js';
 import { describeRecord } from '../src/wal/rmgr/index.js';
@@ -51,7 +51,7 @@ function best<T extends { ms: number }>(f: () => T): T {
 
 function decodeInMemory(buffers: Buffer[], start: bigint, describe: boolean): { ms: number; records: number; bytes: number } {
   const t0 = performance.now();
-  const d = new WalDecoder({ startLsn: start as never });
+  const d = new WalDecoder({ startLsn: lsn(start) });
   let records = 0;
   let last = start;
   try {

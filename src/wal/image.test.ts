@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseWalFileName, segmentStart } from '../pg/lsn.js';
+import { lsn, parseWalFileName, segmentStart, type Lsn } from '../pg/lsn.js';
 import { withCluster } from '../testing/cluster.js';
 import { WalDecoder } from './decoder.js';
 import { WalDecodeError } from './errors.js';
@@ -40,7 +40,7 @@ for (const method of ['pglz', 'lz4', 'zstd', 'off'] as const) {
         .filter((s) => s.p !== null)
         .sort((a, b) => (a.p!.segNo < b.p!.segNo ? -1 : 1));
       const d = new WalDecoder({ startLsn: segmentStart(segs[0]!.p!.segNo) });
-      const images = new Map<number, { block: BlockRef; lsn: bigint }>();
+      const images = new Map<number, { block: BlockRef; lsn: Lsn }>();
       try {
         for (const s of segs) {
           d.push(readFileSync(join(walDir, s.n)));
@@ -53,9 +53,9 @@ for (const method of ['pglz', 'lz4', 'zstd', 'off'] as const) {
       }
       assert.equal(images.size, nblocks, 'every index page was logged');
       let compressed = 0;
-      for (const [blkno, { block, lsn }] of images) {
+      for (const [blkno, { block, lsn: at }] of images) {
         if ((block.bimgInfo & 0x1c) !== 0) compressed++;
-        const page = Buffer.from(restoreBlockImage(block, lsn as never));
+        const page = Buffer.from(restoreBlockImage(block, at));
         const disk = onDisk.get(blkno)!;
         // pd_lsn (0-7) and pd_checksum (8-9) are set after the image is taken, and the image leaves
         // out the unused space between pd_lower and pd_upper (mask_unused_space): zero it on disk too.
@@ -77,5 +77,5 @@ test('corrupt compressed images are refused with BAD_IMAGE', () => {
     hasImage: true, applyImage: true, bimgLen: 4, bimgInfo: 0x08 | 0x02, holeOffset: 0, holeLength: 0,
     image: Uint8Array.of(1, 2, 3, 4), data: new Uint8Array(0),
   } as unknown as BlockRef;
-  assert.throws(() => restoreBlockImage(block, 0x1000n as never), (e: unknown) => e instanceof WalDecodeError && e.code === 'BAD_IMAGE' && /0\/1000, block 0/.test(e.message));
+  assert.throws(() => restoreBlockImage(block, lsn(0x1000)), (e: unknown) => e instanceof WalDecodeError && e.code === 'BAD_IMAGE' && /0\/1000, block 0/.test(e.message));
 });

@@ -18,18 +18,17 @@ function pad(s: string | number, width: number): string {
 /** `desc: ID rm_desc` without the block references. */
 export function describeText(record: WalRecord): string {
   const m = RMGRS[record.rmid];
-  if (m === undefined) return `UNKNOWN (${(record.info & ~XLR_INFO_MASK).toString(16)}) `;
-  const id = m.identify(record.info);
-  let text = id === undefined ? `UNKNOWN (${(record.info & ~XLR_INFO_MASK).toString(16)}) ` : `${id} `;
+  const id = m?.identify(record.info);
+  const head = id ?? `UNKNOWN (${(record.info & ~XLR_INFO_MASK).toString(16)})`;
+  if (m === undefined) return `${head} `;
   try {
-    text += m.format(m.describe(record), record);
+    // Even an unnamed info value can decode (heap, BRIN pick the type by opcode bits), as in pg_waldump.
+    return `${head} ${m.format(m.describe(record), record)}`;
   } catch (e) {
-    if (!(e instanceof WalDecodeError) || e.code !== 'UNKNOWN_RECORD_TYPE' || id !== undefined) {
-      if (e instanceof WalDecodeError) text += `<${e.message}>`;
-      else throw e;
-    }
+    if (!(e instanceof WalDecodeError)) throw e;
+    // pg_waldump's rm_desc prints nothing for a type it does not know; any other failure is shown.
+    return e.code === 'UNKNOWN_RECORD_TYPE' && id === undefined ? `${head} ` : `${head} <${e.message}>`;
   }
-  return text;
 }
 
 /** XLogRecGetBlockRefInfo with pretty = true. */
