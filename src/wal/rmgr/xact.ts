@@ -222,32 +222,28 @@ function completionEffects(record: WalRecord, p: Parsed, xid: TransactionId, com
   return effects;
 }
 
-/** The fields commit and abort records share (xl_xact_parsed_commit / _abort). */
-function completionFields(record: WalRecord, p: ReturnType<typeof parseCompletion>, xid: TransactionId) {
-  return {
-    xid,
-    xactTime: p.xactTime,
-    xinfo: p.xinfo,
-    dbId: p.dbId,
-    tsId: p.tsId,
-    subxacts: p.subxacts,
-    rels: p.rels,
-    droppedStats: p.droppedStats,
-    twophaseXid: p.twophaseXid,
-    twophaseGid: p.twophaseGid,
-    origin: p.origin,
-    originId: record.origin,
-    hasAeLocks: (p.xinfo & XACT_XINFO_HAS_AE_LOCKS) !== 0,
-  };
-}
-
+// describeCommit and describeAbort spell out the same fields on purpose: building them with an
+// object spread from a shared helper made describing a commit several times slower (measured on
+// pgbench WAL), and commits are a large share of all records.
 function describeCommit(record: WalRecord, prepared: boolean): XactCommit {
   return withMainData(record, (r) => {
     const p = parseCompletion(record, r, true);
     const xid = prepared ? p.twophaseXid : record.xid;
     return {
       kind: prepared ? 'xact.commitPrepared' : 'xact.commit',
-      ...completionFields(record, p, xid),
+      xid,
+      xactTime: p.xactTime,
+      xinfo: p.xinfo,
+      dbId: p.dbId,
+      tsId: p.tsId,
+      subxacts: p.subxacts,
+      rels: p.rels,
+      droppedStats: p.droppedStats,
+      twophaseXid: p.twophaseXid,
+      twophaseGid: p.twophaseGid,
+      origin: p.origin,
+      originId: record.origin,
+      hasAeLocks: (p.xinfo & XACT_XINFO_HAS_AE_LOCKS) !== 0,
       invalidations: p.invalidations,
       relcacheInitFileInval: (p.xinfo & XACT_COMPLETION_UPDATE_RELCACHE_FILE) !== 0,
       applyFeedback: (p.xinfo & XACT_COMPLETION_APPLY_FEEDBACK) !== 0,
@@ -264,7 +260,19 @@ function describeAbort(record: WalRecord, prepared: boolean): XactAbort {
     const xid = prepared ? p.twophaseXid : record.xid;
     return {
       kind: prepared ? 'xact.abortPrepared' : 'xact.abort',
-      ...completionFields(record, p, xid),
+      xid,
+      xactTime: p.xactTime,
+      xinfo: p.xinfo,
+      dbId: p.dbId,
+      tsId: p.tsId,
+      subxacts: p.subxacts,
+      rels: p.rels,
+      droppedStats: p.droppedStats,
+      twophaseXid: p.twophaseXid,
+      twophaseGid: p.twophaseGid,
+      origin: p.origin,
+      originId: record.origin,
+      hasAeLocks: (p.xinfo & XACT_XINFO_HAS_AE_LOCKS) !== 0,
       blocks: NO_BLOCKS,
       effects: completionEffects(record, p, xid, false, prepared),
     };
