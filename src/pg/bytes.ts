@@ -34,7 +34,12 @@ export class ByteReader {
   }
 
   need(n: number, what: string): void {
-    if (this.offset + n > this.end) throw new ShortReadError(what, this.offset, n, this.end - this.offset);
+    if (this.offset + n > this.end) this.short(what, this.offset, n, this.end - this.offset);
+  }
+
+  /** Every short read ends here; a subclass may throw its own error type instead. */
+  protected short(what: string, offset: number, wanted: number, available: number): never {
+    throw new ShortReadError(what, offset, wanted, available);
   }
 
   u8(what = 'uint8'): number {
@@ -106,7 +111,7 @@ export class ByteReader {
   cstring(what = 'string'): string {
     const start = this.offset;
     const nul = this.bytes.indexOf(0, start);
-    if (nul < 0 || nul >= this.end) throw new ShortReadError(`${what} (no terminating NUL)`, start, 1, this.end - start);
+    if (nul < 0 || nul >= this.end) this.short(`${what} (no terminating NUL)`, start, 1, this.end - start);
     this.offset = nul + 1;
     return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, nul - start).toString('utf8');
   }

@@ -47,21 +47,41 @@ export function malformedPayload(record: WalRecord, why: string): never {
 }
 
 /**
- * Runs `fn` over a reader of the record's main data; a short read becomes a MALFORMED_PAYLOAD error
- * that names the record's LSN and the field.
+ * A reader over part of a record whose short reads are MALFORMED_PAYLOAD errors naming the record's
+ * LSN, the part and the field: rmgr modules read straight from it, with no try/catch around them.
  */
+class PayloadReader extends ByteReader {
+  constructor(
+    private readonly record: WalRecord,
+    bytes: Uint8Array,
+    private readonly where: string,
+  ) {
+    super(bytes);
+  }
+
+  protected override short(what: string, offset: number, wanted: number, available: number): never {
+    malformedPayload(this.record, `${this.where} too short: ${new ShortReadError(what, offset, wanted, available).message}`);
+  }
+}
+
+/** A reader of the record's main data (see PayloadReader). */
+export function mainDataReader(record: WalRecord): ByteReader {
+  return new PayloadReader(record, record.mainData, 'main data');
+}
+
+/** A reader of any bytes of the record, a block's data say; `where` names them in errors. */
+export function bytesReader(record: WalRecord, bytes: Uint8Array, where: string): ByteReader {
+  return new PayloadReader(record, bytes, where);
+}
+
+/** Runs `fn` over a reader of the record's main data. */
 export function withMainData<T>(record: WalRecord, fn: (r: ByteReader) => T): T {
-  return withBytes(record, record.mainData, 'main data', fn);
+  return fn(new PayloadReader(record, record.mainData, 'main data'));
 }
 
 /** As `withMainData`, over any bytes of the record (a block's data, say). */
 export function withBytes<T>(record: WalRecord, bytes: Uint8Array, where: string, fn: (r: ByteReader) => T): T {
-  try {
-    return fn(new ByteReader(bytes));
-  } catch (e) {
-    if (e instanceof ShortReadError) malformedPayload(record, `${where} too short: ${e.message}`);
-    throw e;
-  }
+  return fn(new PayloadReader(record, bytes, where));
 }
 
 /** Block uses for every block reference in the record, with one role for all. */
