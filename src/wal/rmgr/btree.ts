@@ -311,7 +311,7 @@ function dedup(record: WalRecord): BtreeDedup {
   const intervals = b.hasData
     ? withBytes(record, b.data, 'block 0 data', (r) => {
         const out: DedupInterval[] = [];
-        for (let i = 0; i < nintervals; i++) out.push({ baseOff: r.u16(`intervals[${i}].baseoff`), nitems: r.u16(`intervals[${i}].nitems`) });
+        for (let i = 0; i < nintervals; i++) out.push({ baseOff: r.u16('intervals[].baseoff'), nitems: r.u16('intervals[].nitems') });
         return out;
       })
     : [];
@@ -329,13 +329,13 @@ function deleteItems(record: WalRecord, isDelete: boolean): BtreeDelete {
   const arrays = b.hasData
     ? withBytes(record, b.data, 'block 0 data', (r) => {
         const deleted: number[] = [];
-        for (let i = 0; i < m.ndeleted; i++) deleted.push(r.u16(`deleted[${i}]`));
+        for (let i = 0; i < m.ndeleted; i++) deleted.push(r.u16('deleted[]'));
         const offsets: number[] = [];
-        for (let i = 0; i < m.nupdated; i++) offsets.push(r.u16(`updatedoffsets[${i}]`));
+        for (let i = 0; i < m.nupdated; i++) offsets.push(r.u16('updatedoffsets[]'));
         const updated: BtreeUpdate[] = offsets.map((offset, i) => {
-          const n = r.u16(`updates[${i}].ndeletedtids`);
+          const n = r.u16('updates[].ndeletedtids');
           const deletedTids: number[] = [];
-          for (let j = 0; j < n; j++) deletedTids.push(r.u16(`updates[${i}].deletetids[${j}]`));
+          for (let j = 0; j < n; j++) deletedTids.push(r.u16('updates[].deletetids[]'));
           return { offset, deletedTids };
         });
         return { deleted, updated };

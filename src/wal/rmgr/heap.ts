@@ -272,7 +272,7 @@ function truncate(record: WalRecord): HeapTruncate {
     const flags = r.u8('flags');
     r.skip(3, 'padding before relids');
     const relids: Oid[] = [];
-    for (let i = 0; i < nrelids; i++) relids.push(r.u32(`relids[${i}]`) as Oid);
+    for (let i = 0; i < nrelids; i++) relids.push(r.u32('relids[]') as Oid);
     return { dbId, flags, relids };
   });
   return { kind: 'heap.truncate', ...t, blocks: [], effects: NO_EFFECTS };

@@ -214,7 +214,7 @@ function prune(record: WalRecord): Heap2Prune {
     record,
     (r) => {
       const redirected: (readonly [number, number])[] = [];
-      for (let i = 0; i < m.nredirected; i++) redirected.push([r.u16(`redirected[${i}]`), r.u16(`redirected[${i}] target`)]);
+      for (let i = 0; i < m.nredirected; i++) redirected.push([r.u16('redirected[]'), r.u16('redirected[] target')]);
       const nowDead = offsetArray(r, m.ndead, 'nowdead');
       // nunused is not stored: the rest of the block data is the now-unused offsets.
       if (r.remaining % 2 !== 0) malformedPayload(record, `PRUNE block 0 data leaves ${r.remaining} bytes for now-unused offsets, not a whole number of them`);
@@ -240,7 +240,7 @@ function freezePage(record: WalRecord): Heap2FreezePage {
       const out: FreezeTuple[] = [];
       for (let i = 0; i < m.ntuples; i++) {
         const start = r.offset;
-        r.need(SIZEOF_FREEZE_TUPLE, `xl_heap_freeze_tuple[${i}]`);
+        r.need(SIZEOF_FREEZE_TUPLE, 'xl_heap_freeze_tuple[]');
         out.push({
           xmax: r.u32('xmax') as TransactionId,
           offset: r.u16('offset'),
@@ -278,7 +278,7 @@ function multiInsert(record: WalRecord, initPage: boolean): Heap2MultiInsert {
     r.skip(1, 'padding before ntuples');
     const ntuples = r.u16('ntuples');
     const offsets: number[] = [];
-    for (let i = 0; i < ntuples; i++) offsets.push(initPage ? FIRST_OFFSET_NUMBER + i : r.u16(`offsets[${i}]`));
+    for (let i = 0; i < ntuples; i++) offsets.push(initPage ? FIRST_OFFSET_NUMBER + i : r.u16('offsets[]'));
     return { flags, ntuples, offsets };
   });
   const tuples = blockData(
@@ -341,7 +341,7 @@ function rewrite(record: WalRecord): Heap2Rewrite {
     r.offset = SIZEOF_REWRITE_MAPPING;
     const mappings: RewriteMapping[] = [];
     for (let i = 0; i < numMappings; i++) {
-      r.need(SIZEOF_REWRITE_MAPPING_DATA, `LogicalRewriteMappingData[${i}]`);
+      r.need(SIZEOF_REWRITE_MAPPING_DATA, 'LogicalRewriteMappingData[]');
       mappings.push({
         oldNode: readRelFileNode(r, 'old_node'),
         newNode: readRelFileNode(r, 'new_node'),
