@@ -27,7 +27,7 @@ import {
   vmClear,
   type XlHeapHeader,
 } from './heap.js';
-import { blockUses, hex2, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import { blockUses, bytesReader, hex2, mainDataReader, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
 
 export const XLOG_HEAP2_REWRITE = 0x00;
 export const XLOG_HEAP2_PRUNE = 0x10;
@@ -205,25 +205,23 @@ function offsetArray(r: ByteReader, n: number, what: string): number[] {
 }
 
 function prune(record: WalRecord): Heap2Prune {
-  const m = withMainData(record, (r) => ({
-    latestRemovedXid: r.u32('latestRemovedXid') as TransactionId,
-    nredirected: r.u16('nredirected'),
-    ndead: r.u16('ndead'),
-  }));
-  const arrays = blockData(
-    record,
-    (r) => {
-      const redirected: (readonly [number, number])[] = [];
-      for (let i = 0; i < m.nredirected; i++) redirected.push([r.u16('redirected[]'), r.u16('redirected[] target')]);
-      const nowDead = offsetArray(r, m.ndead, 'nowdead');
-      // nunused is not stored: the rest of the block data is the now-unused offsets.
-      if (r.remaining % 2 !== 0) malformedPayload(record, `PRUNE block 0 data leaves ${r.remaining} bytes for now-unused offsets, not a whole number of them`);
-      const nowUnused = offsetArray(r, r.remaining / 2, 'nowunused');
-      return { redirected, nowDead, nowUnused };
-    },
-    { redirected: [], nowDead: [], nowUnused: [] },
-  );
-  return { kind: 'heap2.prune', ...m, ...arrays, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+  const m = mainDataReader(record);
+  const latestRemovedXid = m.u32('latestRemovedXid') as TransactionId;
+  const nredirected = m.u16('nredirected');
+  const ndead = m.u16('ndead');
+  const redirected: (readonly [number, number])[] = [];
+  let nowDead: readonly number[] = [];
+  let nowUnused: readonly number[] = [];
+  const heap = requireBlock(record, 0, 'PRUNE');
+  if (heap.hasData) {
+    const r = bytesReader(record, heap.data, 'block 0 data');
+    for (let i = 0; i < nredirected; i++) redirected.push([r.u16('redirected[]'), r.u16('redirected[] target')]);
+    nowDead = offsetArray(r, ndead, 'nowdead');
+    // nunused is not stored: the rest of the block data is the now-unused offsets.
+    if (r.remaining % 2 !== 0) malformedPayload(record, `PRUNE block 0 data leaves ${r.remaining} bytes for now-unused offsets, not a whole number of them`);
+    nowUnused = offsetArray(r, r.remaining / 2, 'nowunused');
+  }
+  return { kind: 'heap2.prune', latestRemovedXid, nredirected, ndead, redirected, nowDead, nowUnused, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
 }
 
 function vacuum(record: WalRecord): Heap2Vacuum {
@@ -258,12 +256,15 @@ function freezePage(record: WalRecord): Heap2FreezePage {
 }
 
 function visible(record: WalRecord): Heap2Visible {
-  const m = withMainData(record, (r) => ({ cutoffXid: r.u32('cutoff_xid') as TransactionId, flags: r.u8('flags') }));
+  const r = mainDataReader(record);
+  const cutoffXid = r.u32('cutoff_xid') as TransactionId;
+  const flags = r.u8('flags');
   requireBlock(record, 0, 'VISIBLE');
   requireBlock(record, 1, 'VISIBLE');
   return {
     kind: 'heap2.visible',
-    ...m,
+    cutoffXid,
+    flags,
     blocks: blockUses(record, [
       [0, 'vm'],
       [1, 'heap'],
@@ -300,7 +301,16 @@ function multiInsert(record: WalRecord, initPage: boolean): Heap2MultiInsert {
     [],
   );
   const effects = (m.flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
-  return { kind: 'heap2.multiInsert', ...m, initPage, tuples, blocks: blockUses(record, [[0, 'heap', initPage]]), effects };
+  return {
+    kind: 'heap2.multiInsert',
+    flags: m.flags,
+    ntuples: m.ntuples,
+    offsets: m.offsets,
+    initPage,
+    tuples,
+    blocks: blockUses(record, [[0, 'heap', initPage]]),
+    effects,
+  };
 }
 
 function lockUpdated(record: WalRecord): Heap2LockUpdated {
