@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { runWaldump, UsageError, type WaldumpOptions } from './waldump.js';
 import { RMGR_NAMES } from '../pg/rmgr-ids.js';
 import { runDemo } from './demo.js';
+import { writeAllSync } from './write.js';
 
 /** pg_waldump's optional-argument `--stats[=record]`, which a generic parser cannot express. */
 function rewriteStatsArgs(argv: string[]): string[] {
@@ -51,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
       code = runWaldump(
         segments,
         opts,
-        (s) => process.stdout.write(s),
+        (bytes) => writeAllSync(1, bytes),
         (s) => process.stderr.write(s + '\n'),
       );
     });

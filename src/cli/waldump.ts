@@ -12,7 +12,8 @@ import { FORK_NAMES } from '../pg/types.js';
 import { WalDecoder } from '../wal/decoder.js';
 import { WalDecodeError } from '../wal/errors.js';
 import type { WalRecord } from '../wal/record.js';
-import { formatRecord, WalStats } from '../wal/waldump.js';
+import { TextBuffer } from '../wal/text-buffer.js';
+import { WalStats, writeRecord } from '../wal/waldump.js';
 
 export class UsageError extends Error {
   readonly code = 'USAGE';
@@ -34,25 +35,6 @@ export interface WaldumpOptions {
   block?: string;
   fork?: string;
   quiet?: boolean;
-}
-
-/** The sink output goes to: batches text, flushes by size. */
-class Output {
-  private parts: string[] = [];
-  private size = 0;
-  constructor(private readonly write: (s: string) => void) {}
-  add(s: string): void {
-    this.parts.push(s);
-    this.size += s.length;
-    // Flush while the strings are young: kept longer, they survive scavenges and cost far more.
-    if (this.size > 1 << 16) this.flush();
-  }
-  flush(): void {
-    if (this.parts.length === 0) return;
-    this.write(this.parts.join(''));
-    this.parts = [];
-    this.size = 0;
-  }
 }
 
 function searchDirectory(dir: string, fname: string | undefined): boolean {
@@ -104,9 +86,9 @@ function parseUnsigned(text: string, what: string): number {
 }
 
 /**
- * Runs waldump; returns the exit code. `out` receives stdout text, `err` stderr lines.
+ * Runs waldump; returns the exit code. `out` receives stdout as bytes, `err` stderr lines.
  */
-export function runWaldump(files: string[], o: WaldumpOptions, out: (s: string) => void, err: (s: string) => void): number {
+export function runWaldump(files: string[], o: WaldumpOptions, out: (bytes: Uint8Array) => void, err: (s: string) => void): number {
   let dir = o.path;
   let timeline = o.timeline !== undefined ? parseUnsigned(o.timeline, 'timeline specification') : 1;
   let start = o.start !== undefined ? walLocation(o.start) : undefined;
@@ -167,7 +149,7 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (s: string) 
   }
   if (start === undefined) throw new UsageError('no start WAL location given');
 
-  const output = new Output(out);
+  const output = new TextBuffer(out);
   const stats = o.stats === true ? new WalStats() : undefined;
   const quiet = o.quiet === true;
   let shown = 0;
@@ -183,7 +165,7 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (s: string) 
       firstSeen = true;
       if (r.lsn !== start && segmentOffset(start!, segmentSize) !== 0) {
         const skipped = Number(r.lsn - start!);
-        output.add(`first record is after ${formatLsn(start!)}, at ${formatLsn(r.lsn)}, skipping over ${skipped} byte${skipped === 1 ? '' : 's'}\n`);
+        output.text(`first record is after ${formatLsn(start!)}, at ${formatLsn(r.lsn)}, skipping over ${skipped} byte${skipped === 1 ? '' : 's'}\n`);
       }
     }
     return true;
@@ -237,7 +219,7 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (s: string) 
             if (!accept(r) || !matches(r)) continue;
             if (!quiet) {
               if (stats !== undefined) stats.add(r);
-              else output.add(formatRecord(r, o.bkpDetails === true));
+              else writeRecord(output, r, o.bkpDetails === true);
             }
             shown++;
             if (limit > 0 && shown >= limit) break outer;
@@ -255,7 +237,7 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (s: string) 
     segno++;
     offset = 0;
   }
-  if (stats !== undefined && !quiet) output.add(stats.format(o.statsPerRecord === true));
+  if (stats !== undefined && !quiet) output.text(stats.format(o.statsPerRecord === true));
   output.flush();
   if (failure !== undefined) {
     err(`strata waldump: error: ${failure}`);

@@ -77,12 +77,18 @@ export interface FakeRecordOptions {
 export function fakeRecord(rmid: number, info: number, mainData: Uint8Array, o: FakeRecordOptions = {}): WalRecord {
   const blocks: (BlockRef | undefined)[] = [];
   for (const b of o.blocks ?? []) blocks[b.id] = fakeBlock(b);
+  const lsn = (o.lsn ?? 0x1000028n) as Lsn;
+  const endLsn = (o.endLsn ?? 0x1000060n) as Lsn;
+  const prev = (o.prev ?? 0n) as Lsn;
   return {
-    lsn: (o.lsn ?? 0x1000028n) as Lsn,
-    endLsn: (o.endLsn ?? 0x1000060n) as Lsn,
+    lsn,
+    endLsn,
+    prev,
+    lsnNumber: Number(lsn),
+    endLsnNumber: Number(endLsn),
+    prevNumber: Number(prev),
     totLen: 24 + mainData.length,
     xid: (o.xid ?? 0) as TransactionId,
-    prev: (o.prev ?? 0n) as Lsn,
     info,
     rmid,
     crc: 0,

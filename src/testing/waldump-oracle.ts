@@ -53,15 +53,15 @@ export function pgWaldump(args: readonly string[]): DumpResult {
 }
 
 export function strataWaldump(segments: string[], opts: WaldumpOptions): DumpResult {
-  const out: string[] = [];
+  const out: Uint8Array[] = [];
   let err = '';
   runWaldump(
     segments,
     opts,
-    (s) => out.push(s),
+    (bytes) => out.push(bytes),
     (s) => (err += s),
   );
-  return { lines: splitLines(out.join('')), error: err.trim().replace(/^strata waldump: error: /, '') };
+  return { lines: splitLines(Buffer.concat(out).toString('utf8')), error: err.trim().replace(/^strata waldump: error: /, '') };
 }
 
 /** The first `max` differences between two outputs, as readable text; '' when equal. */

@@ -4,12 +4,16 @@
  * CLI and the tests that diff against pg_waldump share it.
  */
 import { BKPIMAGE_COMPRESS_LZ4, BKPIMAGE_COMPRESS_PGLZ, BKPIMAGE_COMPRESS_ZSTD, BKPIMAGE_COMPRESSED_MASK, BLCKSZ, XLR_INFO_MASK } from '../pg/constants.js';
-import { formatLsnPadded, formatLsn } from '../pg/lsn.js';
+import { formatLsn } from '../pg/lsn.js';
 import { RM_MAX_BUILTIN_ID, RM_XACT_ID } from '../pg/rmgr-ids.js';
 import { FORK_NAMES } from '../pg/types.js';
 import { WalDecodeError } from './errors.js';
-import { recordLengths, type WalRecord } from './record.js';
+import { recordLengths, type BlockRef, type WalRecord } from './record.js';
 import { RMGRS } from './rmgr/index.js';
+import { putAscii, putBytes, putLsnPadded, putUint, type TextBuffer } from './text-buffer.js';
+
+const NEWLINE = 0x0a;
+const SLASH = 0x2f;
 
 function pad(s: string | number, width: number): string {
   return String(s).padStart(width, ' ');
@@ -31,50 +35,81 @@ export function describeText(record: WalRecord): string {
   }
 }
 
-/** XLogRecGetBlockRefInfo with pretty = true. */
-export function blockRefText(record: WalRecord, detailed: boolean): string {
-  let s = detailed ? '\n' : '';
-  for (const b of record.blocks) {
-    if (b === undefined) continue;
-    const r = b.rel;
-    if (detailed) {
-      s += `\tblkref #${b.id}: rel ${r.spcNode}/${r.dbNode}/${r.relNode} fork ${FORK_NAMES[b.fork] ?? b.fork} blk ${b.blkno}`;
-      if (b.hasImage) {
-        const kind = b.applyImage ? '' : ' for WAL verification';
-        if ((b.bimgInfo & BKPIMAGE_COMPRESSED_MASK) !== 0) {
-          const method =
-            (b.bimgInfo & BKPIMAGE_COMPRESS_PGLZ) !== 0
-              ? 'pglz'
-              : (b.bimgInfo & BKPIMAGE_COMPRESS_LZ4) !== 0
-                ? 'lz4'
-                : (b.bimgInfo & BKPIMAGE_COMPRESS_ZSTD) !== 0
-                  ? 'zstd'
-                  : 'unknown';
-          s += ` (FPW${kind}); hole: offset: ${b.holeOffset}, length: ${b.holeLength}, compression saved: ${BLCKSZ - b.holeLength - b.bimgLen}, method: ${method}`;
-        } else {
-          s += ` (FPW${kind}); hole: offset: ${b.holeOffset}, length: ${b.holeLength}`;
-        }
-      }
-      s += '\n';
-    } else {
-      if (b.fork !== 0) s += `, blkref #${b.id}: rel ${r.spcNode}/${r.dbNode}/${r.relNode} fork ${FORK_NAMES[b.fork] ?? b.fork} blk ${b.blkno}`;
-      else s += `, blkref #${b.id}: rel ${r.spcNode}/${r.dbNode}/${r.relNode} blk ${b.blkno}`;
-      if (b.hasImage) s += b.applyImage ? ' FPW' : ' FPW for WAL verification';
-    }
-  }
-  if (!detailed) s += '\n';
-  return s;
+/** `rmgr: NAME        len (rec/tot): ` for each rmgr id, as bytes, built once. */
+const LINE_HEADS: readonly Uint8Array[] = Array.from({ length: 256 }, (_, id) => {
+  const name = RMGRS[id]?.name ?? `custom${String(id).padStart(3, '0')}`;
+  return Buffer.from(`rmgr: ${name.padEnd(11, ' ')} len (rec/tot): `, 'latin1');
+});
+
+/** The longest block reference text (-b, compressed image), with room to spare. */
+const BLOCK_REF_BYTES_MAX = 200;
+const FIXED_PART_BYTES_MAX = 160;
+
+function compressionMethod(bimgInfo: number): string {
+  if ((bimgInfo & BKPIMAGE_COMPRESS_PGLZ) !== 0) return 'pglz';
+  if ((bimgInfo & BKPIMAGE_COMPRESS_LZ4) !== 0) return 'lz4';
+  if ((bimgInfo & BKPIMAGE_COMPRESS_ZSTD) !== 0) return 'zstd';
+  return 'unknown';
 }
 
-/** One record as pg_waldump prints it, trailing newline included. */
-export function formatRecord(record: WalRecord, detailed: boolean): string {
-  const { recLen } = recordLengths(record);
-  const name = RMGRS[record.rmid]?.name ?? `custom${String(record.rmid).padStart(3, '0')}`;
-  return (
-    `rmgr: ${name.padEnd(11, ' ')} len (rec/tot): ${pad(recLen, 6)}/${pad(record.totLen, 6)}, tx: ${pad(record.xid, 10)}, ` +
-    `lsn: ${formatLsnPadded(record.lsn)}, prev ${formatLsnPadded(record.prev)}, desc: ${describeText(record)}` +
-    blockRefText(record, detailed)
-  );
+/** One block reference, as XLogRecGetBlockRefInfo writes it with pretty = true. */
+function putBlockRef(b: Uint8Array, o: number, ref: BlockRef, detailed: boolean): number {
+  o = putAscii(b, o, detailed ? '\tblkref #' : ', blkref #');
+  o = putUint(b, o, ref.id);
+  o = putAscii(b, o, ': rel ');
+  o = putUint(b, o, ref.rel.spcNode);
+  b[o++] = SLASH;
+  o = putUint(b, o, ref.rel.dbNode);
+  b[o++] = SLASH;
+  o = putUint(b, o, ref.rel.relNode);
+  if (detailed || ref.fork !== 0) {
+    o = putAscii(b, o, ' fork ');
+    o = putAscii(b, o, FORK_NAMES[ref.fork] ?? String(ref.fork));
+  }
+  o = putAscii(b, o, ' blk ');
+  o = putUint(b, o, ref.blkno);
+  if (ref.hasImage) {
+    if (!detailed) return putAscii(b, o, ref.applyImage ? ' FPW' : ' FPW for WAL verification');
+    o = putAscii(b, o, ref.applyImage ? ' (FPW); hole: offset: ' : ' (FPW for WAL verification); hole: offset: ');
+    o = putUint(b, o, ref.holeOffset);
+    o = putAscii(b, o, ', length: ');
+    o = putUint(b, o, ref.holeLength);
+    if ((ref.bimgInfo & BKPIMAGE_COMPRESSED_MASK) !== 0) {
+      o = putAscii(b, o, ', compression saved: ');
+      o = putUint(b, o, BLCKSZ - ref.holeLength - ref.bimgLen);
+      o = putAscii(b, o, ', method: ');
+      o = putAscii(b, o, compressionMethod(ref.bimgInfo));
+    }
+  }
+  if (detailed) b[o++] = NEWLINE;
+  return o;
+}
+
+/** One record as pg_waldump prints it (XLogDumpDisplayRecord), trailing newline included. */
+export function writeRecord(t: TextBuffer, record: WalRecord, detailed: boolean): void {
+  let fpiLen = 0;
+  for (const ref of record.blocks) if (ref !== undefined && ref.hasImage) fpiLen += ref.bimgLen;
+  let o = t.begin(FIXED_PART_BYTES_MAX);
+  let b = t.bytes;
+  o = putBytes(b, o, LINE_HEADS[record.rmid]!);
+  o = putUint(b, o, record.totLen - fpiLen, 6);
+  b[o++] = SLASH;
+  o = putUint(b, o, record.totLen, 6);
+  o = putAscii(b, o, ', tx: ');
+  o = putUint(b, o, record.xid, 10);
+  o = putAscii(b, o, ', lsn: ');
+  o = putLsnPadded(b, o, record.lsnNumber);
+  o = putAscii(b, o, ', prev ');
+  o = putLsnPadded(b, o, record.prevNumber);
+  o = putAscii(b, o, ', desc: ');
+  t.commit(o);
+  t.text(describeText(record));
+  o = t.begin(1 + record.blocks.length * BLOCK_REF_BYTES_MAX + 1);
+  b = t.bytes;
+  if (detailed) b[o++] = NEWLINE;
+  for (const ref of record.blocks) if (ref !== undefined) o = putBlockRef(b, o, ref, detailed);
+  if (!detailed) b[o++] = NEWLINE;
+  t.commit(o);
 }
 
 interface Counter {
