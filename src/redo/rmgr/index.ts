@@ -1,0 +1,29 @@
+/**
+ * The redo table, indexed by rmgr id like the decoder's. A page rmgr without a redo module yet
+ * (hash, gin, gist, spgist, brin: issue 4) or a non-page rmgr gets an UNSUPPORTED_RECORD error that
+ * names it; a module slots in here when it exists.
+ */
+import { RMGR_NAMES } from '../../pg/rmgr-ids.js';
+import { redoFail, type RedoRmgr } from './rmgr.js';
+import { xlogRedo } from './xlog.js';
+
+const MODULES: readonly RedoRmgr[] = [xlogRedo];
+
+export const REDO_RMGRS: readonly (RedoRmgr | undefined)[] = (() => {
+  const table: (RedoRmgr | undefined)[] = new Array(256).fill(undefined);
+  for (const m of MODULES) table[m.id] = m;
+  return table;
+})();
+
+/** The module for a record's rmgr, or one that refuses every record of it. */
+export function redoRmgrFor(rmid: number): RedoRmgr {
+  return (
+    REDO_RMGRS[rmid] ?? {
+      id: rmid,
+      name: RMGR_NAMES[rmid] ?? `custom${rmid}`,
+      redo(_page, ctx) {
+        throw redoFail(ctx, 'UNSUPPORTED_RECORD', `${RMGR_NAMES[rmid] ?? `rmgr ${rmid}`} record`, 'strata has no redo for this resource manager yet');
+      },
+    }
+  );
+}

@@ -1,0 +1,36 @@
+/**
+ * The shape of a resource manager's redo module (`src/redo/rmgr/*.ts`), mirroring PostgreSQL's
+ * `*_redo` routines restricted to one page: the dispatcher (`redo.ts`) has already done what
+ * XLogReadBufferForRedoExtended does (restore an APPLY image, zero a WILL_INIT page, skip a record
+ * the page already has), so `redo` is called only when the record must be applied (BLK_NEEDS_REDO)
+ * and changes only the page of block reference `blockId`, including its LSN where PostgreSQL sets it.
+ */
+import type { BlockRef, WalRecord } from '../../wal/record.js';
+import { redoError, type RedoError, type RedoErrorCode } from '../errors.js';
+import type { RedoSettings } from '../types.js';
+
+export interface RedoContext {
+  readonly record: WalRecord;
+  /** Which of the record's block references the page is. */
+  readonly blockId: number;
+  readonly block: BlockRef;
+  /** record->EndRecPtr, what PageSetLSN stamps, as an exact number. */
+  readonly lsn: number;
+  readonly settings: RedoSettings;
+}
+
+export interface RedoRmgr {
+  readonly id: number;
+  readonly name: string;
+  /**
+   * Applies the record to `page` (8 KiB, changed in place): the old page, or a zeroed one when the
+   * block is WILL_INIT. Throws RedoError: UNSUPPORTED_RECORD for a type it does not handle,
+   * CORRUPT_RECORD / CORRUPT_PAGE when the record or the page is not what the type needs.
+   */
+  redo(page: Uint8Array, ctx: RedoContext): void;
+}
+
+/** A RedoError about this record and block: "Cannot redo <what> at <lsn>, block <id>: <why>". */
+export function redoFail(ctx: RedoContext, code: RedoErrorCode, what: string, why: string): RedoError {
+  return redoError(code, ctx.record.lsn, ctx.blockId, what, why);
+}
