@@ -3,21 +3,18 @@
  * can diff the two. Reads segment files from a directory (or a data directory's pg_wal), feeds them
  * to the stream decoder and prints each record, or the `--stats` table.
  */
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { formatLsn, pageStart, parseLsn, parseWalFileName, segmentNumber, segmentOffset, segmentStart, walFileName, type Lsn } from '../pg/lsn.js';
-import { readU32 } from '../pg/bytes.js';
+import { formatLsn, parseLsn, parseWalFileName, segmentNumber, segmentOffset, segmentStart, type Lsn } from '../pg/lsn.js';
 import { RMGR_NAMES } from '../pg/rmgr-ids.js';
 import { FORK_NAMES } from '../pg/types.js';
-import { WalDecoder } from '../wal/decoder.js';
-import { WalDecodeError } from '../wal/errors.js';
 import type { WalRecord } from '../wal/record.js';
 import { TextBuffer } from '../wal/text-buffer.js';
 import { WalStats, writeRecord } from '../wal/waldump.js';
+import { UsageError } from './errors.js';
+import { folderSegmentSize, readWal, segmentSizeOf, targetDirectory } from './wal-files.js';
 
-export class UsageError extends Error {
-  readonly code = 'USAGE';
-}
+export { UsageError };
 
 export interface WaldumpOptions {
   path?: string;
@@ -35,41 +32,6 @@ export interface WaldumpOptions {
   block?: string;
   fork?: string;
   quiet?: boolean;
-}
-
-function searchDirectory(dir: string, fname: string | undefined): boolean {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return false;
-  if (fname !== undefined) return existsSync(join(dir, fname));
-  return true;
-}
-
-/** identify_target_directory */
-function targetDirectory(dir: string | undefined, fname: string | undefined): string {
-  const candidates = dir !== undefined ? [dir, join(dir, 'pg_wal')] : ['.', 'pg_wal', ...(process.env['PGDATA'] ? [join(process.env['PGDATA'], 'pg_wal')] : [])];
-  for (const c of candidates) if (searchDirectory(c, fname)) return c;
-  throw new UsageError(fname !== undefined ? `could not locate WAL file "${fname}"` : 'could not find any WAL file');
-}
-
-/** The segment size from a segment file's long page header (xlp_seg_size), as pg_waldump does. */
-function segmentSizeOf(file: string): number {
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(40);
-    const n = readSync(fd, b, 0, 40, 0);
-    if (n < 40) throw new UsageError(`could not read file "${file}": read ${n} of 40 bytes`);
-    const size = readU32(b, 32);
-    if (size < 1 << 20 || size > 1 << 30 || (size & (size - 1)) !== 0)
-      throw new UsageError(`invalid WAL segment size in WAL file "${basename(file)}" (${size} bytes)`);
-    return size;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function anySegment(dir: string): string | undefined {
-  // The first segment-named file in the directory tells the segment size.
-  for (const name of readdirSync(dir).sort()) if (parseWalFileName(name) !== null) return join(dir, name);
-  return undefined;
 }
 
 function walLocation(text: string): Lsn {
@@ -143,9 +105,7 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (bytes: Uint
       throw new UsageError(`end WAL location ${formatLsn(end!)} is not inside file "${files[files.length - 1]}"`);
   } else {
     dir = targetDirectory(dir, undefined);
-    const any = anySegment(dir);
-    if (any === undefined) throw new UsageError('could not find any WAL file');
-    segmentSize = segmentSizeOf(any);
+    segmentSize = folderSegmentSize(dir);
   }
   if (start === undefined) throw new UsageError('no start WAL location given');
 
@@ -153,23 +113,7 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (bytes: Uint
   const stats = o.stats === true ? new WalStats() : undefined;
   const quiet = o.quiet === true;
   let shown = 0;
-  let lastRead: Lsn | undefined;
-  let failure: string | undefined;
 
-  const readFrom = pageStart(start);
-  const decoder = new WalDecoder({ startLsn: readFrom, segmentSize, timeline });
-  let firstSeen = false;
-  const accept = (r: WalRecord): boolean => {
-    if (!firstSeen) {
-      if (r.lsn < start!) return false;
-      firstSeen = true;
-      if (r.lsn !== start && segmentOffset(start!, segmentSize) !== 0) {
-        const skipped = Number(r.lsn - start!);
-        output.text(`first record is after ${formatLsn(start!)}, at ${formatLsn(r.lsn)}, skipping over ${skipped} byte${skipped === 1 ? '' : 's'}\n`);
-      }
-    }
-    return true;
-  };
   const matches = (r: WalRecord): boolean => {
     if (rmgrFilter !== undefined && !rmgrFilter.has(r.rmid)) return false;
     if (xidFilter !== undefined && r.xid !== xidFilter) return false;
@@ -187,56 +131,23 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (bytes: Uint
     return true;
   };
 
-  let segno = segmentNumber(readFrom, segmentSize);
-  let offset = segmentOffset(readFrom, segmentSize);
-  let done = false;
-  outer: while (!done) {
-    const name = walFileName(timeline, segno, segmentSize);
-    const file = join(dir, name);
-    if (!existsSync(file)) {
-      failure = `could not find file "${name}": No such file or directory`;
-      break;
-    }
-    const fd = openSync(file, 'r');
-    try {
-      let pos = offset;
-      const segEnd = end !== undefined ? Math.min(segmentSize, Number(end - segmentStart(segno, segmentSize))) : segmentSize;
-      while (pos < segEnd) {
-        const want = Math.min(segEnd - pos, 4 << 20);
-        const chunk = Buffer.allocUnsafe(want);
-        const n = readSync(fd, chunk, 0, want, pos);
-        if (n <= 0) {
-          failure = `could not read from file ${name}, offset ${pos}: read ${n} of ${want}`;
-          break outer;
-        }
-        pos += n;
-        decoder.push(n === want ? chunk : chunk.subarray(0, n));
-        try {
-          for (;;) {
-            const r = decoder.next();
-            if (r === undefined) break;
-            lastRead = r.lsn;
-            if (!accept(r) || !matches(r)) continue;
-            if (!quiet) {
-              if (stats !== undefined) stats.add(r);
-              else writeRecord(output, r, o.bkpDetails === true);
-            }
-            shown++;
-            if (limit > 0 && shown >= limit) break outer;
-          }
-        } catch (e) {
-          if (!(e instanceof WalDecodeError)) throw e;
-          failure = `error in WAL record at ${formatLsn(lastRead ?? start)}: ${e.message}`;
-          break outer;
-        }
+  let first = true;
+  const failure = readWal({ dir, start, end, timeline, segmentSize }, (r) => {
+    if (first) {
+      first = false;
+      if (r.lsn !== start && segmentOffset(start, segmentSize) !== 0) {
+        const skipped = Number(r.lsn - start);
+        output.text(`first record is after ${formatLsn(start)}, at ${formatLsn(r.lsn)}, skipping over ${skipped} byte${skipped === 1 ? '' : 's'}\n`);
       }
-      if (end !== undefined && segmentStart(segno, segmentSize) + BigInt(segEnd) >= end) done = true;
-    } finally {
-      closeSync(fd);
     }
-    segno++;
-    offset = 0;
-  }
+    if (!matches(r)) return true;
+    if (!quiet) {
+      if (stats !== undefined) stats.add(r);
+      else writeRecord(output, r, o.bkpDetails === true);
+    }
+    shown++;
+    return !(limit > 0 && shown >= limit);
+  });
   if (stats !== undefined && !quiet) output.text(stats.format(o.statsPerRecord === true));
   output.flush();
   if (failure !== undefined) {
