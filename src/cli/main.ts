@@ -7,6 +7,7 @@ import { runWaldump, UsageError, type WaldumpOptions } from './waldump.js';
 import { RMGR_NAMES } from '../pg/rmgr-ids.js';
 import { runDemo } from './demo.js';
 import { writeAllSync } from './write.js';
+import { runVerifyRedo, type VerifyRedoOptions } from './verify-redo.js';
 
 /** pg_waldump's optional-argument `--stats[=record]`, which a generic parser cannot express. */
 function rewriteStatsArgs(argv: string[]): string[] {
@@ -55,6 +56,19 @@ export async function main(argv: string[]): Promise<number> {
         (bytes) => writeAllSync(1, bytes),
         (s) => process.stderr.write(s + '\n'),
       );
+    });
+
+  program
+    .command('wal')
+    .description('work with WAL')
+    .command('verify-redo')
+    .description("check strata's redo against the page images of WAL written with wal_consistency_checking = all")
+    .option('-p, --path <PATH>', 'directory with the WAL segment files, or a data directory with ./pg_wal')
+    .option('-s, --start <RECPTR>', 'start at WAL location RECPTR (default: the start of the oldest segment)')
+    .option('-e, --end <RECPTR>', 'stop at WAL location RECPTR')
+    .option('-t, --timeline <TLI>', 'timeline to read (default 1)')
+    .action((opts: VerifyRedoOptions) => {
+      code = runVerifyRedo(opts, (s) => process.stdout.write(s));
     });
 
   program
