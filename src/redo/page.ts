@@ -8,50 +8,358 @@
  *   0  pd_lsn (xlogid u32, xrecoff u32)   8 pd_checksum u16   10 pd_flags u16
  *   12 pd_lower u16   14 pd_upper u16   16 pd_special u16   18 pd_pagesize_version u16
  *   20 pd_prune_xid u32, then the ItemIdData array (u32 each: lp_off:15, lp_flags:2, lp_len:15).
+ *
+ * Redo runs on pages it did not write, so every routine that follows a pointer found on the page
+ * checks it first: where PostgreSQL raises ERROR or PANIC ("corrupted page pointers", "invalid
+ * index offnum") strata throws RedoError('CORRUPT_PAGE'), and where PostgreSQL would only Assert,
+ * strata still refuses to touch bytes outside the page. Where PostgreSQL's function returns a
+ * failure (PageAddItemExtended, PageIndexTupleOverwrite) this one returns it too, for the caller
+ * to report as PostgreSQL's caller does.
  */
 import { BLCKSZ } from '../pg/constants.js';
+import {
+  LP_NORMAL, LP_UNUSED, MAX_HEAP_TUPLES_PER_PAGE, PD_LOWER, PD_SPECIAL, PD_UPPER, SIZE_OF_ITEM_ID, SIZE_OF_PAGE_HEADER,
+  checkPointers, corrupt, itemIdFlags, itemIdLength, itemIdPos, itemIdSetUnused, itemIdWord, maxAlign,
+  pageClearHasFreeLinePointers, pageHasFreeLinePointers, pageIsEmpty, pageMaxOffset, pageSetHasFreeLinePointers,
+  setItemId, setU16, setU32, u16, u32,
+} from './page-layout.js';
 
-export const PD_LSN = 0;
-export const PD_CHECKSUM = 8;
-export const PD_FLAGS = 10;
-export const PD_LOWER = 12;
-export const PD_UPPER = 14;
-export const PD_SPECIAL = 16;
-export const PD_PAGESIZE_VERSION = 18;
-export const PD_PRUNE_XID = 20;
+// The layout half of the API (bufpage.h, itemid.h); the helpers page-layout.ts shares with this
+// module only are not re-exported.
+export {
+  PD_LSN, PD_CHECKSUM, PD_FLAGS, PD_LOWER, PD_UPPER, PD_SPECIAL, PD_PAGESIZE_VERSION, PD_PRUNE_XID,
+  SIZE_OF_PAGE_HEADER, SIZE_OF_ITEM_ID, PG_PAGE_LAYOUT_VERSION, MAXIMUM_ALIGNOF,
+  MAX_HEAP_TUPLES_PER_PAGE, MAX_INDEX_TUPLES_PER_PAGE, MAX_OFFSET_NUMBER_MAX, PD_HAS_FREE_LINES,
+  PD_PAGE_FULL, PD_ALL_VISIBLE, LP_UNUSED, LP_NORMAL, LP_REDIRECT, LP_DEAD, maxAlign, newPage,
+  pageLsn, setPageLsn, pageIsNew, pageChecksum, setPageChecksum, pageFlags, setPageFlags,
+  pageLower, setPageLower, pageUpper, setPageUpper, pageSpecial, setPageSpecial, pageSpecialSize,
+  pagePageSizeVersion, pagePruneXid, setPagePruneXid, pageHasFreeLinePointers,
+  pageSetHasFreeLinePointers, pageClearHasFreeLinePointers, pageIsFull, pageSetFull, pageClearFull,
+  pageIsAllVisible, pageSetAllVisible, pageClearAllVisible, pageSetPrunable, pageClearPrunable,
+  pageInit, pageMaxOffset, pageIsEmpty, itemIdOffset, itemIdFlags, itemIdLength, itemIdRedirect,
+  itemIdIsUsed, itemIdIsNormal, itemIdIsRedirected, itemIdIsDead, itemIdHasStorage, setItemId,
+  itemIdSetUnused, itemIdSetNormal, itemIdSetDead, itemIdMarkDead, itemIdSetRedirect, pageItem,
+} from './page-layout.js';
 
-function u16(p: Uint8Array, o: number): number {
-  return p[o]! | (p[o + 1]! << 8);
+// ---------------------------------------------------------------------------------------------
+// Adding items
+
+/**
+ * PageAddItemExtended: puts `item` on the page at `offnum` (0, InvalidOffsetNumber: the first
+ * free line pointer, or a new one). With `overwrite` the line pointer at `offnum` must be unused
+ * and is reused; without it, line pointers from `offnum` on move up one. `isHeap` refuses offsets
+ * past MaxHeapTuplesPerPage. Returns the offset used, or 0 where PostgreSQL returns
+ * InvalidOffsetNumber (no room, or an offset it refuses); the caller decides that is an error.
+ */
+export function pageAddItem(p: Uint8Array, item: Uint8Array, offnum: number, overwrite: boolean, isHeap: boolean): number {
+  checkPointers(p, 'add an item', false);
+  const size = item.length;
+  const limit = pageMaxOffset(p) + 1;
+  let needShuffle = false;
+  if (!Number.isInteger(offnum) || offnum < 0) return 0;
+  if (offnum !== 0) {
+    if (overwrite) {
+      if (offnum < limit) {
+        if (itemIdFlags(p, offnum) !== LP_UNUSED || itemIdLength(p, offnum) !== 0) return 0; // "will not overwrite a used ItemId"
+      }
+    } else if (offnum < limit) {
+      needShuffle = true;
+    }
+  } else if (pageHasFreeLinePointers(p)) {
+    // Look for an unused line pointer with no storage; if the hint was wrong, clear it.
+    offnum = 1;
+    while (offnum < limit && (itemIdFlags(p, offnum) !== LP_UNUSED || itemIdLength(p, offnum) !== 0)) offnum++;
+    if (offnum >= limit) pageClearHasFreeLinePointers(p);
+  } else {
+    offnum = limit;
+  }
+  if (offnum > limit) return 0; // "specified item offset is too large"
+  if (isHeap && offnum > MAX_HEAP_TUPLES_PER_PAGE) return 0;
+  const lowerNow = u16(p, PD_LOWER);
+  const lower = offnum === limit || needShuffle ? lowerNow + SIZE_OF_ITEM_ID : lowerNow;
+  const upper = u16(p, PD_UPPER) - maxAlign(size);
+  if (lower > upper) return 0;
+  const pos = itemIdPos(offnum);
+  if (needShuffle) p.copyWithin(pos + SIZE_OF_ITEM_ID, pos, lowerNow);
+  setItemId(p, offnum, upper, LP_NORMAL, size);
+  p.set(item, upper);
+  setU16(p, PD_LOWER, lower);
+  setU16(p, PD_UPPER, upper);
+  return offnum;
 }
 
-function u32(p: Uint8Array, o: number): number {
-  return (p[o]! | (p[o + 1]! << 8) | (p[o + 2]! << 16) | (p[o + 3]! << 24)) >>> 0;
+// ---------------------------------------------------------------------------------------------
+// Compacting
+
+/** One item that keeps its storage through a compaction (itemIdCompactData). */
+interface CompactItem {
+  /** The line pointer that will point at it, 1-based. */
+  readonly offnum: number;
+  readonly itemoff: number;
+  readonly alignedlen: number;
 }
 
-function setU32(p: Uint8Array, o: number, v: number): void {
-  p[o] = v & 0xff;
-  p[o + 1] = (v >>> 8) & 0xff;
-  p[o + 2] = (v >>> 16) & 0xff;
-  p[o + 3] = (v >>> 24) & 0xff;
+/**
+ * compactify_tuples: packs the items against pd_special in the order given (the first one ends
+ * at pd_special), updates their lp_off, and sets pd_upper. PostgreSQL moves the data with
+ * memmove when the items already descend in offset and through a scratch copy otherwise; either
+ * way the bytes from the new pd_upper to pd_special are the items, in this order, and the bytes
+ * below the new pd_upper are left as they were, which is what this does.
+ */
+function compactifyTuples(p: Uint8Array, items: readonly CompactItem[]): void {
+  const scratch = p.slice();
+  let upper = u16(p, PD_SPECIAL);
+  for (const it of items) {
+    upper -= it.alignedlen;
+    p.set(scratch.subarray(it.itemoff, it.itemoff + it.alignedlen), upper);
+    const pos = itemIdPos(it.offnum);
+    // lp_off only: flags and length stay.
+    setU32(p, pos, ((u32(p, pos) & ~0x7fff) | upper) >>> 0);
+  }
+  setU16(p, PD_UPPER, upper);
 }
 
-/** A zeroed page: what a relation extension, or WILL_INIT, starts from. */
-export function newPage(): Uint8Array {
-  return new Uint8Array(BLCKSZ);
+/**
+ * PageRepairFragmentation: packs the items that have storage (normal and dead items with length)
+ * toward the end in line-pointer order, marks unused line pointers unused with no length,
+ * truncates trailing unused line pointers, and sets or clears PD_HAS_FREE_LINES. Heap pages only.
+ */
+export function pageRepairFragmentation(p: Uint8Array): void {
+  checkPointers(p, 'repair page fragmentation', true);
+  const lower = u16(p, PD_LOWER);
+  const upper = u16(p, PD_UPPER);
+  const special = u16(p, PD_SPECIAL);
+  const nline = pageMaxOffset(p);
+  const items: CompactItem[] = [];
+  let totallen = 0;
+  let nunused = 0;
+  let finalUsed = 0;
+  for (let i = 1; i <= nline; i++) {
+    const w = itemIdWord(p, i);
+    const flags = (w >>> 15) & 0x3;
+    const len = w >>> 17;
+    if (flags !== LP_UNUSED) {
+      if (len !== 0) {
+        const itemoff = w & 0x7fff;
+        const alignedlen = maxAlign(len);
+        if (itemoff < upper || itemoff >= special || itemoff + alignedlen > BLCKSZ)
+          throw corrupt(`Cannot repair page fragmentation: corrupted line pointer ${i}: offset ${itemoff}, length ${len}`);
+        items.push({ offnum: i, itemoff, alignedlen });
+        totallen += alignedlen;
+      }
+      finalUsed = i;
+    } else {
+      itemIdSetUnused(p, i);
+      nunused++;
+    }
+  }
+  if (items.length === 0) {
+    setU16(p, PD_UPPER, special);
+  } else {
+    if (totallen > special - lower)
+      throw corrupt(`Cannot repair page fragmentation: corrupted item lengths: total ${totallen}, available space ${special - lower}`);
+    compactifyTuples(p, items);
+  }
+  if (finalUsed !== nline) {
+    const unusedEnd = nline - finalUsed;
+    nunused -= unusedEnd;
+    setU16(p, PD_LOWER, lower - SIZE_OF_ITEM_ID * unusedEnd);
+  }
+  if (nunused > 0) pageSetHasFreeLinePointers(p);
+  else pageClearHasFreeLinePointers(p);
 }
 
-/** PageGetLSN, as an exact number. */
-export function pageLsn(p: Uint8Array): number {
-  return u32(p, PD_LSN) * 0x1_0000_0000 + u32(p, PD_LSN + 4);
+/**
+ * PageTruncateLinePointerArray: drops the unused line pointers at the end of the array (always
+ * keeping the first one) and sets PD_HAS_FREE_LINES if any unused one remains. Heap pages only.
+ */
+export function pageTruncateLinePointerArray(p: Uint8Array): void {
+  let countDone = false;
+  let setHint = false;
+  let unusedEnd = 0;
+  for (let i = pageMaxOffset(p); i >= 1; i--) {
+    const unused = itemIdFlags(p, i) === LP_UNUSED;
+    if (!countDone && i > 1) {
+      if (unused) unusedEnd++;
+      else countDone = true;
+    } else if (unused) {
+      setHint = true;
+      break;
+    }
+  }
+  if (unusedEnd > 0) setU16(p, PD_LOWER, u16(p, PD_LOWER) - SIZE_OF_ITEM_ID * unusedEnd);
+  if (setHint) pageSetHasFreeLinePointers(p);
+  else pageClearHasFreeLinePointers(p);
 }
 
-/** PageSetLSN */
-export function setPageLsn(p: Uint8Array, lsn: number): void {
-  setU32(p, PD_LSN, Math.floor(lsn / 0x1_0000_0000));
-  setU32(p, PD_LSN + 4, lsn % 0x1_0000_0000);
+/** Checks item `offnum` of an index page as PageIndexTupleDelete and friends do: [offset, size]. */
+function checkIndexItem(p: Uint8Array, offnum: number, what: string): [number, number] {
+  const nline = pageMaxOffset(p);
+  if (!Number.isInteger(offnum) || offnum <= 0 || offnum > nline) throw corrupt(`Cannot ${what}: invalid index offnum: ${offnum} (the page has ${nline})`);
+  const w = itemIdWord(p, offnum);
+  const offset = w & 0x7fff;
+  const size = w >>> 17;
+  if (offset < u16(p, PD_UPPER) || offset + size > u16(p, PD_SPECIAL) || offset !== maxAlign(offset))
+    throw corrupt(`Cannot ${what}: corrupted line pointer ${offnum}: offset = ${offset}, size = ${size}`);
+  return [offset, size];
 }
 
-/** PageIsNew: pd_upper is zero on a page nobody has initialised. */
-export function pageIsNew(p: Uint8Array): boolean {
-  return u16(p, PD_UPPER) === 0;
+/**
+ * Adds `delta` to lp_off of every line pointer at or below `offset` (their tuples moved up).
+ * PageIndexTupleDelete moves them all (it asserts they all have storage); the others skip line
+ * pointers without storage, whose lp_off is not a place on the page.
+ */
+function shiftItemsBelow(p: Uint8Array, nline: number, offset: number, delta: number, storageOnly: boolean): void {
+  for (let i = 1; i <= nline; i++) {
+    const pos = itemIdPos(i);
+    const w = u32(p, pos);
+    if ((!storageOnly || w >>> 17 !== 0) && (w & 0x7fff) <= offset) setU32(p, pos, ((w & ~0x7fff) | (((w & 0x7fff) + delta) & 0x7fff)) >>> 0);
+  }
+}
+
+/**
+ * PageIndexTupleDelete: removes item `offnum` and its line pointer from an index page, closing
+ * both gaps (later line pointers move down one; tuple data below it moves up).
+ */
+export function pageIndexTupleDelete(p: Uint8Array, offnum: number): void {
+  const what = `delete index item ${offnum}`;
+  checkPointers(p, what, true);
+  const [offset, rawSize] = checkIndexItem(p, offnum, what);
+  const size = maxAlign(rawSize);
+  const lower = u16(p, PD_LOWER);
+  const upper = u16(p, PD_UPPER);
+  const pos = itemIdPos(offnum);
+  p.copyWithin(pos, pos + SIZE_OF_ITEM_ID, lower);
+  if (offset > upper) p.copyWithin(upper + size, upper, offset);
+  setU16(p, PD_UPPER, upper + size);
+  setU16(p, PD_LOWER, lower - SIZE_OF_ITEM_ID);
+  if (!pageIsEmpty(p)) shiftItemsBelow(p, pageMaxOffset(p), offset, size, false);
+}
+
+/**
+ * PageIndexMultiDelete: removes the items `offnums` (ascending) from an index page at once,
+ * renumbering the rest and compacting their data in line-pointer order. Two or fewer go through
+ * PageIndexTupleDelete, last first, as PostgreSQL does.
+ */
+export function pageIndexMultiDelete(p: Uint8Array, offnums: readonly number[]): void {
+  if (offnums.length <= 2) {
+    for (let n = offnums.length - 1; n >= 0; n--) pageIndexTupleDelete(p, offnums[n]!);
+    return;
+  }
+  const what = `delete ${offnums.length} index items`;
+  checkPointers(p, what, true);
+  const upper = u16(p, PD_UPPER);
+  const special = u16(p, PD_SPECIAL);
+  const lower = u16(p, PD_LOWER);
+  const nline = pageMaxOffset(p);
+  const items: CompactItem[] = [];
+  const kept: number[] = [];
+  let totallen = 0;
+  let next = 0;
+  for (let offnum = 1; offnum <= nline; offnum++) {
+    const w = itemIdWord(p, offnum);
+    const size = w >>> 17;
+    const offset = w & 0x7fff;
+    if (offset < upper || offset + size > special || offset !== maxAlign(offset))
+      throw corrupt(`Cannot ${what}: corrupted line pointer ${offnum}: offset = ${offset}, size = ${size}`);
+    if (next < offnums.length && offnum === offnums[next]) {
+      next++;
+    } else {
+      const alignedlen = maxAlign(size);
+      kept.push(w);
+      items.push({ offnum: kept.length, itemoff: offset, alignedlen });
+      totallen += alignedlen;
+    }
+  }
+  if (next !== offnums.length) throw corrupt(`Cannot ${what}: incorrect index offsets supplied: ${offnums.join(',')} on a page of ${nline}`);
+  if (totallen > special - lower)
+    throw corrupt(`Cannot ${what}: corrupted item lengths: total ${totallen}, available space ${special - lower}`);
+  for (let i = 0; i < kept.length; i++) setU32(p, itemIdPos(i + 1), kept[i]!);
+  setU16(p, PD_LOWER, SIZE_OF_PAGE_HEADER + kept.length * SIZE_OF_ITEM_ID);
+  if (items.length > 0) compactifyTuples(p, items);
+  else setU16(p, PD_UPPER, special);
+}
+
+/**
+ * PageIndexTupleDeleteNoCompact: removes item `offnum`'s data but keeps the line-pointer array's
+ * numbering (the line pointer becomes unused, or is dropped when it is the last). BRIN's routine.
+ */
+export function pageIndexTupleDeleteNoCompact(p: Uint8Array, offnum: number): void {
+  const what = `delete index item ${offnum} without compacting`;
+  checkPointers(p, what, true);
+  const [offset, rawSize] = checkIndexItem(p, offnum, what);
+  const size = maxAlign(rawSize);
+  let nline = pageMaxOffset(p);
+  if (offnum < nline) {
+    itemIdSetUnused(p, offnum);
+  } else {
+    setU16(p, PD_LOWER, u16(p, PD_LOWER) - SIZE_OF_ITEM_ID);
+    nline--;
+  }
+  const upper = u16(p, PD_UPPER);
+  if (offset > upper) p.copyWithin(upper + size, upper, offset);
+  setU16(p, PD_UPPER, upper + size);
+  if (!pageIsEmpty(p)) shiftItemsBelow(p, nline, offset, size, true);
+}
+
+/**
+ * PageIndexTupleOverwrite: replaces item `offnum`'s data with `item`, keeping its line pointer's
+ * flags, moving the tuple data below it when the MAXALIGNed size changes. Returns false, as
+ * PostgreSQL does, when the new item does not fit.
+ */
+export function pageIndexTupleOverwrite(p: Uint8Array, offnum: number, item: Uint8Array): boolean {
+  const what = `overwrite index item ${offnum}`;
+  checkPointers(p, what, true);
+  const [offset, rawOld] = checkIndexItem(p, offnum, what);
+  const oldSize = maxAlign(rawOld);
+  const newSize = item.length;
+  const upper = u16(p, PD_UPPER);
+  if (maxAlign(newSize) > oldSize + (upper - u16(p, PD_LOWER))) return false;
+  const diff = oldSize - maxAlign(newSize);
+  if (diff !== 0) {
+    p.copyWithin(upper + diff, upper, offset);
+    setU16(p, PD_UPPER, upper + diff);
+    shiftItemsBelow(p, pageMaxOffset(p), offset, diff, true);
+  }
+  const pos = itemIdPos(offnum);
+  const flags = (u32(p, pos) >>> 15) & 0x3;
+  setItemId(p, offnum, offset + diff, flags, newSize);
+  p.set(item, offset + diff);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Free space
+
+/** PageGetFreeSpace: the room between pd_lower and pd_upper less one line pointer, or 0. */
+export function pageGetFreeSpace(p: Uint8Array): number {
+  const space = u16(p, PD_UPPER) - u16(p, PD_LOWER);
+  return space < SIZE_OF_ITEM_ID ? 0 : space - SIZE_OF_ITEM_ID;
+}
+
+/** PageGetExactFreeSpace: pd_upper - pd_lower, or 0. */
+export function pageGetExactFreeSpace(p: Uint8Array): number {
+  const space = u16(p, PD_UPPER) - u16(p, PD_LOWER);
+  return space < 0 ? 0 : space;
+}
+
+/**
+ * PageGetHeapFreeSpace: PageGetFreeSpace, but 0 when the page already has MaxHeapTuplesPerPage
+ * line pointers and none of them is unused (no new tuple could get an offset).
+ */
+export function pageGetHeapFreeSpace(p: Uint8Array): number {
+  let space = pageGetFreeSpace(p);
+  if (space > 0) {
+    const nline = pageMaxOffset(p);
+    if (nline >= MAX_HEAP_TUPLES_PER_PAGE) {
+      if (pageHasFreeLinePointers(p)) {
+        let offnum = 1;
+        while (offnum <= nline && itemIdFlags(p, offnum) !== LP_UNUSED) offnum++;
+        if (offnum > nline) space = 0;
+      } else {
+        space = 0;
+      }
+    }
+  }
+  return space;
 }

@@ -6,8 +6,13 @@
 import { RMGR_NAMES } from '../../pg/rmgr-ids.js';
 import { redoFail, type RedoRmgr } from './rmgr.js';
 import { xlogRedo } from './xlog.js';
+import { heapRedo } from './heap.js';
+import { heap2Redo } from './heap2.js';
+import { btreeRedo } from './btree.js';
+import { seqRedo } from './seq.js';
+import { genericRedo } from './generic.js';
 
-const MODULES: readonly RedoRmgr[] = [xlogRedo];
+const MODULES: readonly RedoRmgr[] = [xlogRedo, heapRedo, heap2Redo, btreeRedo, seqRedo, genericRedo];
 
 export const REDO_RMGRS: readonly (RedoRmgr | undefined)[] = (() => {
   const table: (RedoRmgr | undefined)[] = new Array(256).fill(undefined);

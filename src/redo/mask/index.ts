@@ -1,0 +1,27 @@
+/**
+ * The rm_mask column of PostgreSQL's rmgrlist.h for the resource managers strata redoes: the
+ * function that masks a page before it is compared with PostgreSQL's wal_consistency_checking
+ * image. undefined for every other one: those PostgreSQL has no mask for either (XLOG's full-page
+ * images) are compared unmasked, as PostgreSQL compares them.
+ */
+import { RM_BTREE_ID, RM_GENERIC_ID, RM_HEAP2_ID, RM_HEAP_ID, RM_SEQ_ID } from '../../pg/rmgr-ids.js';
+import { btree_mask } from './btree.js';
+import { generic_mask } from './generic.js';
+import { heap_mask } from './heap.js';
+import { seq_mask } from './seq.js';
+
+/** Masks `page` (8 KiB, in place) for comparison; `blkno` is the block it is. */
+export type PageMask = (page: Uint8Array, blkno: number) => void;
+
+const MASKS: ReadonlyMap<number, PageMask> = new Map<number, PageMask>([
+  [RM_HEAP_ID, heap_mask],
+  [RM_HEAP2_ID, heap_mask],
+  [RM_BTREE_ID, btree_mask],
+  [RM_SEQ_ID, seq_mask],
+  [RM_GENERIC_ID, generic_mask],
+]);
+
+/** The mask of resource manager `rmid`, or undefined when PostgreSQL has none for it. */
+export function maskFor(rmid: number): PageMask | undefined {
+  return MASKS.get(rmid);
+}
