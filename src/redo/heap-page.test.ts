@@ -12,7 +12,6 @@ import { fakeBlock, fakeRecord } from '../testing/fake-records.js';
 import { RedoError } from './errors.js';
 import {
   HEAP_COMBOCID,
-  HEAP_HOT_UPDATED,
   HEAP_KEYS_UPDATED,
   HEAP_MOVED_OFF,
   HEAP_XMAX_EXCL_LOCK,

@@ -58,6 +58,9 @@ export function maxAlign(n: number): number {
   return (n + (MAXIMUM_ALIGNOF - 1)) & ~(MAXIMUM_ALIGNOF - 1);
 }
 
+// Little-endian field access within the page, and the page's error. Exported for page.ts and the
+// access methods' page modules (btree-page.ts, rmgr/seq.ts); page.ts does not re-export them.
+
 export function corrupt(message: string): RedoError {
   return new RedoError('CORRUPT_PAGE', message);
 }

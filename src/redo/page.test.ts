@@ -216,6 +216,19 @@ test('index deletes and overwrite move data and line pointers as bufpage.c does'
   assert.equal(pageUpper(p), 8176 - 40);
 });
 
+test('PageIndexTupleDelete moves every line pointer below the gap, PageIndexTupleDeleteNoCompact only those with storage', () => {
+  for (const [del, expected] of [[pageIndexTupleDelete, 8100 + 16], [pageIndexTupleDeleteNoCompact, 8100]] as const) {
+    const p = newPage();
+    pageInit(p, 16);
+    pageAddItem(p, bytes(16, 1), 0, false, false); // 1 at 8160
+    pageAddItem(p, bytes(16, 2), 0, false, false); // 2 at 8144
+    pageAddItem(p, bytes(8, 3), 0, false, false); // 3 at 8136
+    setItemId(p, 3, 8100, LP_NORMAL, 0); // no storage, lp_off below item 1's offset
+    del(p, 1);
+    assert.equal(itemIdOffset(p, del === pageIndexTupleDelete ? 2 : 3), expected, del.name);
+  }
+});
+
 test('free space as PageGetFreeSpace and PageGetHeapFreeSpace count it', () => {
   const p = newPage();
   pageInit(p, 0);

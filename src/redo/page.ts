@@ -1,13 +1,10 @@
 /**
  * PostgreSQL's page layout (bufpage.h) and the page routines redo needs (bufpage.c), over plain
- * 8 KiB byte arrays: header fields, line pointers, adding, deleting and overwriting items,
- * repairing fragmentation, truncating the line-pointer array. Each routine names the PostgreSQL
- * function it mirrors and produces the same bytes.
- *
- * PageHeaderData (24 bytes):
- *   0  pd_lsn (xlogid u32, xrecoff u32)   8 pd_checksum u16   10 pd_flags u16
- *   12 pd_lower u16   14 pd_upper u16   16 pd_special u16   18 pd_pagesize_version u16
- *   20 pd_prune_xid u32, then the ItemIdData array (u32 each: lp_off:15, lp_flags:2, lp_len:15).
+ * 8 KiB byte arrays: adding, deleting and overwriting items, repairing fragmentation, truncating
+ * the line-pointer array, free space. The header and line-pointer accessors live in
+ * `page-layout.ts` (with the byte diagram) and are re-exported here: redo modules import the
+ * whole API from this module. Each routine names the PostgreSQL function it mirrors and produces
+ * the same bytes (checked against bufpage.c itself, compiled, on random operation sequences).
  *
  * Redo runs on pages it did not write, so every routine that follows a pointer found on the page
  * checks it first: where PostgreSQL raises ERROR or PANIC ("corrupted page pointers", "invalid

@@ -9,11 +9,7 @@
  * dispatcher); the page routines live in `../btree-page.ts`.
  */
 import { RM_BTREE_ID } from '../../pg/rmgr-ids.js';
-import { rmgrInfo } from '../../wal/rmgr/rmgr.js';
 import {
-  XLOG_BTREE_NEWROOT,
-  XLOG_BTREE_SPLIT_L,
-  XLOG_BTREE_SPLIT_R,
   btreeRmgr,
   type BtreeDedup,
   type BtreeDelete,
@@ -32,7 +28,6 @@ import {
   BTP_LEAF,
   BTP_ROOT,
   DedupState,
-  INDEX_TUPLE_HEADER_SIZE,
   P_HIKEY,
   addItemOrFail,
   btPageInit,
@@ -58,8 +53,8 @@ import {
 } from '../btree-page.js';
 import { RedoError } from '../errors.js';
 import { maxAlign, pageIndexMultiDelete, pageIndexTupleDelete, pageIndexTupleOverwrite, pageMaxOffset, setPageLsn } from '../page.js';
-import { describeForRedo } from './heap.js';
-import { redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
+
+import { describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
 
 /** P_NONE */
 const P_NONE = 0;
@@ -358,29 +353,10 @@ function applyFor(d: BtreeRecord, blockId: number): Apply | undefined {
   }
 }
 
-/**
- * The decoder walks the tuple lists of SPLIT (block 1) and NEWROOT (block 0) by IndexTupleSize; a
- * tuple that says it is shorter than its header would never move that walk on. Refuse such a list
- * before describing the record (_bt_restore_page's own walk has the same flaw in PostgreSQL).
- */
-function checkTupleList(ctx: RedoContext): void {
-  const info = rmgrInfo(ctx.record);
-  const id = info === XLOG_BTREE_SPLIT_L || info === XLOG_BTREE_SPLIT_R ? 1 : info === XLOG_BTREE_NEWROOT ? 0 : -1;
-  const data = id < 0 ? undefined : ctx.record.blocks[id]?.data;
-  if (data === undefined) return;
-  for (let o = 0; o < data.length; ) {
-    const size = o + INDEX_TUPLE_HEADER_SIZE <= data.length ? ((data[o + 6]! | (data[o + 7]! << 8)) & 0x1fff) : 0;
-    if (size < INDEX_TUPLE_HEADER_SIZE)
-      throw redoFail(ctx, 'CORRUPT_RECORD', recordName(ctx), `block ${id} data has an index tuple of ${size} bytes at byte ${o}`);
-    o += maxAlign(size);
-  }
-}
-
 export const btreeRedo: RedoRmgr = {
   id: RM_BTREE_ID,
   name: 'Btree',
   redo(page, ctx) {
-    checkTupleList(ctx);
     const d = describeForRedo(btreeRmgr, ctx);
     const apply = applyFor(d, ctx.blockId);
     if (apply === undefined)

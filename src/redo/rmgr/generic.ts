@@ -10,8 +10,7 @@ import { BLCKSZ } from '../../pg/constants.js';
 import { RM_GENERIC_ID } from '../../pg/rmgr-ids.js';
 import { genericRmgr } from '../../wal/rmgr/generic.js';
 import { pageLower, pageUpper, setPageLsn } from '../page.js';
-import { describeForRedo } from './heap.js';
-import { redoFail, type RedoRmgr } from './rmgr.js';
+import { describeForRedo, redoFail, type RedoRmgr } from './rmgr.js';
 
 export const genericRedo: RedoRmgr = {
   id: RM_GENERIC_ID,

@@ -9,8 +9,6 @@
  * (old page) arrive as separate calls; without block 1 both versions are on block 0's page.
  */
 import { RM_HEAP_ID } from '../../pg/rmgr-ids.js';
-import { WalDecodeError } from '../../wal/errors.js';
-import type { DescriptionBase } from '../../wal/describe.js';
 import {
   XLH_DELETE_ALL_VISIBLE_CLEARED,
   XLH_DELETE_IS_PARTITION_MOVE,
@@ -26,7 +24,6 @@ import {
   type HeapLock,
   type HeapUpdate,
 } from '../../wal/rmgr/heap.js';
-import type { RmgrModule } from '../../wal/rmgr/rmgr.js';
 import {
   FIRST_COMMAND_ID,
   HEAP_HOT_UPDATED,
@@ -46,20 +43,7 @@ import {
   xmaxIsLockedOnly,
 } from '../heap-page.js';
 import { pageAddItem, pageClearAllVisible, pageInit, pageMaxOffset, pageSetPrunable, setPageLsn } from '../page.js';
-import { redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
-
-/**
- * The record's typed description, the decoder's; a payload the decoder rejects is a CORRUPT_RECORD
- * for redo.
- */
-export function describeForRedo<D extends DescriptionBase>(rmgr: RmgrModule<D>, ctx: RedoContext): D {
-  try {
-    return rmgr.describe(ctx.record);
-  } catch (e) {
-    if (e instanceof WalDecodeError) throw redoFail(ctx, e.code === 'UNKNOWN_RECORD_TYPE' ? 'UNSUPPORTED_RECORD' : 'CORRUPT_RECORD', `${rmgr.name} record`, e.message);
-    throw e;
-  }
-}
+import { describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
 
 /**
  * XLogInitBufferForRedo's contract for the INIT_PAGE variants: the block must be WILL_INIT (the

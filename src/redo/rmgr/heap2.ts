@@ -26,8 +26,8 @@ import {
 } from '../heap-page.js';
 import { pageClearAllVisible, pageInit, pageIsNew, pageLsn, pageSetAllVisible, setPageLsn } from '../page.js';
 import { HEAPBLOCKS_PER_PAGE, VISIBILITYMAP_VALID_BITS, vmPageOf, vmSet } from '../vm.js';
-import { addHeapTuple, describeForRedo, initHeapPage } from './heap.js';
-import { redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
+import { addHeapTuple, initHeapPage } from './heap.js';
+import { describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
 
 /** heap_xlog_prune */
 function prune(page: Uint8Array, d: Heap2Prune, ctx: RedoContext): void {

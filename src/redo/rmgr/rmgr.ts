@@ -5,7 +5,10 @@
  * the page already has), so `redo` is called only when the record must be applied (BLK_NEEDS_REDO)
  * and changes only the page of block reference `blockId`, including its LSN where PostgreSQL sets it.
  */
+import type { DescriptionBase } from '../../wal/describe.js';
+import { WalDecodeError } from '../../wal/errors.js';
 import type { BlockRef, WalRecord } from '../../wal/record.js';
+import type { RmgrModule } from '../../wal/rmgr/rmgr.js';
 import { redoError, type RedoError, type RedoErrorCode } from '../errors.js';
 import type { RedoSettings } from '../types.js';
 
@@ -33,4 +36,17 @@ export interface RedoRmgr {
 /** A RedoError about this record and block: "Cannot redo <what> at <lsn>, block <id>: <why>". */
 export function redoFail(ctx: RedoContext, code: RedoErrorCode, what: string, why: string): RedoError {
   return redoError(code, ctx.record.lsn, ctx.blockId, what, why);
+}
+
+/**
+ * The record's typed description, the decoder's; a payload the decoder rejects is a CORRUPT_RECORD
+ * for redo.
+ */
+export function describeForRedo<D extends DescriptionBase>(rmgr: RmgrModule<D>, ctx: RedoContext): D {
+  try {
+    return rmgr.describe(ctx.record);
+  } catch (e) {
+    if (e instanceof WalDecodeError) throw redoFail(ctx, e.code === 'UNKNOWN_RECORD_TYPE' ? 'UNSUPPORTED_RECORD' : 'CORRUPT_RECORD', `${rmgr.name} record`, e.message);
+    throw e;
+  }
 }

@@ -7,8 +7,7 @@ import { RM_SEQ_ID } from '../../pg/rmgr-ids.js';
 import { seqRmgr } from '../../wal/rmgr/seq.js';
 import { pageAddItem, pageInit, pageSpecial, setPageLsn } from '../page.js';
 import { setU32 } from '../page-layout.js';
-import { describeForRedo } from './heap.js';
-import { redoFail, type RedoRmgr } from './rmgr.js';
+import { describeForRedo, redoFail, type RedoRmgr } from './rmgr.js';
 
 /** SEQ_MAGIC, sequence_magic's one field. */
 export const SEQ_MAGIC = 0x1717;

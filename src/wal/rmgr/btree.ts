@@ -209,8 +209,11 @@ function indexTupleSize(r: ByteReader): number {
 }
 
 /** One MAXALIGNed index tuple, as the split and newroot records store them. */
-function readAlignedTuple(r: ByteReader, what: string): Uint8Array {
-  return r.bytesView(maxAlign(indexTupleSize(r)), what);
+function readAlignedTuple(record: WalRecord, r: ByteReader, what: string): Uint8Array {
+  const size = indexTupleSize(r);
+  // A tuple shorter than its own header would never move a walk over a tuple list on.
+  if (size < SIZEOF_INDEX_TUPLE_DATA) malformedPayload(record, `${what} is an index tuple of ${size} bytes, less than its header`);
+  return r.bytesView(maxAlign(size), what);
 }
 
 /**
@@ -218,9 +221,9 @@ function readAlignedTuple(r: ByteReader, what: string): Uint8Array {
  * it lies on the page, last offset first: tuple i of n goes to offset n - i. Returned in offset
  * order (element 0 at offset 1).
  */
-function readTupleList(r: ByteReader, what: string): Uint8Array[] {
+function readTupleList(record: WalRecord, r: ByteReader, what: string): Uint8Array[] {
   const items: Uint8Array[] = [];
-  while (r.remaining > 0) items.push(readAlignedTuple(r, `${what}[${items.length}]`));
+  while (r.remaining > 0) items.push(readAlignedTuple(record, r, what));
   return items.reverse();
 }
 
@@ -282,13 +285,13 @@ function split(record: WalRecord, onLeft: boolean): BtreeSplit {
   const right = requireBlock(record, 1, 'SPLIT');
   const { newItem, leftHighKey } = left.hasData
     ? withBytes(record, left.data, 'block 0 data', (r) => {
-        const newItem = onLeft || m.postingOff !== 0 ? readAlignedTuple(r, 'new item') : undefined;
-        const leftHighKey = readAlignedTuple(r, 'left high key');
+        const newItem = onLeft || m.postingOff !== 0 ? readAlignedTuple(record, r, 'new item') : undefined;
+        const leftHighKey = readAlignedTuple(record, r, 'left high key');
         if (r.remaining !== 0) malformedPayload(record, `SPLIT block 0 data has ${r.remaining} bytes after the left high key`);
         return { newItem, leftHighKey };
       })
     : { newItem: undefined, leftHighKey: undefined };
-  const rightItems = withBytes(record, right.data, 'block 1 data', (r) => readTupleList(r, 'right item'));
+  const rightItems = withBytes(record, right.data, 'block 1 data', (r) => readTupleList(record, r, 'right item'));
   return {
     kind: onLeft ? 'btree.splitL' : 'btree.splitR',
     ...m,
@@ -407,7 +410,7 @@ function unlinkPage(record: WalRecord, withMeta: boolean): BtreeUnlinkPage {
 function newroot(record: WalRecord): BtreeNewroot {
   const m = withMainData(record, (r) => ({ rootBlk: r.u32('rootblk') as BlockNumber, level: r.u32('level') }));
   const root = requireBlock(record, 0, 'NEWROOT');
-  const items = m.level > 0 ? withBytes(record, root.data, 'block 0 data', (r) => readTupleList(r, 'root item')) : [];
+  const items = m.level > 0 ? withBytes(record, root.data, 'block 0 data', (r) => readTupleList(record, r, 'root item')) : [];
   return {
     kind: 'btree.newroot',
     ...m,

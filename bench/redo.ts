@@ -1,0 +1,145 @@
+/**
+ * bench/redo: strata's redo engine beside PostgreSQL's own recovery, on the same WAL, in one run.
+ *
+ * A stock PostgreSQL 15 runs pgbench -i at STRATA_BENCH_SCALE; a base backup is taken; then
+ * STRATA_BENCH_SECONDS of pgbench with 4 clients write the WAL to replay. Then:
+ *   - PostgreSQL: the backup is started in archive recovery (restore_command from a copy of the
+ *     WAL, hot_standby off), timed from `pg_ctl start` until it accepts connections;
+ *   - strata: the same WAL, from the backup's start location to its end, is decoded and every block
+ *     reference applied by the redo engine to pages read from the backup's files on first use
+ *     (XLogReadBufferForRedo's job included), timed from the first WAL read to the last page.
+ * Both figures are records/s and MiB/s of WAL; the ratio is strata's speed over PostgreSQL's.
+ */
+import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readWal } from '../src/cli/wal-files.js';
+import { BLCKSZ } from '../src/pg/constants.js';
+import { formatLsn, parseLsn, parseWalFileName, type Lsn } from '../src/pg/lsn.js';
+import { PgCluster, run } from '../src/testing/cluster.js';
+import type { WalRecord } from '../src/wal/record.js';
+import { describeRecord } from '../src/wal/rmgr/index.js';
+import { RedoError } from '../src/redo/errors.js';
+import { applyRecord, DEFAULT_REDO_SETTINGS } from '../src/redo/redo.js';
+import type { PageKey } from '../src/redo/types.js';
+import { vmClear, vmPageOf } from '../src/redo/vm.js';
+
+const scale = Number(process.env['STRATA_BENCH_SCALE'] ?? 10);
+const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
+const SEGMENT_BLOCKS = 131072; // RELSEG_SIZE: 1 GiB relation segment files
+const FORK_SUFFIX = ['', '_fsm', '_vm', '_init'];
+
+/** The path of a relation fork's segment file in a data directory (relpath + segment number). */
+function relationFile(dataDir: string, key: PageKey): string {
+  const seg = Math.floor(key.blkno / SEGMENT_BLOCKS);
+  const base = key.rel.spcNode === 1664 ? join(dataDir, 'global') : join(dataDir, 'base', String(key.rel.dbNode));
+  return join(base, `${key.rel.relNode}${FORK_SUFFIX[key.fork] ?? ''}${seg > 0 ? `.${seg}` : ''}`);
+}
+
+/** A page as the backup holds it, or undefined past the end of its file (a new page). */
+function backupPage(dataDir: string, key: PageKey): Uint8Array | undefined {
+  const file = relationFile(dataDir, key);
+  if (!existsSync(file)) return undefined;
+  const fd = openSync(file, 'r');
+  try {
+    const page = Buffer.alloc(BLCKSZ);
+    const n = readSync(fd, page, 0, BLCKSZ, (key.blkno % SEGMENT_BLOCKS) * BLCKSZ);
+    return n === BLCKSZ ? page : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface StrataResult {
+  ms: number;
+  records: number;
+  blocks: number;
+  refused: number;
+  end: Lsn;
+}
+
+/** Replays the WAL in `walDir` from `start` onto pages from `backupDir`, as recovery would. */
+function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResult {
+  const t0 = performance.now();
+  const pages = new Map<string, Uint8Array>();
+  const keyText = (k: PageKey) => `${k.rel.spcNode}/${k.rel.dbNode}/${k.rel.relNode}/${k.fork}/${k.blkno}`;
+  let records = 0;
+  let blocks = 0;
+  let refused = 0;
+  let end = start;
+  const onRecord = (r: WalRecord): boolean => {
+    records++;
+    end = r.endLsn;
+    for (const b of r.blocks) {
+      if (b === undefined) continue;
+      const key: PageKey = { rel: b.rel, fork: b.fork, blkno: b.blkno };
+      const k = keyText(key);
+      let page = pages.get(k);
+      if (page === undefined && !b.applyImage && !b.willInit) page = backupPage(backupDir, key);
+      try {
+        pages.set(k, applyRecord(page, key, { kind: 'record', record: r, blockId: b.id }, DEFAULT_REDO_SETTINGS));
+        blocks++;
+      } catch (e) {
+        if (!(e instanceof RedoError)) throw e;
+        refused++;
+      }
+    }
+    for (const e of describeRecord(r).effects) {
+      if (e.kind !== 'vm.clear') continue;
+      const key: PageKey = { rel: e.rel, fork: 2, blkno: vmPageOf(e.heapBlock) as PageKey['blkno'] };
+      const k = keyText(key);
+      const vm = pages.get(k) ?? backupPage(backupDir, key);
+      if (vm === undefined) continue;
+      vmClear(vm, e.heapBlock, e.flags);
+      pages.set(k, vm);
+    }
+    return true;
+  };
+  const segmentSize = 16 << 20;
+  readWal({ dir: walDir, start, timeline: 1, segmentSize }, onRecord);
+  return { ms: performance.now() - t0, records, blocks, refused, end };
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(`making WAL: pgbench -i -s ${scale}, a base backup, then ${seconds} s of pgbench -c 4 ...\n`);
+  const primary = await PgCluster.create({ name: 'bench-redo', settings: { max_wal_size: '8GB', checkpoint_timeout: '1h' } });
+  let replica: PgCluster | undefined;
+  try {
+    await primary.pgbench(['-i', '-s', String(scale), '-q']);
+    const backupDir = await primary.baseBackup();
+    const label = readFileSync(join(backupDir, 'backup_label'), 'utf8');
+    const start = parseLsn(/START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+)/.exec(label)![1]!);
+    await primary.pgbench(['-c', '4', '-j', '2', '-T', String(seconds), '-n'], { timeoutMs: (seconds + 120) * 1000 });
+    await primary.stop('fast');
+
+    // The WAL archive recovery reads: every segment the primary kept.
+    const archive = await primary.makeDir('archive');
+    for (const n of readdirSync(primary.walDir)) if (parseWalFileName(n) !== null) copyFileSync(join(primary.walDir, n), join(archive, n));
+    await run('chown', ['-R', 'postgres:', archive]).catch(() => undefined);
+
+    const strata = strataReplay(backupDir, archive, start);
+    const walMiB = Number(strata.end - start) / (1 << 20);
+
+    replica = await PgCluster.fromDataDir(backupDir, {
+      name: 'bench-redo-recovery',
+      start: false,
+      settings: { restore_command: `cp ${archive}/%f %p`, hot_standby: false, max_wal_size: '8GB' },
+    });
+    writeFileSync(join(replica.dataDir, 'recovery.signal'), '');
+    await run('chown', ['postgres:', join(replica.dataDir, 'recovery.signal')]).catch(() => undefined);
+    const t0 = performance.now();
+    await replica.start();
+    const pgMs = performance.now() - t0;
+
+    const line = (name: string, ms: number) =>
+      `${name.padEnd(46)} ${(strata.records / (ms / 1000) / 1000).toFixed(0).padStart(7)} k rec/s ${(walMiB / (ms / 1000)).toFixed(1).padStart(8)} MiB/s ${ms.toFixed(0).padStart(8)} ms\n`;
+    process.stdout.write(`\nWAL: ${walMiB.toFixed(1)} MiB, ${strata.records} records, ${formatLsn(start)} to ${formatLsn(strata.end)}; ${strata.blocks} block applications, ${strata.refused} refused\n`);
+    process.stdout.write(line('strata redo (decode + apply, pages from backup)', strata.ms));
+    process.stdout.write(line('PostgreSQL archive recovery (start to ready)', pgMs));
+    process.stdout.write(`\nratio strata / PostgreSQL speed: ${(pgMs / strata.ms).toFixed(2)} (target >= 1)\n`);
+  } finally {
+    await replica?.destroy();
+    await primary.destroy();
+  }
+}
+
+await main();
