@@ -4,6 +4,7 @@
  * names it; a module slots in here when it exists.
  */
 import { RMGR_NAMES } from '../../pg/rmgr-ids.js';
+import { RMGRS } from '../../wal/rmgr/index.js';
 import { redoFail, type RedoRmgr } from './rmgr.js';
 import { xlogRedo } from './xlog.js';
 import { heapRedo } from './heap.js';
@@ -27,7 +28,8 @@ export function redoRmgrFor(rmid: number): RedoRmgr {
       id: rmid,
       name: RMGR_NAMES[rmid] ?? `custom${rmid}`,
       redo(_page, ctx) {
-        throw redoFail(ctx, 'UNSUPPORTED_RECORD', `${RMGR_NAMES[rmid] ?? `rmgr ${rmid}`} record`, 'strata has no redo for this resource manager yet');
+        const type = RMGRS[rmid]?.identify(ctx.record.info) ?? `UNKNOWN (${(ctx.record.info & 0xf0).toString(16)})`;
+        throw redoFail(ctx, 'UNSUPPORTED_RECORD', `${RMGR_NAMES[rmid] ?? `rmgr ${rmid}`}/${type}`, 'strata has no redo for this resource manager yet');
       },
     }
   );
