@@ -4,7 +4,8 @@
  * A stock PostgreSQL 15 runs pgbench -i at STRATA_BENCH_SCALE; a base backup is taken; then
  * STRATA_BENCH_SECONDS of pgbench with 4 clients write the WAL to replay. Then:
  *   - PostgreSQL: the backup is started in archive recovery (restore_command from a copy of the
- *     WAL, hot_standby off), timed from `pg_ctl start` until it accepts connections;
+ *     WAL, hot_standby off), timed from `pg_ctl start` until it accepts connections (pg_isready),
+ *     checked to have replayed up to the last record;
  *   - strata: the same WAL, from the backup's start location to its end, is decoded and every block
  *     reference applied by the redo engine to pages read from the backup's files on first use
  *     (XLogReadBufferForRedo's job included), timed from the first WAL read to the last page.
@@ -15,7 +16,9 @@ import { join } from 'node:path';
 import { readWal } from '../src/cli/wal-files.js';
 import { BLCKSZ } from '../src/pg/constants.js';
 import { formatLsn, parseLsn, parseWalFileName, type Lsn } from '../src/pg/lsn.js';
-import { PgCluster, run } from '../src/testing/cluster.js';
+import { PgCluster, pgBin, run } from '../src/testing/cluster.js';
+import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { WalRecord } from '../src/wal/record.js';
 import { describeRecord } from '../src/wal/rmgr/index.js';
 import { RedoError } from '../src/redo/errors.js';
@@ -27,6 +30,7 @@ const scale = Number(process.env['STRATA_BENCH_SCALE'] ?? 10);
 const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
 const SEGMENT_BLOCKS = 131072; // RELSEG_SIZE: 1 GiB relation segment files
 const FORK_SUFFIX = ['', '_fsm', '_vm', '_init'];
+const READY_WAIT_MS_MAX = 600_000;
 
 /** The path of a relation fork's segment file in a data directory (relpath + segment number). */
 function relationFile(dataDir: string, key: PageKey): string {
@@ -55,6 +59,7 @@ interface StrataResult {
   blocks: number;
   refused: number;
   end: Lsn;
+  lastRecord: Lsn;
 }
 
 /** Replays the WAL in `walDir` from `start` onto pages from `backupDir`, as recovery would. */
@@ -66,9 +71,11 @@ function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResu
   let blocks = 0;
   let refused = 0;
   let end = start;
+  let lastRecord = start;
   const onRecord = (r: WalRecord): boolean => {
     records++;
     end = r.endLsn;
+    lastRecord = r.lsn;
     for (const b of r.blocks) {
       if (b === undefined) continue;
       const key: PageKey = { rel: b.rel, fork: b.fork, blkno: b.blkno };
@@ -96,7 +103,7 @@ function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResu
   };
   const segmentSize = 16 << 20;
   readWal({ dir: walDir, start, timeline: 1, segmentSize }, onRecord);
-  return { ms: performance.now() - t0, records, blocks, refused, end };
+  return { ms: performance.now() - t0, records, blocks, refused, end, lastRecord };
 }
 
 async function main(): Promise<void> {
@@ -128,7 +135,18 @@ async function main(): Promise<void> {
     await run('chown', ['postgres:', join(replica.dataDir, 'recovery.signal')]).catch(() => undefined);
     const t0 = performance.now();
     await replica.start();
+    // pg_ctl -w returns once recovery is consistent; ready is when the server accepts connections,
+    // which with hot_standby off is after the last record is replayed.
+    while (spawnSync(pgBin('pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(replica.port)]).status !== 0) {
+      if (performance.now() - t0 > READY_WAIT_MS_MAX) throw new Error(`PostgreSQL was not ready after ${READY_WAIT_MS_MAX} ms of recovery`);
+      await sleep(5);
+    }
     const pgMs = performance.now() - t0;
+    // The comparison holds only if PostgreSQL replayed the same WAL: its log says where redo ended.
+    const log = await replica.serverLog();
+    const redoDone = /redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(log)?.[1];
+    if (redoDone === undefined || parseLsn(redoDone) < strata.lastRecord)
+      throw new Error(`PostgreSQL's recovery stopped at ${redoDone ?? 'an unknown point'}, before the last record at ${formatLsn(strata.lastRecord)}:\n${log.slice(-3000)}`);
 
     const line = (name: string, ms: number) =>
       `${name.padEnd(46)} ${(strata.records / (ms / 1000) / 1000).toFixed(0).padStart(7)} k rec/s ${(walMiB / (ms / 1000)).toFixed(1).padStart(8)} MiB/s ${ms.toFixed(0).padStart(8)} ms\n`;
