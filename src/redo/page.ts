@@ -96,24 +96,41 @@ interface CompactItem {
   readonly alignedlen: number;
 }
 
+const COMPACT_SCRATCH = new Uint8Array(BLCKSZ);
+
 /**
  * compactify_tuples: packs the items against pd_special in the order given (the first one ends
- * at pd_special), updates their lp_off, and sets pd_upper. PostgreSQL moves the data with
- * memmove when the items already descend in offset and through a scratch copy otherwise; either
- * way the bytes from the new pd_upper to pd_special are the items, in this order, and the bytes
- * below the new pd_upper are left as they were, which is what this does.
+ * at pd_special), updates their lp_off, and sets pd_upper; the bytes below the new pd_upper are
+ * left as they were. Like PostgreSQL it has two paths: when the items already descend in offset
+ * (the common case) each moves up in place with a memmove (copyWithin), never over an item not yet
+ * moved; otherwise they are copied from a scratch copy of the page.
  */
 function compactifyTuples(p: Uint8Array, items: readonly CompactItem[]): void {
-  const scratch = p.slice();
+  let presorted = true;
+  for (let i = 1; i < items.length && presorted; i++) if (items[i]!.itemoff >= items[i - 1]!.itemoff) presorted = false;
   let upper = u16(p, PD_SPECIAL);
-  for (const it of items) {
-    upper -= it.alignedlen;
-    p.set(scratch.subarray(it.itemoff, it.itemoff + it.alignedlen), upper);
-    const pos = itemIdPos(it.offnum);
-    // lp_off only: flags and length stay.
-    setU32(p, pos, ((u32(p, pos) & ~0x7fff) | upper) >>> 0);
+  if (presorted) {
+    for (const it of items) {
+      upper -= it.alignedlen;
+      if (it.itemoff !== upper) p.copyWithin(upper, it.itemoff, it.itemoff + it.alignedlen);
+      setLpOff(p, it.offnum, upper);
+    }
+  } else {
+    const scratch = COMPACT_SCRATCH;
+    scratch.set(p);
+    for (const it of items) {
+      upper -= it.alignedlen;
+      p.set(scratch.subarray(it.itemoff, it.itemoff + it.alignedlen), upper);
+      setLpOff(p, it.offnum, upper);
+    }
   }
   setU16(p, PD_UPPER, upper);
+}
+
+/** Sets lp_off of a line pointer, keeping its flags and length. */
+function setLpOff(p: Uint8Array, offnum: number, off: number): void {
+  const pos = itemIdPos(offnum);
+  setU32(p, pos, ((u32(p, pos) & ~0x7fff) | off) >>> 0);
 }
 
 /**
