@@ -65,8 +65,13 @@ interface StrataResult {
 /** Replays the WAL in `walDir` from `start` onto pages from `backupDir`, as recovery would. */
 function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResult {
   const t0 = performance.now();
-  const pages = new Map<string, Uint8Array>();
-  const keyText = (k: PageKey) => `${k.rel.spcNode}/${k.rel.dbNode}/${k.rel.relNode}/${k.fork}/${k.blkno}`;
+  // Pages by database, then by (relfilenode, fork, block) packed in a number: no string per lookup.
+  const pages = new Map<number, Map<number, Uint8Array>>();
+  const slot = (k: PageKey): [Map<number, Uint8Array>, number] => {
+    let db = pages.get(k.rel.spcNode * 0x1_0000_0000 + k.rel.dbNode);
+    if (db === undefined) pages.set(k.rel.spcNode * 0x1_0000_0000 + k.rel.dbNode, (db = new Map()));
+    return [db, (k.rel.relNode * 4 + k.fork) * 0x1_0000_0000 + k.blkno];
+  };
   let records = 0;
   let blocks = 0;
   let refused = 0;
@@ -76,28 +81,29 @@ function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResu
     records++;
     end = r.endLsn;
     lastRecord = r.lsn;
+    const description = describeRecord(r);
     for (const b of r.blocks) {
       if (b === undefined) continue;
       const key: PageKey = { rel: b.rel, fork: b.fork, blkno: b.blkno };
-      const k = keyText(key);
-      let page = pages.get(k);
+      const [db, k] = slot(key);
+      let page = db.get(k);
       if (page === undefined && !b.applyImage && !b.willInit) page = backupPage(backupDir, key);
       try {
-        pages.set(k, applyRecord(page, key, { kind: 'record', record: r, blockId: b.id }, DEFAULT_REDO_SETTINGS));
+        db.set(k, applyRecord(page, key, { kind: 'record', record: r, blockId: b.id, description }, DEFAULT_REDO_SETTINGS));
         blocks++;
       } catch (e) {
         if (!(e instanceof RedoError)) throw e;
         refused++;
       }
     }
-    for (const e of describeRecord(r).effects) {
+    for (const e of description.effects) {
       if (e.kind !== 'vm.clear') continue;
       const key: PageKey = { rel: e.rel, fork: 2, blkno: vmPageOf(e.heapBlock) as PageKey['blkno'] };
-      const k = keyText(key);
-      const vm = pages.get(k) ?? backupPage(backupDir, key);
+      const [db, k] = slot(key);
+      const vm = db.get(k) ?? backupPage(backupDir, key);
       if (vm === undefined) continue;
       vmClear(vm, e.heapBlock, e.flags);
-      pages.set(k, vm);
+      db.set(k, vm);
     }
     return true;
   };

@@ -70,6 +70,6 @@ export function applyRecord(page: Uint8Array | undefined, key: PageKey, input: R
     target = page ?? newPage();
     if (lsn <= pageLsn(target)) return target; // BLK_DONE
   }
-  redoRmgrFor(record.rmid).redo(target, { record, blockId, block, lsn, settings });
+  redoRmgrFor(record.rmid).redo(target, { record, blockId, block, lsn, settings, description: input.description });
   return target;
 }

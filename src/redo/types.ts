@@ -5,6 +5,7 @@
  */
 import type { Lsn } from '../pg/lsn.js';
 import type { BlockNumber, RelFileNode } from '../pg/types.js';
+import type { DescriptionBase } from '../wal/describe.js';
 import type { WalRecord } from '../wal/record.js';
 
 /** The identity of one page: BufferTag. */
@@ -19,6 +20,11 @@ export interface RecordInput {
   readonly kind: 'record';
   readonly record: WalRecord;
   readonly blockId: number;
+  /**
+   * The record's description (describeRecord), when the caller has it already, as ingest does:
+   * a record that touches several pages, or whose effects the caller applies, is then described once.
+   */
+  readonly description?: DescriptionBase | undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ import { BLCKSZ } from '../pg/constants.js';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
 import { RMGR_NAMES } from '../pg/rmgr-ids.js';
 import { FORK_NAMES, type RelFileNode } from '../pg/types.js';
-import type { Effect } from '../wal/describe.js';
+import type { DescriptionBase, Effect } from '../wal/describe.js';
 import { WalDecodeError } from '../wal/errors.js';
 import { restoreBlockImage } from '../wal/image.js';
 import type { WalRecord } from '../wal/record.js';
@@ -89,7 +89,14 @@ export class RedoVerifier {
 
   /** Follows one record: its effects on tracked pages, then each of its blocks. */
   add(record: WalRecord): void {
-    this.applyEffects(record);
+    let description: DescriptionBase | undefined;
+    try {
+      description = describeRecord(record);
+    } catch (e) {
+      // A record the decoder cannot describe has no effects to apply; its redo will say why.
+      if (!(e instanceof WalDecodeError)) throw e;
+    }
+    if (description !== undefined) this.applyEffects(description.effects);
     if (record.blocks.length === 0) return;
     const rmgr = RMGRS[record.rmid];
     const type = `${rmgr?.name ?? RMGR_NAMES[record.rmid] ?? record.rmid}/${rmgr?.identify(record.info) ?? `UNKNOWN (${(record.info & 0xf0).toString(16)})`}`;
@@ -110,7 +117,7 @@ export class RedoVerifier {
       }
       let page: Uint8Array;
       try {
-        page = applyRecord(prior, key, { kind: 'record', record, blockId: block.id }, this.settings);
+        page = applyRecord(prior, key, { kind: 'record', record, blockId: block.id, description }, this.settings);
       } catch (e) {
         if (!(e instanceof RedoError)) throw e;
         // No redo for the type yet is "unsupported"; failing on PostgreSQL's own WAL is a bug.
@@ -180,14 +187,7 @@ export class RedoVerifier {
   }
 
   /** Effects on pages the record does not reference: VM bits, truncation, dropped relations. */
-  private applyEffects(record: WalRecord): void {
-    let effects: readonly Effect[];
-    try {
-      effects = describeRecord(record).effects;
-    } catch (e) {
-      if (e instanceof WalDecodeError) return;
-      throw e;
-    }
+  private applyEffects(effects: readonly Effect[]): void {
     for (const e of effects) {
       if (e.kind === 'vm.clear') {
         const vm = this.pages.get(keyText(e.rel, VM_FORK, vmPageOf(e.heapBlock)));

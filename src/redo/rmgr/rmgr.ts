@@ -20,6 +20,8 @@ export interface RedoContext {
   /** record->EndRecPtr, what PageSetLSN stamps, as an exact number. */
   readonly lsn: number;
   readonly settings: RedoSettings;
+  /** The record's description, when the caller passed it (RecordInput.description). */
+  readonly description?: DescriptionBase | undefined;
 }
 
 export interface RedoRmgr {
@@ -43,6 +45,8 @@ export function redoFail(ctx: RedoContext, code: RedoErrorCode, what: string, wh
  * for redo.
  */
 export function describeForRedo<D extends DescriptionBase>(rmgr: RmgrModule<D>, ctx: RedoContext): D {
+  // A description the caller made came from the same module: the table is indexed by the record's rmid.
+  if (ctx.description !== undefined) return ctx.description as D;
   try {
     return rmgr.describe(ctx.record);
   } catch (e) {
