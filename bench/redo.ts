@@ -45,7 +45,7 @@ function backupPage(dataDir: string, key: PageKey): Uint8Array | undefined {
   if (!existsSync(file)) return undefined;
   const fd = openSync(file, 'r');
   try {
-    const page = Buffer.alloc(BLCKSZ);
+    const page = Buffer.allocUnsafe(BLCKSZ);
     const n = readSync(fd, page, 0, BLCKSZ, (key.blkno % SEGMENT_BLOCKS) * BLCKSZ);
     return n === BLCKSZ ? page : undefined;
   } finally {

@@ -102,19 +102,32 @@ const COMPACT_SCRATCH = new Uint8Array(BLCKSZ);
  * compactify_tuples: packs the items against pd_special in the order given (the first one ends
  * at pd_special), updates their lp_off, and sets pd_upper; the bytes below the new pd_upper are
  * left as they were. Like PostgreSQL it has two paths: when the items already descend in offset
- * (the common case) each moves up in place with a memmove (copyWithin), never over an item not yet
- * moved; otherwise they are copied from a scratch copy of the page.
+ * (the common case) they move up in place, one memmove (copyWithin) per run of adjacent items,
+ * never over an item not yet moved; otherwise they are copied from a scratch copy of the page.
  */
 function compactifyTuples(p: Uint8Array, items: readonly CompactItem[]): void {
   let presorted = true;
   for (let i = 1; i < items.length && presorted; i++) if (items[i]!.itemoff >= items[i - 1]!.itemoff) presorted = false;
   let upper = u16(p, PD_SPECIAL);
   if (presorted) {
+    // Items that lie back to back move by the same distance: one memmove per run of them.
+    let runSrc = -1;
+    let runEnd = -1;
+    let runDelta = 0;
     for (const it of items) {
       upper -= it.alignedlen;
-      if (it.itemoff !== upper) p.copyWithin(upper, it.itemoff, it.itemoff + it.alignedlen);
+      const delta = upper - it.itemoff;
+      if (runSrc >= 0 && it.itemoff + it.alignedlen === runSrc && delta === runDelta) {
+        runSrc = it.itemoff;
+      } else {
+        if (runSrc >= 0 && runDelta !== 0) p.copyWithin(runSrc + runDelta, runSrc, runEnd);
+        runSrc = it.itemoff;
+        runEnd = it.itemoff + it.alignedlen;
+        runDelta = delta;
+      }
       setLpOff(p, it.offnum, upper);
     }
+    if (runSrc >= 0 && runDelta !== 0) p.copyWithin(runSrc + runDelta, runSrc, runEnd);
   } else {
     const scratch = COMPACT_SCRATCH;
     scratch.set(p);
