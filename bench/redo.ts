@@ -15,7 +15,7 @@ import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { readWal } from '../src/cli/wal-files.js';
 import { BLCKSZ } from '../src/pg/constants.js';
-import { formatLsn, parseLsn, parseWalFileName, type Lsn } from '../src/pg/lsn.js';
+import { formatLsn, lsn, parseLsn, parseWalFileName, type Lsn } from '../src/pg/lsn.js';
 import { PgCluster, pgBin, run } from '../src/testing/cluster.js';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -75,12 +75,12 @@ function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResu
   let records = 0;
   let blocks = 0;
   let refused = 0;
-  let end = start;
-  let lastRecord = start;
+  let endNumber = Number(start);
+  let lastNumber = Number(start);
   const onRecord = (r: WalRecord): boolean => {
     records++;
-    end = r.endLsn;
-    lastRecord = r.lsn;
+    endNumber = r.endLsnNumber;
+    lastNumber = r.lsnNumber;
     const description = describeRecord(r);
     for (const b of r.blocks) {
       if (b === undefined) continue;
@@ -109,7 +109,7 @@ function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResu
   };
   const segmentSize = 16 << 20;
   readWal({ dir: walDir, start, timeline: 1, segmentSize }, onRecord);
-  return { ms: performance.now() - t0, records, blocks, refused, end, lastRecord };
+  return { ms: performance.now() - t0, records, blocks, refused, end: lsn(endNumber), lastRecord: lsn(lastNumber) };
 }
 
 async function main(): Promise<void> {

@@ -68,7 +68,9 @@ export interface WalReadOptions {
 export function readWal(o: WalReadOptions, onRecord: (r: WalRecord) => boolean): string | undefined {
   const readFrom = pageStart(o.start);
   const decoder = new WalDecoder({ startLsn: readFrom, segmentSize: o.segmentSize, timeline: o.timeline });
-  let lastRead: Lsn | undefined;
+  // Numbers, not the records' bigint LSNs: this runs once per record.
+  let lastRead = -1;
+  const startNumber = Number(o.start);
   let segno = segmentNumber(readFrom, o.segmentSize);
   let offset = segmentOffset(readFrom, o.segmentSize);
   for (;;) {
@@ -90,13 +92,13 @@ export function readWal(o: WalReadOptions, onRecord: (r: WalRecord) => boolean):
           for (;;) {
             const r = decoder.next();
             if (r === undefined) break;
-            lastRead = r.lsn;
-            if (r.lsn < o.start) continue;
+            lastRead = r.lsnNumber;
+            if (r.lsnNumber < startNumber) continue;
             if (!onRecord(r)) return undefined;
           }
         } catch (e) {
           if (!(e instanceof WalDecodeError)) throw e;
-          return `error in WAL record at ${formatLsn(lastRead ?? o.start)}: ${e.message}`;
+          return `error in WAL record at ${formatLsn(lastRead < 0 ? o.start : BigInt(lastRead))}: ${e.message}`;
         }
       }
       if (o.end !== undefined && segBase + BigInt(segEnd) >= o.end) return undefined;

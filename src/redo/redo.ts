@@ -65,7 +65,8 @@ export function applyRecord(page: Uint8Array | undefined, key: PageKey, input: R
   }
   let target: Uint8Array;
   if (block.willInit) {
-    target = newPage();
+    // The page is rebuilt from nothing; an existing buffer is reused rather than a new one made.
+    target = page === undefined ? newPage() : page.fill(0);
   } else {
     target = page ?? newPage();
     if (lsn <= pageLsn(target)) return target; // BLK_DONE
