@@ -88,53 +88,71 @@ export function pageAddItem(p: Uint8Array, item: Uint8Array, offnum: number, ove
 // ---------------------------------------------------------------------------------------------
 // Compacting
 
-/** One item that keeps its storage through a compaction (itemIdCompactData). */
-interface CompactItem {
-  /** The line pointer that will point at it, 1-based. */
-  readonly offnum: number;
-  readonly itemoff: number;
-  readonly alignedlen: number;
+/**
+ * The items that keep their storage through a compaction (PostgreSQL's itemIdCompactData array),
+ * as parallel typed arrays reused by every call: compaction runs for every pruned page on replay,
+ * and an object per item was a large part of its cost. Not reentrant; nothing here is.
+ */
+const COMPACT_ITEMS_MAX = BLCKSZ / SIZE_OF_ITEM_ID;
+const compact = {
+  n: 0,
+  /** The line pointer that will point at the item, 1-based. */
+  offnum: new Uint16Array(COMPACT_ITEMS_MAX),
+  itemoff: new Uint16Array(COMPACT_ITEMS_MAX),
+  alignedlen: new Uint16Array(COMPACT_ITEMS_MAX),
+};
+
+function compactAdd(offnum: number, itemoff: number, alignedlen: number): void {
+  const i = compact.n++;
+  compact.offnum[i] = offnum;
+  compact.itemoff[i] = itemoff;
+  compact.alignedlen[i] = alignedlen;
 }
 
 const COMPACT_SCRATCH = new Uint8Array(BLCKSZ);
 
 /**
- * compactify_tuples: packs the items against pd_special in the order given (the first one ends
- * at pd_special), updates their lp_off, and sets pd_upper; the bytes below the new pd_upper are
+ * compactify_tuples: packs the listed items (`compact`) against pd_special in list order (the first
+ * ends at pd_special), updates their lp_off, and sets pd_upper; the bytes below the new pd_upper are
  * left as they were. Like PostgreSQL it has two paths: when the items already descend in offset
  * (the common case) they move up in place, one memmove (copyWithin) per run of adjacent items,
  * never over an item not yet moved; otherwise they are copied from a scratch copy of the page.
  */
-function compactifyTuples(p: Uint8Array, items: readonly CompactItem[]): void {
+function compactifyTuples(p: Uint8Array): void {
+  const { n, offnum, itemoff, alignedlen } = compact;
   let presorted = true;
-  for (let i = 1; i < items.length && presorted; i++) if (items[i]!.itemoff >= items[i - 1]!.itemoff) presorted = false;
+  for (let i = 1; i < n && presorted; i++) if (itemoff[i]! >= itemoff[i - 1]!) presorted = false;
   let upper = u16(p, PD_SPECIAL);
   if (presorted) {
     // Items that lie back to back move by the same distance: one memmove per run of them.
     let runSrc = -1;
     let runEnd = -1;
     let runDelta = 0;
-    for (const it of items) {
-      upper -= it.alignedlen;
-      const delta = upper - it.itemoff;
-      if (runSrc >= 0 && it.itemoff + it.alignedlen === runSrc && delta === runDelta) {
-        runSrc = it.itemoff;
+    for (let i = 0; i < n; i++) {
+      const off = itemoff[i]!;
+      const len = alignedlen[i]!;
+      upper -= len;
+      const delta = upper - off;
+      if (runSrc >= 0 && off + len === runSrc && delta === runDelta) {
+        runSrc = off;
       } else {
         if (runSrc >= 0 && runDelta !== 0) p.copyWithin(runSrc + runDelta, runSrc, runEnd);
-        runSrc = it.itemoff;
-        runEnd = it.itemoff + it.alignedlen;
+        runSrc = off;
+        runEnd = off + len;
         runDelta = delta;
       }
-      setLpOff(p, it.offnum, upper);
+      setLpOff(p, offnum[i]!, upper);
     }
     if (runSrc >= 0 && runDelta !== 0) p.copyWithin(runSrc + runDelta, runSrc, runEnd);
   } else {
     const scratch = COMPACT_SCRATCH;
     scratch.set(p);
-    for (const it of items) {
-      upper -= it.alignedlen;
-      p.set(scratch.subarray(it.itemoff, it.itemoff + it.alignedlen), upper);
-      setLpOff(p, it.offnum, upper);
+    for (let i = 0; i < n; i++) {
+      const off = itemoff[i]!;
+      const len = alignedlen[i]!;
+      upper -= len;
+      p.set(scratch.subarray(off, off + len), upper);
+      setLpOff(p, offnum[i]!, upper);
     }
   }
   setU16(p, PD_UPPER, upper);
@@ -157,7 +175,7 @@ export function pageRepairFragmentation(p: Uint8Array): void {
   const upper = u16(p, PD_UPPER);
   const special = u16(p, PD_SPECIAL);
   const nline = pageMaxOffset(p);
-  const items: CompactItem[] = [];
+  compact.n = 0;
   let totallen = 0;
   let nunused = 0;
   let finalUsed = 0;
@@ -171,7 +189,7 @@ export function pageRepairFragmentation(p: Uint8Array): void {
         const alignedlen = maxAlign(len);
         if (itemoff < upper || itemoff >= special || itemoff + alignedlen > BLCKSZ)
           throw corrupt(`Cannot repair page fragmentation: corrupted line pointer ${i}: offset ${itemoff}, length ${len}`);
-        items.push({ offnum: i, itemoff, alignedlen });
+        compactAdd(i, itemoff, alignedlen);
         totallen += alignedlen;
       }
       finalUsed = i;
@@ -180,12 +198,12 @@ export function pageRepairFragmentation(p: Uint8Array): void {
       nunused++;
     }
   }
-  if (items.length === 0) {
+  if (compact.n === 0) {
     setU16(p, PD_UPPER, special);
   } else {
     if (totallen > special - lower)
       throw corrupt(`Cannot repair page fragmentation: corrupted item lengths: total ${totallen}, available space ${special - lower}`);
-    compactifyTuples(p, items);
+    compactifyTuples(p);
   }
   if (finalUsed !== nline) {
     const unusedEnd = nline - finalUsed;
@@ -279,7 +297,7 @@ export function pageIndexMultiDelete(p: Uint8Array, offnums: readonly number[]):
   const special = u16(p, PD_SPECIAL);
   const lower = u16(p, PD_LOWER);
   const nline = pageMaxOffset(p);
-  const items: CompactItem[] = [];
+  compact.n = 0;
   const kept: number[] = [];
   let totallen = 0;
   let next = 0;
@@ -294,7 +312,7 @@ export function pageIndexMultiDelete(p: Uint8Array, offnums: readonly number[]):
     } else {
       const alignedlen = maxAlign(size);
       kept.push(w);
-      items.push({ offnum: kept.length, itemoff: offset, alignedlen });
+      compactAdd(kept.length, offset, alignedlen);
       totallen += alignedlen;
     }
   }
@@ -303,7 +321,7 @@ export function pageIndexMultiDelete(p: Uint8Array, offnums: readonly number[]):
     throw corrupt(`Cannot ${what}: corrupted item lengths: total ${totallen}, available space ${special - lower}`);
   for (let i = 0; i < kept.length; i++) setU32(p, itemIdPos(i + 1), kept[i]!);
   setU16(p, PD_LOWER, SIZE_OF_PAGE_HEADER + kept.length * SIZE_OF_ITEM_ID);
-  if (items.length > 0) compactifyTuples(p, items);
+  if (compact.n > 0) compactifyTuples(p);
   else setU16(p, PD_UPPER, special);
 }
 
