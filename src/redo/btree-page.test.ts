@@ -34,22 +34,11 @@ import {
   topParentHighKey,
   updatePosting,
 } from './btree-page.js';
+import { tid, leafTuple, cat } from '../testing/fake-records.js';
 import { RedoError } from './errors.js';
 import { itemIdOffset, pageLower, pageMaxOffset, pageSpecial, pageUpper } from './page.js';
 
-/** ItemPointerData bytes: bi_hi, bi_lo (little-endian u16s), ip_posid. */
-function tid(block: number, off: number): Uint8Array {
-  return Uint8Array.of((block >>> 16) & 0xff, block >>> 24, block & 0xff, (block >>> 8) & 0xff, off & 0xff, off >>> 8);
-}
 
-/** A 16-byte leaf tuple: heap TID, t_info, an int4 key and padding. */
-function leafTuple(key: number, block: number, off: number): Uint8Array {
-  const t = new Uint8Array(16);
-  t.set(tid(block, off), 0);
-  t[6] = 16;
-  new DataView(t.buffer).setInt32(8, key, true);
-  return t;
-}
 
 function tidsOf(t: Uint8Array): string[] {
   const all = heapTids(t);
@@ -61,15 +50,6 @@ function tidsOf(t: Uint8Array): string[] {
   return out;
 }
 
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 test('tid() writes bi_hi, bi_lo, ip_posid', () => {
   assert.deepEqual([...tid(0x00010002, 7)], [1, 0, 2, 0, 7, 0]);

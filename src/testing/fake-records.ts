@@ -99,3 +99,17 @@ export function fakeRecord(rmid: number, info: number, mainData: Uint8Array, o: 
     raw: mainData,
   };
 }
+
+/** ItemPointerData bytes: bi_hi, bi_lo (little-endian u16s), ip_posid. */
+export function tid(block: number, off: number): Uint8Array {
+  return Uint8Array.of((block >>> 16) & 0xff, block >>> 24, block & 0xff, (block >>> 8) & 0xff, off & 0xff, off >>> 8);
+}
+
+/** A 16-byte btree leaf tuple: heap TID, t_info, an int4 key and padding. */
+export function leafTuple(key: number, block: number, off: number): Uint8Array {
+  const t = new Uint8Array(16);
+  t.set(tid(block, off), 0);
+  t[6] = 16;
+  new DataView(t.buffer).setInt32(8, key, true);
+  return t;
+}

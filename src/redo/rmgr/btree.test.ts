@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RM_BTREE_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber } from '../../pg/types.js';
-import { TEST_REL, cat, fakeRecord, le, type FakeBlock } from '../../testing/fake-records.js';
+import { TEST_REL, cat, fakeRecord, le, type FakeBlock, tid, leafTuple } from '../../testing/fake-records.js';
 import {
   XLOG_BTREE_DEDUP,
   XLOG_BTREE_INSERT_LEAF,
@@ -41,19 +41,7 @@ import { RedoError } from '../errors.js';
 import { pageLower, pageLsn, pageMaxOffset, setPageLsn } from '../page.js';
 import { DEFAULT_REDO_SETTINGS, applyRecord } from '../redo.js';
 
-/** ItemPointerData bytes: bi_hi, bi_lo (little-endian u16s), ip_posid. */
-function tid(block: number, off: number): Uint8Array {
-  return Uint8Array.of((block >>> 16) & 0xff, block >>> 24, block & 0xff, (block >>> 8) & 0xff, off & 0xff, off >>> 8);
-}
 
-/** A 16-byte leaf tuple: heap TID, t_info, an int4 key and padding. */
-function leafTuple(key: number, block: number, off: number): Uint8Array {
-  const t = new Uint8Array(16);
-  t.set(tid(block, off), 0);
-  t[6] = 16;
-  new DataView(t.buffer).setInt32(8, key, true);
-  return t;
-}
 
 let nextLsn = 0x2000000n;
 
