@@ -18,13 +18,14 @@ import { RedoError } from './errors.js';
 import { applyRecord, DEFAULT_REDO_SETTINGS } from './redo.js';
 import type { PageKey } from './types.js';
 
-const COVERED_RMGRS = new Set([0, 9, 10, 11, 15, 20]); // XLOG, Heap2, Heap, Btree, Sequence, Generic
+// XLOG, Heap2, Heap, Btree, Hash, Gin, Gist, Sequence, SPGist, BRIN, Generic: every page rmgr.
+const COVERED_RMGRS = new Set([0, 9, 10, 11, 12, 13, 14, 15, 16, 17, 20]);
 const MUTATIONS_PER_RECORD = 6;
 const APPLY_MS_MAX = 200;
 
 test('randomly corrupted records give a page or a typed error, in bounded time', { timeout: 15 * 60_000 }, async () => {
   await withCluster({ name: 'redo-fuzz' }, async (c) => {
-    await runAllWorkloads(c, { scale: 0.1, only: ['pgbench', 'bulk_copy', 'update_delete_vacuum', 'index_btree', 'sequences', 'index_bloom'] });
+    await runAllWorkloads(c, { scale: 0.1, only: ['pgbench', 'bulk_copy', 'update_delete_vacuum', 'index_btree', 'index_hash', 'index_gin', 'index_gist', 'index_spgist', 'index_brin', 'sequences', 'index_bloom'] });
     await c.stop('fast');
     const dir = join(c.dataDir, 'pg_wal');
     const start = parseLsn(firstSegmentStart(dir, c.walSegSizeBytes));

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BLCKSZ } from '../pg/constants.js';
 import { lsn } from '../pg/lsn.js';
-import { RM_HASH_ID, RM_HEAP_ID } from '../pg/rmgr-ids.js';
+import { RM_HEAP_ID, RM_SMGR_ID } from '../pg/rmgr-ids.js';
 import type { BlockNumber } from '../pg/types.js';
 import { fakeRecord, le, TEST_REL } from '../testing/fake-records.js';
 import { RedoError } from './errors.js';
@@ -18,8 +18,8 @@ function redoError(fn: () => unknown, code: string, includes: string): void {
 }
 
 test('a record of an rmgr without redo is refused, naming the rmgr and the type', () => {
-  const r = fakeRecord(RM_HASH_ID, 0x20, le([2, 1]), { blocks: [{ id: 0, blkno: 3, data: le([4, 0]) }] });
-  redoError(() => redoPage(KEY, undefined, [{ kind: 'record', record: r, blockId: 0 }]), 'UNSUPPORTED_RECORD', 'Hash/INSERT');
+  const r = fakeRecord(RM_SMGR_ID, 0x20, le([2, 1]), { blocks: [{ id: 0, blkno: 3, data: le([4, 0]) }] });
+  redoError(() => redoPage(KEY, undefined, [{ kind: 'record', record: r, blockId: 0 }]), 'UNSUPPORTED_RECORD', 'Storage/TRUNCATE');
 });
 
 test('a record the page already has is skipped (BLK_DONE), whatever it holds', () => {

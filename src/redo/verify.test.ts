@@ -39,10 +39,33 @@ const REQUIRED = [
   'Btree/INSERT_POST',
   'Sequence/LOG',
   'Generic/Generic',
+  'Hash/INSERT',
+  'Hash/ADD_OVFL_PAGE',
+  'Hash/SPLIT_ALLOCATE_PAGE',
+  'Hash/SPLIT_COMPLETE',
+  'Hash/SQUEEZE_PAGE',
+  'Hash/DELETE',
+  'Gin/INSERT',
+  'Gin/INSERT_LISTPAGE',
+  'Gin/DELETE_LISTPAGE',
+  'Gin/UPDATE_META_PAGE',
+  'Gist/PAGE_UPDATE',
+  'Gist/PAGE_SPLIT',
+  'Gist/PAGE_DELETE',
+  'SPGist/ADD_LEAF',
+  'SPGist/PICKSPLIT',
+  'SPGist/MOVE_LEAFS',
+  'SPGist/VACUUM_LEAF',
+  'SPGist/VACUUM_REDIRECT',
+  'BRIN/CREATE_INDEX',
+  'BRIN/INSERT',
+  'BRIN/SAMEPAGE_UPDATE',
+  'BRIN/REVMAP_EXTEND',
+  'BRIN/DESUMMARIZE',
 ];
 
-/** The rmgrs strata redoes: none of their records may be unsupported. */
-const COVERED = ['XLOG/', 'Heap/', 'Heap2/', 'Btree/', 'Sequence/', 'Generic/'];
+/** The rmgrs strata redoes (every page rmgr): none of their records may be unsupported. */
+const COVERED = ['XLOG/', 'Heap/', 'Heap2/', 'Btree/', 'Hash/', 'Gin/', 'Gist/', 'Sequence/', 'SPGist/', 'BRIN/', 'Generic/'];
 
 function walOf(c: PgCluster): { dir: string; start: ReturnType<typeof parseLsn>; segmentSize: number } {
   const dir = join(c.dataDir, 'pg_wal');

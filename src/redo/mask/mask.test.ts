@@ -8,6 +8,7 @@ import {
   setItemId, setPageFlags, setPageLsn, setPagePruneXid,
 } from '../page.js';
 import { btree_mask } from './btree.js';
+import { hash_mask } from './hash.js';
 import { mask_lp_flags, mask_page_content, mask_page_hint_bits, mask_page_lsn_and_checksum, mask_unused_space } from './common.js';
 import { generic_mask } from './generic.js';
 import { heap_mask } from './heap.js';
@@ -138,5 +139,5 @@ test('maskFor names the mask of each resource manager strata redoes', () => {
   assert.equal(maskFor(RM_SEQ_ID), seq_mask);
   assert.equal(maskFor(RM_GENERIC_ID), generic_mask);
   assert.equal(maskFor(RM_XLOG_ID), undefined);
-  assert.equal(maskFor(RM_HASH_ID), undefined);
+  assert.equal(maskFor(RM_HASH_ID), hash_mask);
 });

@@ -12,8 +12,13 @@ import { heap2Redo } from './heap2.js';
 import { btreeRedo } from './btree.js';
 import { seqRedo } from './seq.js';
 import { genericRedo } from './generic.js';
+import { hashRedo } from './hash.js';
+import { brinRedo } from './brin.js';
+import { gistRedo } from './gist.js';
+import { spgistRedo } from './spgist.js';
+import { ginRedo } from './gin.js';
 
-const MODULES: readonly RedoRmgr[] = [xlogRedo, heapRedo, heap2Redo, btreeRedo, seqRedo, genericRedo];
+const MODULES: readonly RedoRmgr[] = [xlogRedo, heapRedo, heap2Redo, btreeRedo, seqRedo, genericRedo, gistRedo, spgistRedo, hashRedo, brinRedo, ginRedo];
 
 export const REDO_RMGRS: readonly (RedoRmgr | undefined)[] = (() => {
   const table: (RedoRmgr | undefined)[] = new Array(256).fill(undefined);
