@@ -1,8 +1,9 @@
 /**
  * bench/redo: strata's redo engine beside PostgreSQL's own recovery, on the same WAL, in one run.
  *
- * A stock PostgreSQL 15 runs pgbench -i at STRATA_BENCH_SCALE; a base backup is taken; then
- * STRATA_BENCH_SECONDS of pgbench with 4 clients write the WAL to replay. Then:
+ * Two WALs (STRATA_BENCH_CASE picks one): pgbench (pgbench -i at STRATA_BENCH_SCALE, a base backup,
+ * then STRATA_BENCH_SECONDS of pgbench with 4 clients) and index-heavy (a base backup, then the
+ * btree, hash, GIN, GiST, SP-GiST and BRIN workloads at STRATA_BENCH_INDEX_SCALE). For each:
  *   - PostgreSQL: the backup is started in archive recovery (restore_command from a copy of the
  *     WAL, hot_standby off), timed from `pg_ctl start` until it accepts connections (pg_isready),
  *     checked to have replayed up to the last record;
@@ -17,6 +18,7 @@ import { readWal } from '../src/cli/wal-files.js';
 import { BLCKSZ } from '../src/pg/constants.js';
 import { formatLsn, lsn, parseLsn, parseWalFileName, type Lsn } from '../src/pg/lsn.js';
 import { PgCluster, pgBin, run } from '../src/testing/cluster.js';
+import { runAllWorkloads } from '../src/testing/workloads.js';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WalRecord } from '../src/wal/record.js';
@@ -28,6 +30,7 @@ import { vmClear, vmPageOf } from '../src/redo/vm.js';
 
 const scale = Number(process.env['STRATA_BENCH_SCALE'] ?? 10);
 const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
+const indexScale = Number(process.env['STRATA_BENCH_INDEX_SCALE'] ?? 1);
 const SEGMENT_BLOCKS = 131072; // RELSEG_SIZE: 1 GiB relation segment files
 const FORK_SUFFIX = ['', '_fsm', '_vm', '_init'];
 const READY_WAIT_MS_MAX = 600_000;
@@ -112,16 +115,41 @@ function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResu
   return { ms: performance.now() - t0, records, blocks, refused, end: lsn(endNumber), lastRecord: lsn(lastNumber) };
 }
 
-async function main(): Promise<void> {
-  process.stdout.write(`making WAL: pgbench -i -s ${scale}, a base backup, then ${seconds} s of pgbench -c 4 ...\n`);
-  const primary = await PgCluster.create({ name: 'bench-redo', settings: { max_wal_size: '8GB', checkpoint_timeout: '1h' } });
+/** One WAL to replay: what is loaded before the base backup, and what writes the WAL after it. */
+interface BenchCase {
+  readonly name: string;
+  readonly describe: string;
+  prepare(c: PgCluster): Promise<void>;
+  load(c: PgCluster): Promise<void>;
+}
+
+const CASES: readonly BenchCase[] = [
+  {
+    name: 'pgbench',
+    describe: `pgbench -i -s ${scale}, a base backup, then ${seconds} s of pgbench -c 4`,
+    prepare: async (c) => void (await c.pgbench(['-i', '-s', String(scale), '-q'])),
+    load: async (c) => void (await c.pgbench(['-c', '4', '-j', '2', '-T', String(seconds), '-n'], { timeoutMs: (seconds + 120) * 1000 })),
+  },
+  {
+    name: 'index-heavy',
+    describe: `a base backup, then the hash, GIN, GiST, SP-GiST, BRIN and btree workloads at scale ${indexScale}`,
+    prepare: async () => undefined,
+    load: async (c) =>
+      void (await runAllWorkloads(c, { scale: indexScale, only: ['index_btree', 'index_hash', 'index_gin', 'index_gist', 'index_spgist', 'index_brin'] })),
+  },
+];
+
+/** Makes the case's WAL, replays it both ways, and prints the figures. */
+async function runCase(bench: BenchCase): Promise<void> {
+  process.stdout.write(`\n[${bench.name}] making WAL: ${bench.describe} ...\n`);
+  const primary = await PgCluster.create({ name: `bench-redo-${bench.name}`, settings: { max_wal_size: '8GB', checkpoint_timeout: '1h' } });
   let replica: PgCluster | undefined;
   try {
-    await primary.pgbench(['-i', '-s', String(scale), '-q']);
+    await bench.prepare(primary);
     const backupDir = await primary.baseBackup();
     const label = readFileSync(join(backupDir, 'backup_label'), 'utf8');
     const start = parseLsn(/START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+)/.exec(label)![1]!);
-    await primary.pgbench(['-c', '4', '-j', '2', '-T', String(seconds), '-n'], { timeoutMs: (seconds + 120) * 1000 });
+    await bench.load(primary);
     await primary.stop('fast');
 
     // The WAL archive recovery reads: every segment the primary kept.
@@ -133,7 +161,7 @@ async function main(): Promise<void> {
     const walMiB = Number(strata.end - start) / (1 << 20);
 
     replica = await PgCluster.fromDataDir(backupDir, {
-      name: 'bench-redo-recovery',
+      name: `bench-redo-${bench.name}-recovery`,
       start: false,
       settings: { restore_command: `cp ${archive}/%f %p`, hot_standby: false, max_wal_size: '8GB' },
     });
@@ -156,14 +184,15 @@ async function main(): Promise<void> {
 
     const line = (name: string, ms: number) =>
       `${name.padEnd(46)} ${(strata.records / (ms / 1000) / 1000).toFixed(0).padStart(7)} k rec/s ${(walMiB / (ms / 1000)).toFixed(1).padStart(8)} MiB/s ${ms.toFixed(0).padStart(8)} ms\n`;
-    process.stdout.write(`\nWAL: ${walMiB.toFixed(1)} MiB, ${strata.records} records, ${formatLsn(start)} to ${formatLsn(strata.end)}; ${strata.blocks} block applications, ${strata.refused} refused\n`);
+    process.stdout.write(`[${bench.name}] WAL: ${walMiB.toFixed(1)} MiB, ${strata.records} records, ${formatLsn(start)} to ${formatLsn(strata.end)}; ${strata.blocks} block applications, ${strata.refused} refused\n`);
     process.stdout.write(line('strata redo (decode + apply, pages from backup)', strata.ms));
     process.stdout.write(line('PostgreSQL archive recovery (start to ready)', pgMs));
-    process.stdout.write(`\nratio strata / PostgreSQL speed: ${(pgMs / strata.ms).toFixed(2)} (target >= 1)\n`);
+    process.stdout.write(`[${bench.name}] ratio strata / PostgreSQL speed: ${(pgMs / strata.ms).toFixed(2)} (target >= 1)\n`);
   } finally {
     await replica?.destroy();
     await primary.destroy();
   }
 }
 
-await main();
+const only = process.env['STRATA_BENCH_CASE'];
+for (const bench of CASES) if (only === undefined || only === bench.name) await runCase(bench);
