@@ -13,9 +13,10 @@ import { formatLsn } from '../pg/lsn.js';
 import { relFileNodeEquals } from '../pg/types.js';
 import { restoreBlockImage } from '../wal/image.js';
 import { WalDecodeError } from '../wal/errors.js';
-import { RedoError } from './errors.js';
+import { RedoError, redoError } from './errors.js';
 import { newPage, pageIsNew, pageLsn, setPageLsn } from './page.js';
 import { redoRmgrFor } from './rmgr/index.js';
+import { recordName } from './rmgr/rmgr.js';
 import { vmClear, vmTruncate } from './vm.js';
 import type { PageKey, RecordInput, RedoInput, RedoSettings } from './types.js';
 
@@ -71,6 +72,12 @@ export function applyRecord(page: Uint8Array | undefined, key: PageKey, input: R
     target = page ?? newPage();
     if (lsn <= pageLsn(target)) return target; // BLK_DONE
   }
-  redoRmgrFor(record.rmid).redo(target, { record, blockId, block, lsn, settings, description: input.description });
+  try {
+    redoRmgrFor(record.rmid).redo(target, { record, blockId, block, lsn, settings, description: input.description });
+  } catch (e) {
+    // Page routines know the page, not the record: name the record, its LSN and the block here.
+    if (e instanceof RedoError && e.lsn === undefined) throw redoError(e.code, record.lsn, blockId, recordName(record), e.message);
+    throw e;
+  }
   return target;
 }

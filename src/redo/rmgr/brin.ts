@@ -17,7 +17,7 @@ import {
 } from '../brin-page.js';
 import { RedoError } from '../errors.js';
 import { pageAddItem, pageIndexTupleDeleteNoCompact, pageIndexTupleOverwrite, pageMaxOffset, setPageLsn } from '../page.js';
-import { describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
+import { requireInit, corruptRecord, recordName, describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
 
 type Apply = (page: Uint8Array, ctx: RedoContext) => void;
 
@@ -25,18 +25,8 @@ type Apply = (page: Uint8Array, ctx: RedoContext) => void;
 const INVALID_BLOCK = 0xffffffff;
 const INVALID_OFFSET = 0;
 
-function recordName(ctx: RedoContext): string {
-  return `BRIN ${brinRmgr.identify(ctx.record.info) ?? 'record'}`;
-}
 
-function corruptRecord(why: string): RedoError {
-  return new RedoError('CORRUPT_RECORD', why);
-}
 
-/** XLogInitBufferForRedo: the block must be WILL_INIT, so the dispatcher zeroed it. */
-function requireInit(ctx: RedoContext): void {
-  if (!ctx.block.willInit) throw corruptRecord('block to be initialized in redo routine must be marked with WILL_INIT flag in the WAL record');
-}
 
 function stamped(change: (page: Uint8Array, ctx: RedoContext) => void): Apply {
   return (page, ctx) => {
@@ -116,13 +106,7 @@ export const brinRedo: RedoRmgr = {
     const d = describeForRedo(brinRmgr, ctx);
     const apply = applyFor(d, ctx.blockId);
     if (apply === undefined)
-      throw redoFail(ctx, 'BAD_INPUT', recordName(ctx), `brin_redo does not change block reference ${ctx.blockId} of this record`);
-    try {
-      apply(page, ctx);
-    } catch (e) {
-      // Page routines know the page, not the record: name the record here.
-      if (e instanceof RedoError && e.lsn === undefined) throw redoFail(ctx, e.code, recordName(ctx), e.message);
-      throw e;
-    }
+      throw redoFail(ctx, 'BAD_INPUT', recordName(ctx.record), `brin_redo does not change block reference ${ctx.blockId} of this record`);
+    apply(page, ctx);
   },
 };

@@ -54,7 +54,7 @@ import {
 import { RedoError } from '../errors.js';
 import { maxAlign, pageIndexMultiDelete, pageIndexTupleDelete, pageIndexTupleOverwrite, pageMaxOffset, setPageLsn } from '../page.js';
 
-import { describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
+import { requireInit, corruptRecord, recordName, describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
 
 /** P_NONE */
 const P_NONE = 0;
@@ -62,19 +62,8 @@ const P_NONE = 0;
 /** What a record does to one of its blocks, by role. */
 type Apply = (page: Uint8Array, ctx: RedoContext) => void;
 
-/** The record's name in errors: "Btree SPLIT_L". */
-function recordName(ctx: RedoContext): string {
-  return `Btree ${btreeRmgr.identify(ctx.record.info) ?? 'record'}`;
-}
 
-function corruptRecord(why: string): RedoError {
-  return new RedoError('CORRUPT_RECORD', why);
-}
 
-/** XLogInitBufferForRedo: the block must be WILL_INIT, so the dispatcher zeroed it. */
-function requireInit(ctx: RedoContext): void {
-  if (!ctx.block.willInit) throw corruptRecord('block to be initialized in redo routine must be marked with WILL_INIT flag in the WAL record');
-}
 
 /** A block the routine reads is `blockId`'s page only when the record registered it. */
 function blkno(ctx: RedoContext, id: number): number | undefined {
@@ -360,13 +349,7 @@ export const btreeRedo: RedoRmgr = {
     const d = describeForRedo(btreeRmgr, ctx);
     const apply = applyFor(d, ctx.blockId);
     if (apply === undefined)
-      throw redoFail(ctx, 'BAD_INPUT', recordName(ctx), `btree_redo does not change block reference ${ctx.blockId} of this record`);
-    try {
-      apply(page, ctx);
-    } catch (e) {
-      // Page routines know the page, not the record: name the record here.
-      if (e instanceof RedoError && e.lsn === undefined) throw redoFail(ctx, e.code, recordName(ctx), e.message);
-      throw e;
-    }
+      throw redoFail(ctx, 'BAD_INPUT', recordName(ctx.record), `btree_redo does not change block reference ${ctx.blockId} of this record`);
+    apply(page, ctx);
   },
 };

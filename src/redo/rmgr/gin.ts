@@ -42,23 +42,13 @@ import {
   setGinRightlink,
 } from '../gin-page.js';
 import { pageAddItem, pageIndexTupleDelete, pageIsEmpty, pageItem, pageMaxOffset, setPagePruneXid, setPageLsn } from '../page.js';
-import { describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
+import { requireInit, corruptRecord, recordName, describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
 
 /** What a record does to one of its blocks. */
 type Apply = (page: Uint8Array, ctx: RedoContext) => void;
 
-function recordName(ctx: RedoContext): string {
-  return `Gin ${ginRmgr.identify(ctx.record.info) ?? 'record'}`;
-}
 
-function corruptRecord(why: string): RedoError {
-  return new RedoError('CORRUPT_RECORD', why);
-}
 
-/** XLogInitBufferForRedo: the block must be WILL_INIT, so the dispatcher zeroed it. */
-function requireInit(ctx: RedoContext): void {
-  if (!ctx.block.willInit) throw corruptRecord('block to be initialized in redo routine must be marked with WILL_INIT flag in the WAL record');
-}
 
 /** A block PostgreSQL only ever restores from its image (XLogReadBufferForRedo must say BLK_RESTORED). */
 function imageOnly(what: string): Apply {
@@ -261,13 +251,7 @@ export const ginRedo: RedoRmgr = {
   redo(page, ctx) {
     const d = describeForRedo(ginRmgr, ctx);
     const apply = applyFor(d, ctx.blockId);
-    if (apply === undefined) throw redoFail(ctx, 'BAD_INPUT', recordName(ctx), `gin_redo does not change block reference ${ctx.blockId} of this record`);
-    try {
-      apply(page, ctx);
-    } catch (e) {
-      // Page routines know the page, not the record: name the record here.
-      if (e instanceof RedoError && e.lsn === undefined) throw redoFail(ctx, e.code, recordName(ctx), e.message);
-      throw e;
-    }
+    if (apply === undefined) throw redoFail(ctx, 'BAD_INPUT', recordName(ctx.record), `gin_redo does not change block reference ${ctx.blockId} of this record`);
+    apply(page, ctx);
   },
 };

@@ -31,17 +31,11 @@ import {
   setGistRightlink,
 } from '../gist-page.js';
 import { pageIndexMultiDelete, pageIndexTupleDelete, pageIndexTupleOverwrite, setPageLsn } from '../page.js';
-import { describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
+import { corruptRecord, recordName, describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
 
 type Apply = (page: Uint8Array, ctx: RedoContext) => void;
 
-function recordName(ctx: RedoContext): string {
-  return `Gist ${gistRmgr.identify(ctx.record.info) ?? 'record'}`;
-}
 
-function corruptRecord(why: string): RedoError {
-  return new RedoError('CORRUPT_RECORD', why);
-}
 
 /** gistRedoClearFollowRight: the left child of a finished split gets its NSN, loses FOLLOW_RIGHT. */
 const clearFollowRight: Apply = (page, ctx) => {
@@ -153,12 +147,7 @@ export const gistRedo: RedoRmgr = {
     const d = describeForRedo(gistRmgr, ctx);
     const apply = applyFor(d, ctx.blockId);
     if (apply === undefined)
-      throw redoFail(ctx, 'BAD_INPUT', recordName(ctx), `gist_redo does not change block reference ${ctx.blockId} of this record`);
-    try {
-      apply(page, ctx);
-    } catch (e) {
-      if (e instanceof RedoError && e.lsn === undefined) throw redoFail(ctx, e.code, recordName(ctx), e.message);
-      throw e;
-    }
+      throw redoFail(ctx, 'BAD_INPUT', recordName(ctx.record), `gist_redo does not change block reference ${ctx.blockId} of this record`);
+    apply(page, ctx);
   },
 };

@@ -48,23 +48,13 @@ import {
 import { RedoError } from '../errors.js';
 import { setU32, u32 } from '../page-layout.js';
 import { maxAlign, pageAddItem, pageIndexMultiDelete, setPageLsn } from '../page.js';
-import { describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
+import { requireInit, corruptRecord, recordName, describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
 
 /** What a record does to one of its blocks, by role. */
 type Apply = (page: Uint8Array, ctx: RedoContext) => void;
 
-function recordName(ctx: RedoContext): string {
-  return `Hash ${hashRmgr.identify(ctx.record.info) ?? 'record'}`;
-}
 
-function corruptRecord(why: string): RedoError {
-  return new RedoError('CORRUPT_RECORD', why);
-}
 
-/** XLogInitBufferForRedo: the block must be WILL_INIT, so the dispatcher zeroed it. */
-function requireInit(ctx: RedoContext): void {
-  if (!ctx.block.willInit) throw corruptRecord('block to be initialized in redo routine must be marked with WILL_INIT flag in the WAL record');
-}
 
 function blkno(ctx: RedoContext, id: number): number | undefined {
   return ctx.record.blocks[id]?.blkno;
@@ -286,13 +276,7 @@ export const hashRedo: RedoRmgr = {
     const d = describeForRedo(hashRmgr, ctx);
     const apply = applyFor(d, ctx.blockId);
     if (apply === undefined)
-      throw redoFail(ctx, 'BAD_INPUT', recordName(ctx), `hash_redo does not change block reference ${ctx.blockId} of this record`);
-    try {
-      apply(page, ctx);
-    } catch (e) {
-      // Page routines know the page, not the record: name the record here.
-      if (e instanceof RedoError && e.lsn === undefined) throw redoFail(ctx, e.code, recordName(ctx), e.message);
-      throw e;
-    }
+      throw redoFail(ctx, 'BAD_INPUT', recordName(ctx.record), `hash_redo does not change block reference ${ctx.blockId} of this record`);
+    apply(page, ctx);
   },
 };

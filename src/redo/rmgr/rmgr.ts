@@ -9,7 +9,8 @@ import type { DescriptionBase } from '../../wal/describe.js';
 import { WalDecodeError } from '../../wal/errors.js';
 import type { BlockRef, WalRecord } from '../../wal/record.js';
 import type { RmgrModule } from '../../wal/rmgr/rmgr.js';
-import { redoError, type RedoError, type RedoErrorCode } from '../errors.js';
+import { RMGRS } from '../../wal/rmgr/index.js';
+import { RedoError, redoError, type RedoErrorCode } from '../errors.js';
 import type { RedoSettings } from '../types.js';
 
 export interface RedoContext {
@@ -53,4 +54,23 @@ export function describeForRedo<D extends DescriptionBase>(rmgr: RmgrModule<D>, 
     if (e instanceof WalDecodeError) throw redoFail(ctx, e.code === 'UNKNOWN_RECORD_TYPE' ? 'UNSUPPORTED_RECORD' : 'CORRUPT_RECORD', `${rmgr.name} record`, e.message);
     throw e;
   }
+}
+
+/** "Btree SPLIT_L": a record's rmgr and type, as errors name it. */
+export function recordName(record: WalRecord): string {
+  const m = RMGRS[record.rmid];
+  return `${m?.name ?? `rmgr ${record.rmid}`} ${m?.identify(record.info) ?? 'record'}`;
+}
+
+/**
+ * A record whose payload is not what its type needs. Like the page routines' errors it does not
+ * name the record: the dispatcher (applyRecord) adds the record, its LSN and the block.
+ */
+export function corruptRecord(why: string): RedoError {
+  return new RedoError('CORRUPT_RECORD', why);
+}
+
+/** XLogInitBufferForRedo's contract: a block redo initialises must be WILL_INIT (so it was zeroed). */
+export function requireInit(ctx: RedoContext): void {
+  if (!ctx.block.willInit) throw corruptRecord('block to be initialized in redo routine must be marked with WILL_INIT flag in the WAL record');
 }

@@ -40,20 +40,14 @@ import {
   spgUpdateNodeLink,
   type FakeState,
 } from '../spgist-page.js';
-import { describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
+import { corruptRecord, recordName, describeForRedo, redoFail, type RedoContext, type RedoRmgr } from './rmgr.js';
 
 type Apply = (page: Uint8Array, ctx: RedoContext) => void;
 
 const INVALID_BLOCK_NUMBER = 0xffff_ffff;
 const INVALID_OFFSET_NUMBER = 0;
 
-function recordName(ctx: RedoContext): string {
-  return `SPGist ${spgistRmgr.identify(ctx.record.info) ?? 'record'}`;
-}
 
-function corruptRecord(why: string): RedoError {
-  return new RedoError('CORRUPT_RECORD', why);
-}
 
 /** XLogInitBufferForRedo + SpGistInitBuffer: the block must be WILL_INIT, so it arrived zeroed. */
 function initPage(page: Uint8Array, ctx: RedoContext, flags: number): void {
@@ -324,12 +318,7 @@ export const spgistRedo: RedoRmgr = {
     const d = describeForRedo(spgistRmgr, ctx);
     const apply = applyFor(d, ctx);
     if (apply === undefined)
-      throw redoFail(ctx, 'BAD_INPUT', recordName(ctx), `spg_redo does not change block reference ${ctx.blockId} of this record`);
-    try {
-      apply(page, ctx);
-    } catch (e) {
-      if (e instanceof RedoError && e.lsn === undefined) throw redoFail(ctx, e.code, recordName(ctx), e.message);
-      throw e;
-    }
+      throw redoFail(ctx, 'BAD_INPUT', recordName(ctx.record), `spg_redo does not change block reference ${ctx.blockId} of this record`);
+    apply(page, ctx);
   },
 };
