@@ -70,11 +70,13 @@ function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResu
   const t0 = performance.now();
   // Pages by database, then by (relfilenode, fork, block) packed in a number: no string per lookup.
   const pages = new Map<number, Map<number, Uint8Array>>();
-  const slot = (k: PageKey): [Map<number, Uint8Array>, number] => {
-    let db = pages.get(k.rel.spcNode * 0x1_0000_0000 + k.rel.dbNode);
-    if (db === undefined) pages.set(k.rel.spcNode * 0x1_0000_0000 + k.rel.dbNode, (db = new Map()));
-    return [db, (k.rel.relNode * 4 + k.fork) * 0x1_0000_0000 + k.blkno];
+  const dbPages = (k: PageKey): Map<number, Uint8Array> => {
+    const id = k.rel.spcNode * 0x1_0000_0000 + k.rel.dbNode;
+    let db = pages.get(id);
+    if (db === undefined) pages.set(id, (db = new Map()));
+    return db;
   };
+  const pageNumber = (k: PageKey): number => (k.rel.relNode * 4 + k.fork) * 0x1_0000_0000 + k.blkno;
   let records = 0;
   let blocks = 0;
   let refused = 0;
@@ -87,12 +89,13 @@ function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResu
     const description = describeRecord(r);
     for (const b of r.blocks) {
       if (b === undefined) continue;
-      const key: PageKey = { rel: b.rel, fork: b.fork, blkno: b.blkno };
-      const [db, k] = slot(key);
+      // A block reference names its page: it is a PageKey.
+      const db = dbPages(b);
+      const k = pageNumber(b);
       let page = db.get(k);
-      if (page === undefined && !b.applyImage && !b.willInit) page = backupPage(backupDir, key);
+      if (page === undefined && !b.applyImage && !b.willInit) page = backupPage(backupDir, b);
       try {
-        db.set(k, applyRecord(page, key, { kind: 'record', record: r, blockId: b.id, description }, DEFAULT_REDO_SETTINGS));
+        db.set(k, applyRecord(page, b, { kind: 'record', record: r, blockId: b.id, description }, DEFAULT_REDO_SETTINGS));
         blocks++;
       } catch (e) {
         if (!(e instanceof RedoError)) throw e;
@@ -102,7 +105,8 @@ function strataReplay(backupDir: string, walDir: string, start: Lsn): StrataResu
     for (const e of description.effects) {
       if (e.kind !== 'vm.clear') continue;
       const key: PageKey = { rel: e.rel, fork: 2, blkno: vmPageOf(e.heapBlock) as PageKey['blkno'] };
-      const [db, k] = slot(key);
+      const db = dbPages(key);
+      const k = pageNumber(key);
       const vm = db.get(k) ?? backupPage(backupDir, key);
       if (vm === undefined) continue;
       vmClear(vm, e.heapBlock, e.flags);
