@@ -115,47 +115,49 @@ const COMPACT_SCRATCH = new Uint8Array(BLCKSZ);
  * compactify_tuples: packs the listed items (`compact`) against pd_special in list order (the first
  * ends at pd_special), updates their lp_off, and sets pd_upper; the bytes below the new pd_upper are
  * left as they were. Like PostgreSQL it has two paths: when the items already descend in offset
- * (the common case) they move up in place, one memmove (copyWithin) per run of adjacent items,
- * never over an item not yet moved; otherwise they are copied from a scratch copy of the page.
+ * (the common case) they move up in place, never over an item not yet moved; otherwise they are
+ * copied from a scratch copy of the item space. Either way one copy moves each run of items that
+ * lie back to back.
  */
 function compactifyTuples(p: Uint8Array): void {
   const { n, offnum, itemoff, alignedlen } = compact;
   let presorted = true;
   for (let i = 1; i < n && presorted; i++) if (itemoff[i]! >= itemoff[i - 1]!) presorted = false;
-  let upper = u16(p, PD_SPECIAL);
-  if (presorted) {
-    // Items that lie back to back move by the same distance: one memmove per run of them.
-    let runSrc = -1;
-    let runEnd = -1;
-    let runDelta = 0;
-    for (let i = 0; i < n; i++) {
-      const off = itemoff[i]!;
-      const len = alignedlen[i]!;
-      upper -= len;
-      const delta = upper - off;
-      if (runSrc >= 0 && off + len === runSrc && delta === runDelta) {
-        runSrc = off;
-      } else {
-        if (runSrc >= 0 && runDelta !== 0) p.copyWithin(runSrc + runDelta, runSrc, runEnd);
-        runSrc = off;
-        runEnd = off + len;
-        runDelta = delta;
-      }
-      setLpOff(p, offnum[i]!, upper);
+  const special = u16(p, PD_SPECIAL);
+  // Out of order, items are read from a copy of the item space (PostgreSQL's scratch page).
+  const source = presorted ? p : COMPACT_SCRATCH;
+  if (!presorted) COMPACT_SCRATCH.set(p.subarray(u16(p, PD_UPPER), special), u16(p, PD_UPPER));
+  // Items that lie back to back in the source move by the same distance: one copy per run of them.
+  let upper = special;
+  let runSrc = -1;
+  let runEnd = -1;
+  let runDelta = 0;
+  for (let i = 0; i < n; i++) {
+    const off = itemoff[i]!;
+    const len = alignedlen[i]!;
+    upper -= len;
+    const delta = upper - off;
+    if (runSrc >= 0 && off + len === runSrc && delta === runDelta) {
+      runSrc = off;
+    } else {
+      if (runSrc >= 0) moveRun(p, source, runSrc, runEnd, runDelta);
+      runSrc = off;
+      runEnd = off + len;
+      runDelta = delta;
     }
-    if (runSrc >= 0 && runDelta !== 0) p.copyWithin(runSrc + runDelta, runSrc, runEnd);
-  } else {
-    const scratch = COMPACT_SCRATCH;
-    scratch.set(p);
-    for (let i = 0; i < n; i++) {
-      const off = itemoff[i]!;
-      const len = alignedlen[i]!;
-      upper -= len;
-      p.set(scratch.subarray(off, off + len), upper);
-      setLpOff(p, offnum[i]!, upper);
-    }
+    setLpOff(p, offnum[i]!, upper);
   }
+  if (runSrc >= 0) moveRun(p, source, runSrc, runEnd, runDelta);
   setU16(p, PD_UPPER, upper);
+}
+
+/** Moves source[from, to) to `from + delta` on the page: a memmove in place, or a copy from scratch. */
+function moveRun(p: Uint8Array, source: Uint8Array, from: number, to: number, delta: number): void {
+  if (source === p) {
+    if (delta !== 0) p.copyWithin(from + delta, from, to);
+  } else {
+    p.set(source.subarray(from, to), from + delta);
+  }
 }
 
 /** Sets lp_off of a line pointer, keeping its flags and length. */
