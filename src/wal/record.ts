@@ -77,11 +77,47 @@ export interface WalRecord {
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
-/** A BlockRef while the record is being taken apart: images and data are attached last. */
-interface MutableBlockRef extends Omit<BlockRef, 'image' | 'data'> {
-  image: Uint8Array;
-  data: Uint8Array;
-  readonly dataLen: number;
+/**
+ * A block reference as decoded: header fields at once, the views of its image and data only when
+ * asked for (most readers of most records never look at them), from offsets set after all headers.
+ */
+class DecodedBlock implements BlockRef {
+  readonly fork: number;
+  readonly willInit: boolean;
+  readonly hasData: boolean;
+  readonly hasImage: boolean;
+  readonly applyImage: boolean;
+  imageStart = 0;
+  dataStart = 0;
+  #image: Uint8Array | undefined;
+  #data: Uint8Array | undefined;
+
+  constructor(
+    private readonly raw: Uint8Array,
+    readonly id: number,
+    readonly rel: RelFileNode,
+    readonly flags: number,
+    readonly blkno: BlockNumber,
+    readonly dataLen: number,
+    readonly bimgLen: number,
+    readonly bimgInfo: number,
+    readonly holeOffset: number,
+    readonly holeLength: number,
+  ) {
+    this.fork = flags & BKPBLOCK_FORK_MASK;
+    this.willInit = (flags & BKPBLOCK_WILL_INIT) !== 0;
+    this.hasData = dataLen > 0;
+    this.hasImage = (flags & BKPBLOCK_HAS_IMAGE) !== 0;
+    this.applyImage = this.hasImage && (bimgInfo & BKPIMAGE_APPLY) !== 0;
+  }
+
+  get image(): Uint8Array {
+    return (this.#image ??= this.hasImage ? this.raw.subarray(this.imageStart, this.imageStart + this.bimgLen) : EMPTY);
+  }
+
+  get data(): Uint8Array {
+    return (this.#data ??= this.dataLen > 0 ? this.raw.subarray(this.dataStart, this.dataStart + this.dataLen) : EMPTY);
+  }
 }
 
 /** Throws the error xlogreader.c reports for records whose parts do not add up. */
@@ -112,7 +148,7 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
   let maxBlockId = -1;
   let lastRel: RelFileNode | null = null;
   // Header fields first; the images and data follow all headers, in block order (as in PostgreSQL).
-  const blocks: MutableBlockRef[] = [];
+  const blocks: DecodedBlock[] = [];
   while (remaining > datatotal) {
     if (remaining < 1) shortData();
     const blockId = raw[ptr]!;
@@ -212,43 +248,22 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
       const blkno = readU32(raw, ptr);
       ptr += 4;
       remaining -= 4;
-      const hasImage = (flags & BKPBLOCK_HAS_IMAGE) !== 0;
-      blocks[blockId] = {
-        id: blockId,
-        rel,
-        fork: flags & BKPBLOCK_FORK_MASK,
-        blkno: blkno as BlockNumber,
-        flags,
-        willInit: (flags & BKPBLOCK_WILL_INIT) !== 0,
-        hasData: dataLen > 0,
-        hasImage,
-        applyImage: hasImage && (bimgInfo & BKPIMAGE_APPLY) !== 0,
-        bimgLen,
-        bimgInfo,
-        holeOffset,
-        holeLength,
-        image: EMPTY,
-        data: EMPTY,
-        dataLen,
-      };
+      blocks[blockId] = new DecodedBlock(raw, blockId, rel, flags, blkno as BlockNumber, dataLen, bimgLen, bimgInfo, holeOffset, holeLength);
     } else {
       malformed(`invalid block_id ${blockId}`, start);
     }
   }
   if (remaining !== datatotal) shortData();
 
+  // Images and data follow all headers, in block order; their views are made when first asked for.
   for (const b of blocks) {
     if (b === undefined) continue;
-    if (b.hasImage) {
-      b.image = raw.subarray(ptr, ptr + b.bimgLen);
-      ptr += b.bimgLen;
-    }
-    if (b.dataLen > 0) {
-      b.data = raw.subarray(ptr, ptr + b.dataLen);
-      ptr += b.dataLen;
-    }
+    b.imageStart = ptr;
+    ptr += b.bimgLen;
+    b.dataStart = ptr;
+    ptr += b.dataLen;
   }
-  const mainData = mainDataLen > 0 ? raw.subarray(ptr, ptr + mainDataLen) : EMPTY;
+  const mainDataStart = ptr;
 
   return new DecodedRecord(
     start,
@@ -262,14 +277,16 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
     blocks,
     origin,
     toplevelXid as TransactionId,
-    mainData,
+    mainDataStart,
+    mainDataLen,
     raw,
   );
 }
 
 /**
  * A decoded record. Its LSNs are kept as exact numbers and made into branded bigints only when
- * asked: three BigInts per record were a tenth of the decoder's time.
+ * asked (three BigInts per record were a tenth of the decoder's time), and its main data view is
+ * made when first asked for.
  */
 class DecodedRecord implements WalRecord {
   #lsn: Lsn | undefined;
@@ -288,9 +305,16 @@ class DecodedRecord implements WalRecord {
     readonly blocks: readonly (BlockRef | undefined)[],
     readonly origin: number,
     readonly toplevelXid: TransactionId,
-    readonly mainData: Uint8Array,
+    private readonly mainDataStart: number,
+    private readonly mainDataLen: number,
     readonly raw: Uint8Array,
   ) {}
+
+  #mainData: Uint8Array | undefined;
+
+  get mainData(): Uint8Array {
+    return (this.#mainData ??= this.mainDataLen > 0 ? this.raw.subarray(this.mainDataStart, this.mainDataStart + this.mainDataLen) : EMPTY);
+  }
 
   get lsn(): Lsn {
     return (this.#lsn ??= lsnOf(this.lsnNumber));
