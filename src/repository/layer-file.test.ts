@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { RepositoryError } from './errors.js';
+import { ALL_KEYS, makeKey, nextKey } from './key.js';
+import { ENTRY_BYTES, HEADER_BYTES, LayerFile, LayerKind, LayerWriter, parseLayerFileName, type FoundValue } from './layer-file.js';
+import { VALUE_KIND_IMAGE, VALUE_KIND_WAL, VALUE_WILL_INIT } from './value.js';
+
+function withDir(fn: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-layer-'));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const key = (i: number) => makeKey(0, 1663, 5, 16384, 0, i);
+
+/** A page-sized image that compresses (mostly zeros) or not (random), tagged with its key and LSN. */
+function image(i: number, lsn: number, compressible: boolean): Uint8Array {
+  let x = (i * 7919 + lsn) | 1;
+  const noise = () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 24);
+  const b = compressible ? new Uint8Array(8192) : Uint8Array.from({ length: 8192 }, noise);
+  new DataView(b.buffer).setUint32(0, i);
+  new DataView(b.buffer).setUint32(4, lsn);
+  return b;
+}
+
+function record(i: number, lsn: number): Uint8Array {
+  return Buffer.from(`rec ${i}@${lsn}`);
+}
+
+/** A delta layer: keys 0..keys-1, each with an image at LSN 100 then records at 101.. up to `depth`. */
+function writeDelta(dir: string, keys: number, depth: number): string {
+  const w = new LayerWriter(dir, { kind: LayerKind.Delta, keys: ALL_KEYS, lsnStart: 100, lsnEnd: 100 + depth });
+  for (let i = 0; i < keys; i++) {
+    w.add(key(i), 100, VALUE_KIND_IMAGE, image(i, 100, i % 2 === 0));
+    for (let l = 101; l < 100 + depth; l++) w.add(key(i), l, VALUE_KIND_WAL | (l === 103 ? VALUE_WILL_INIT : 0), record(i, l));
+  }
+  return w.finish(nextKey(key(keys - 1)));
+}
+
+test('a delta layer returns each key history newest first, down to its image or initialising record', () => {
+  withDir((dir) => {
+    // Enough entries that histories cross index blocks.
+    const path = writeDelta(dir, 300, 7);
+    const f = LayerFile.open(path);
+    assert.equal(f.entryCount, 300 * 7);
+    assert.deepEqual(parseLayerFileName(f.name), f.descriptor);
+    for (const i of [0, 1, 27, 28, 150, 299]) {
+      const out: FoundValue[] = [];
+      // Below 103: back to the image at 100.
+      assert.equal(f.collect(key(i), 0, 103, out), true);
+      assert.deepEqual(out.map((v) => v.lsn), [102, 101, 100]);
+      assert.ok(Buffer.from(image(i, 100, i % 2 === 0)).equals(out[2]?.bytes as Uint8Array));
+      assert.equal(Buffer.from(out[0]?.bytes as Uint8Array).toString(), `rec ${i}@102`);
+      // From the top: stops at the initialising record at 103.
+      const top: FoundValue[] = [];
+      assert.equal(f.collect(key(i), 0, 1000, top), true);
+      assert.deepEqual(top.map((v) => v.lsn), [106, 105, 104, 103]);
+      // A floor stops the walk without a starting value.
+      const floored: FoundValue[] = [];
+      assert.equal(f.collect(key(i), 105, 1000, floored), false);
+      assert.deepEqual(floored.map((v) => v.lsn), [106, 105]);
+    }
+    const none: FoundValue[] = [];
+    assert.equal(f.collect(key(300), 0, 1000, none), false);
+    assert.equal(none.length, 0);
+    assert.equal([...f.entries()].length, 300 * 7);
+    assert.equal([...f.entries({ start: key(10), end: key(12) })].length, 14);
+    f.verify();
+    f.close();
+  });
+});
+
+test('random images round-trip uncompressed, zero pages compressed', () => {
+  withDir((dir) => {
+    const w = new LayerWriter(dir, { kind: LayerKind.Image, keys: ALL_KEYS, lsnStart: 500, lsnEnd: 501 });
+    const pages = [image(0, 500, false), image(1, 500, true)];
+    w.add(key(0), 500, VALUE_KIND_IMAGE, pages[0] as Uint8Array);
+    w.add(key(1), 500, VALUE_KIND_IMAGE, pages[1] as Uint8Array);
+    const path = w.finish();
+    const f = LayerFile.open(path);
+    assert.ok(f.fileBytes < HEADER_BYTES + 8192 + 4096, `the zero page compressed (file is ${f.fileBytes} bytes)`);
+    for (const i of [0, 1]) {
+      const out: FoundValue[] = [];
+      assert.equal(f.collect(key(i), 0, 501, out), true);
+      assert.ok(Buffer.from(pages[i] as Uint8Array).equals(out[0]?.bytes as Uint8Array));
+    }
+    f.close();
+  });
+});
+
+test('a writer refuses values out of order or outside its ranges', () => {
+  withDir((dir) => {
+    const w = new LayerWriter(dir, { kind: LayerKind.Delta, keys: { start: key(1), end: key(5) }, lsnStart: 10, lsnEnd: 20 });
+    assert.throws(() => w.add(key(0), 10, VALUE_KIND_IMAGE, new Uint8Array(1)), /outside layer ranges/);
+    assert.throws(() => w.add(key(1), 20, VALUE_KIND_IMAGE, new Uint8Array(1)), /outside layer ranges/);
+    w.add(key(2), 15, VALUE_KIND_IMAGE, new Uint8Array(1));
+    assert.throws(() => w.add(key(2), 14, VALUE_KIND_IMAGE, new Uint8Array(1)), /added after/);
+    assert.throws(() => w.add(key(1), 16, VALUE_KIND_IMAGE, new Uint8Array(1)), /added after/);
+    w.abort();
+  });
+});
+
+function expectCorrupt(fn: () => unknown, path: string, what: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof RepositoryError, String(e));
+    assert.equal(e.code, 'CORRUPT_LAYER');
+    assert.ok(e.message.includes(path), e.message);
+    assert.match(e.message, what);
+    return true;
+  });
+}
+
+test('truncation, a flipped header, index or value bit: caught, naming the file; other keys still read', () => {
+  withDir((dir) => {
+    const path = writeDelta(dir, 400, 3);
+    const good = readFileSync(path);
+    const f0 = LayerFile.open(path);
+    const lines = [...f0.entries()];
+    f0.close();
+
+    truncateSync(path, good.length - 10);
+    expectCorrupt(() => LayerFile.open(path), path, /truncated/);
+
+    const flip = (offset: number) => {
+      const b = Buffer.from(good);
+      b[offset] = (b[offset] as number) ^ 0x10;
+      writeFileSync(path, b);
+    };
+    flip(20);
+    expectCorrupt(() => LayerFile.open(path), path, /header checksum/);
+    flip(good.length - 20);
+    expectCorrupt(() => LayerFile.open(path), path, /summary checksum/);
+
+    // A value of key 7: only key 7 fails.
+    const victim = lines.find((e) => e.key === key(7) && e.lsn === 102);
+    assert.ok(victim !== undefined);
+    flip(victim.offset + 1);
+    let f = LayerFile.open(path);
+    expectCorrupt(() => f.collect(key(7), 0, 1000, []), path, new RegExp(`value of ${key(7)}.*checksum`));
+    const other: FoundValue[] = [];
+    assert.equal(f.collect(key(8), 0, 1000, other), true);
+    assert.equal(other.length, 3);
+    f.close();
+
+    // An index entry of the first block: reads through that block fail; keys in other blocks read.
+    // The first summary line (at the header's summary offset) gives the block's offset.
+    flip(Number(good.readBigUInt64LE(Number(good.readBigUInt64LE(64)) + 52)) + 4 + ENTRY_BYTES + 20);
+    f = LayerFile.open(path);
+    expectCorrupt(() => f.collect(key(0), 0, 1000, []), path, /index block 0 .*checksum/);
+    const far: FoundValue[] = [];
+    assert.equal(f.collect(key(399), 0, 1000, far), true);
+    f.close();
+  });
+});

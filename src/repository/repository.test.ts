@@ -1,0 +1,241 @@
+/**
+ * The model-based test of the repository (issue 5): random puts on random keys across branches,
+ * with flushes, compactions, GC and restarts in between; reads at random LSNs must equal the model.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Lsn } from '../pg/lsn.js';
+import { keyPool, modelRead, prng, randomValue, toyReconstructor, type ModelTimeline } from '../testing/repository-model.js';
+import { RepositoryError } from './errors.js';
+import type { Key } from './key.js';
+import { LayerKind } from './layer-file.js';
+import { Repository } from './repository.js';
+import type { TenantConfig } from './tenant.js';
+import type { Timeline } from './timeline.js';
+
+const CONFIG: Partial<TenantConfig> = {
+  checkpointDistanceBytes: 6 << 10,
+  compactionL0LayersMin: 3,
+  compactionLayerBytesTarget: 24 << 10,
+  imageLayerDeltasMin: 2,
+  gcHorizonBytes: 3000,
+  compactionPeriodMs: 0,
+  gcPeriodMs: 0,
+};
+
+const L = (n: number) => BigInt(n) as Lsn;
+
+interface Stats {
+  reads: number;
+  flushes: number;
+  compactions: number;
+  l1: number;
+  images: number;
+  gcRemoved: number;
+  restarts: number;
+  branches: number;
+  belowCutoff: number;
+}
+
+async function expectRead(t: Timeline, m: ModelTimeline, key: Key, lsn: number, context: string): Promise<void> {
+  const want = modelRead(m, key, lsn);
+  let got: Uint8Array | RepositoryError;
+  try {
+    got = await t.get(key, L(lsn), 1000);
+  } catch (e) {
+    if (!(e instanceof RepositoryError)) throw e;
+    got = e;
+  }
+  const what = `${context}: ${key} at ${lsn} on ${t.id.slice(0, 6)}`;
+  if (want.kind === 'value') {
+    assert.ok(!(got instanceof RepositoryError), `${what}: expected a value, got ${got instanceof RepositoryError ? got.message : ''}`);
+    assert.ok(Buffer.from(got).equals(want.bytes), `${what}: got ${Buffer.from(got).toString('latin1').replace(/\0/g, '')}, want ${want.bytes.toString('latin1').replace(/\0/g, '')}`);
+  } else {
+    assert.ok(got instanceof RepositoryError, `${what}: expected ${want.kind}, got a value`);
+    assert.equal(got.code, want.kind === 'not-found' ? 'NOT_FOUND' : 'RECONSTRUCT_FAILED', `${what}: ${got.message}`);
+  }
+}
+
+async function runModel(seed: number, steps: number): Promise<Stats> {
+  const rand = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const root = mkdtempSync(join(tmpdir(), 'strata-model-'));
+  const stats: Stats = { reads: 0, flushes: 0, compactions: 0, l1: 0, images: 0, gcRemoved: 0, restarts: 0, branches: 0, belowCutoff: 0 };
+  const keys = keyPool(60);
+  let repo = Repository.open(root, { reconstructorFor: () => toyReconstructor, pageCacheBytes: 64 << 10 });
+  try {
+    let tenant = repo.createTenant(undefined, CONFIG);
+    const tenantId = tenant.id;
+    const root0 = tenant.createTimeline();
+    const models = new Map<string, ModelTimeline>([[root0.id, { id: root0.id, ancestor: undefined, ancestorLsn: 0, puts: [], last: 0 }]]);
+    const timeline = (id: string) => tenant.timeline(id);
+    const seen = new Map<string, Set<Key>>([[root0.id, new Set()]]);
+
+    for (let step = 0; step < steps; step++) {
+      const ids = [...models.keys()];
+      const id = pick(ids);
+      const m = models.get(id) as ModelTimeline;
+      const t = timeline(id);
+      const r = rand();
+      if (r < 0.5) {
+        // One "record": a few puts at one LSN, then advance.
+        const lsn = m.last + 1 + Math.floor(rand() * 120);
+        const n = 1 + Math.floor(rand() * 4);
+        const used = new Set<Key>();
+        for (let i = 0; i < n; i++) {
+          const key = pick(keys);
+          if (used.has(key)) continue;
+          used.add(key);
+          const first = modelRead(m, key, lsn).kind === 'not-found';
+          const value = randomValue(rand, key, lsn, first);
+          t.put(key, L(lsn), value);
+          m.puts.push({ key, lsn, value });
+          seen.get(id)?.add(key);
+        }
+        t.advance(L(lsn));
+        m.last = lsn;
+      } else if (r < 0.75) {
+        // Reads at random LSNs the timeline allows: at or above its GC cutoff, or at a retained point.
+        for (let i = 0; i < 4; i++) {
+          const low = Math.max(t.gcCutoffNumber, m.ancestor === undefined ? 0 : m.ancestorLsn);
+          const lsn = low + Math.floor(rand() * (m.last - low + 1));
+          await expectRead(t, m, pick(keys), lsn, `seed ${seed} step ${step}`);
+          stats.reads++;
+        }
+        const retained = t.retainedLsns().filter((p) => p < t.gcCutoffNumber);
+        if (retained.length > 0) {
+          await expectRead(t, m, pick(keys), pick(retained), `seed ${seed} step ${step} (retained point)`);
+          stats.reads++;
+        }
+        if (t.gcCutoffNumber > (m.ancestor === undefined ? 1 : m.ancestorLsn + 1) && !retained.includes(t.gcCutoffNumber - 1)) {
+          await assert.rejects(t.get(pick(keys), L(t.gcCutoffNumber - 1)), (e: unknown) => e instanceof RepositoryError && e.code === 'BELOW_GC_HORIZON');
+          stats.belowCutoff++;
+        }
+      } else if (r < 0.83) {
+        await t.flush();
+        stats.flushes++;
+      } else if (r < 0.9) {
+        const res = await tenant.compactAll(rand() < 0.3);
+        stats.compactions++;
+        for (const c of res) {
+          stats.l1 += c.l1LayersCreated;
+          stats.images += c.imageLayersCreated;
+          assert.deepEqual(c.imageLayerErrors, []);
+        }
+      } else if (r < 0.94) {
+        for (const g of await tenant.gcAll()) stats.gcRemoved += g.layersRemoved;
+      } else if (r < 0.97 && models.size < 6) {
+        const low = Math.max(t.gcCutoffNumber, m.ancestor === undefined ? 0 : m.ancestorLsn);
+        const at = low + Math.floor(rand() * (m.last - low + 1));
+        const child = tenant.branch(id, L(at));
+        models.set(child.id, { id: child.id, ancestor: m, ancestorLsn: at, puts: [], last: at });
+        seen.set(child.id, new Set());
+        stats.branches++;
+      } else {
+        // Restart: with or without a final flush. What was not flushed is lost, as in a crash, and
+        // is put again from the model (what ingest does from its WAL log above the disk-consistent LSN).
+        const flush = rand() < 0.5;
+        await repo.close(flush);
+        repo = Repository.open(root, { reconstructorFor: () => toyReconstructor, pageCacheBytes: 64 << 10 });
+        tenant = repo.tenant(tenantId);
+        stats.restarts++;
+        for (const [tid, tm] of models) {
+          const tl = tenant.timeline(tid);
+          const disk = tl.diskConsistentLsnNumber;
+          assert.ok(disk <= tm.last, 'disk-consistent LSN is at most the last record LSN');
+          if (flush) assert.equal(disk, tm.last, 'a flushed timeline reopens at its last record LSN');
+          // Everything up to the disk-consistent LSN is there: check a few reads before replaying.
+          for (let i = 0; i < 3 && disk > tl.gcCutoffNumber; i++) {
+            const low = Math.max(tl.gcCutoffNumber, tm.ancestor === undefined ? 0 : tm.ancestorLsn);
+            await expectRead(tl, { ...tm, puts: tm.puts.filter((p) => p.lsn <= disk), last: disk }, pick(keys), low + Math.floor(rand() * (disk - low + 1)), `seed ${seed} after restart`);
+          }
+          let lsn = -1;
+          for (const p of tm.puts) {
+            if (p.lsn <= disk) continue;
+            if (lsn >= 0 && p.lsn !== lsn) tl.advance(L(lsn));
+            tl.put(p.key, L(p.lsn), p.value);
+            lsn = p.lsn;
+          }
+          tl.advance(L(tm.last));
+        }
+      }
+    }
+    // A last sweep: every key on every timeline at its last LSN and at its GC cutoff.
+    for (const [tid, m] of models) {
+      const t = tenant.timeline(tid);
+      for (const key of keys) {
+        await expectRead(t, m, key, m.last, `seed ${seed} final`);
+        await expectRead(t, m, key, Math.max(t.gcCutoffNumber, m.ancestorLsn), `seed ${seed} final at cutoff`);
+        stats.reads += 2;
+      }
+    }
+    return stats;
+  } finally {
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test('model: random puts, branches, flushes, compactions, GC and restarts; every read equals the model', async () => {
+  const totals: Stats = { reads: 0, flushes: 0, compactions: 0, l1: 0, images: 0, gcRemoved: 0, restarts: 0, branches: 0, belowCutoff: 0 };
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    const s = await runModel(seed, 700);
+    for (const k of Object.keys(totals) as (keyof Stats)[]) totals[k] += s[k];
+  }
+  // The run must have exercised each mechanism, or it proves little.
+  for (const k of Object.keys(totals) as (keyof Stats)[]) assert.ok(totals[k] > 0, `the model run never did ${k}: ${JSON.stringify(totals)}`);
+  console.log(`model run: ${JSON.stringify(totals)}`);
+});
+
+test('a branch is O(1): no layer is copied, and the child reads its ancestor below the branch point', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-branch-'));
+  const repo = Repository.open(root, { reconstructorFor: () => toyReconstructor });
+  try {
+    const tenant = repo.createTenant(undefined, CONFIG);
+    const main = tenant.createTimeline();
+    const keys = keyPool(40);
+    for (let lsn = 1; lsn <= 400; lsn++) {
+      main.put(keys[lsn % keys.length] as Key, L(lsn), { kind: 'image', bytes: Buffer.from(`v${lsn}`) });
+      main.advance(L(lsn));
+    }
+    await main.flush();
+    assert.ok(main.layers.length > 0);
+    const child = tenant.branch(main.id, L(200));
+    assert.equal(child.layers.length, 0);
+    assert.equal(Buffer.from(await child.get(keys[200 % keys.length] as Key, L(200))).toString(), 'v200');
+    // After the branch point the child sees its own writes, not its parent's.
+    child.put(keys[0] as Key, L(201), { kind: 'image', bytes: Buffer.from('child') });
+    child.advance(L(201));
+        assert.equal(Buffer.from(await child.get(keys[0] as Key, L(201))).toString(), 'child');
+    assert.equal(Buffer.from(await main.get(keys[0] as Key, L(400))).toString(), 'v400');
+    assert.ok(main.layers.every((l) => l.descriptor.kind === LayerKind.Delta));
+    await assert.rejects(tenant.deleteTimeline(main.id), /branch from it/);
+  } finally {
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a read above the last record LSN waits for it, and times out with LSN_TIMEOUT', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-wait-'));
+  const repo = Repository.open(root, { reconstructorFor: () => toyReconstructor });
+  try {
+    const t = repo.createTenant(undefined, CONFIG).createTimeline();
+    const key = keyPool(1)[0] as Key;
+    t.put(key, L(10), { kind: 'image', bytes: Buffer.from('a') });
+    t.advance(L(10));
+    const pending = t.get(key, L(20), 5000);
+    setTimeout(() => {
+      t.put(key, L(20), { kind: 'wal', willInit: false, bytes: Buffer.from('b') });
+      t.advance(L(20));
+    }, 20);
+    assert.equal(Buffer.from(await pending).toString(), 'ab');
+    await assert.rejects(t.get(key, L(30), 50), (e: unknown) => e instanceof RepositoryError && e.code === 'LSN_TIMEOUT' && /0\/1E/.test(e.message));
+  } finally {
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+});

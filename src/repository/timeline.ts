@@ -1,0 +1,578 @@
+/**
+ * A timeline: one branch of a tenant's history (seed 002: "Timeline"). Ingest puts values and
+ * advances the last record LSN; the page service reads a key at an LSN. Values land in the open
+ * in-memory layer; it is frozen when it passes a size or an age and flushed into an L0 delta layer
+ * file, after which the metadata file (the layer list and the disk-consistent LSN) is replaced.
+ * A read walks the in-memory layers, then the historic layers through the layer map, then the
+ * ancestor below the branch point, until it has an image or a record that initialises the key, and
+ * hands what it found to the tenant's Reconstructor. Compaction and GC (compaction.ts, gc.ts) change
+ * the layer set through `replaceLayers`.
+ *
+ * Folder: `<tenant>/timelines/<timeline id>/` with `metadata.json`, the layer files it names, and
+ * `ephemeral-*` files of in-memory layers (deleted when the timeline is opened).
+ */
+import { mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatLsn, type Lsn } from '../pg/lsn.js';
+import { TEMP_SUFFIX } from './durable.js';
+import { RepositoryError } from './errors.js';
+import { InMemoryLayer } from './in-memory-layer.js';
+import { describeKey, nextKey, type Key } from './key.js';
+import { LayerFile, LayerKind, LayerWriter, parseLayerFileName, type FoundValue, type LayerDescriptor, type LayerEntry } from './layer-file.js';
+import { LayerMap } from './layer-map.js';
+import { METADATA_FILE, readMetadata, writeMetadata, type TimelineMetadata } from './metadata.js';
+import type { PageCache } from './page-cache.js';
+import type { HistoryValue, Reconstructor } from './reconstruct.js';
+import { VALUE_KIND_IMAGE, VALUE_KIND_MASK, valueFlags, type Value } from './value.js';
+
+export interface TimelineConfig {
+  /** Freeze the open in-memory layer when its values pass this many bytes. */
+  readonly checkpointDistanceBytes: number;
+  /** ... or when it is older than this. */
+  readonly checkpointTimeoutMs: number;
+  /** Compact L0 layers into L1 layers once there are this many. */
+  readonly compactionL0LayersMin: number;
+  /** Cut L1 delta and image layer files at about this size. */
+  readonly compactionLayerBytesTarget: number;
+  /** Make an image layer for a key range once this many delta layers lie above its newest image. */
+  readonly imageLayerDeltasMin: number;
+  /** GC keeps at least this much WAL history (bytes of LSN) below the last record LSN. */
+  readonly gcHorizonBytes: number;
+  /** ... and at least this much time of history (0: the byte horizon alone). */
+  readonly pitrIntervalMs: number;
+  /** How long a read waits for WAL up to its LSN when the caller gives no deadline. */
+  readonly waitLsnTimeoutMs: number;
+}
+
+export const DEFAULT_TIMELINE_CONFIG: TimelineConfig = {
+  checkpointDistanceBytes: 64 << 20,
+  checkpointTimeoutMs: 10 * 60_000,
+  compactionL0LayersMin: 10,
+  compactionLayerBytesTarget: 64 << 20,
+  imageLayerDeltasMin: 3,
+  gcHorizonBytes: 64 << 20,
+  pitrIntervalMs: 0,
+  waitLsnTimeoutMs: 30_000,
+};
+
+/** What a timeline uses of its tenant. */
+export interface TimelineContext {
+  readonly config: TimelineConfig;
+  readonly pageCache: PageCache;
+  readonly reconstructor: Reconstructor;
+  /** Branch points of this timeline's children: GC keeps what reads there need. */
+  childBranchPoints(timelineId: string): number[];
+  /** A failure of background work (flush), for the log; the timeline stays readable. */
+  onBackgroundError(timeline: Timeline, error: unknown): void;
+}
+
+/** A layer file listed in the metadata that cannot be opened: every read that needs it fails, naming it. */
+export class BrokenLayer {
+  readonly descriptor: LayerDescriptor;
+  constructor(
+    readonly path: string,
+    readonly name: string,
+    descriptor: LayerDescriptor,
+    readonly error: RepositoryError,
+  ) {
+    this.descriptor = descriptor;
+  }
+  collect(): boolean {
+    throw this.error;
+  }
+  // eslint-disable-next-line require-yield
+  *entries(): Generator<LayerEntry> {
+    throw this.error;
+  }
+  readEntryValue(): Uint8Array {
+    throw this.error;
+  }
+  close(): void {}
+}
+
+export type HistoricLayer = LayerFile | BrokenLayer;
+
+const LSN_TIMES_MAX = 4096;
+const LSN_TIME_SAMPLE_MS = 1000;
+/** LSNs are kept as numbers: exact below 2^53 bytes of WAL (8 PiB). */
+const LSN_NUMBER_MAX = Number.MAX_SAFE_INTEGER;
+
+export function lsnNumber(lsn: Lsn | bigint): number {
+  if (lsn < 0n || lsn > BigInt(LSN_NUMBER_MAX)) throw new RepositoryError('BAD_REQUEST', `Cannot use LSN ${formatLsn(lsn)}: strata keeps LSNs below 2^53`);
+  return Number(lsn);
+}
+
+const fmt = (n: number) => formatLsn(BigInt(n));
+
+interface Waiter {
+  readonly lsn: number;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class Timeline {
+  private open: InMemoryLayer | undefined;
+  private frozen: InMemoryLayer[] = [];
+  private map: LayerMap<HistoricLayer>;
+  private last: number;
+  private diskConsistent: number;
+  private cutoff: number;
+  private compacted: number;
+  private lsnTimes: [number, number][];
+  private waiters: Waiter[] = [];
+  private flushing: Promise<void> | undefined;
+  private ephemeralSeq = 0;
+  private readonly leases = new Map<number, number>();
+  private shutDown = false;
+  /** Compaction and GC, one at a time. */
+  private layerWork: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly id: string,
+    readonly dir: string,
+    private readonly ctx: TimelineContext,
+    readonly ancestor: Timeline | undefined,
+    readonly ancestorLsn: number,
+    meta: TimelineMetadata,
+    layers: HistoricLayer[],
+  ) {
+    this.map = new LayerMap(layers);
+    this.last = meta.diskConsistentLsn;
+    this.diskConsistent = meta.diskConsistentLsn;
+    this.cutoff = meta.gcCutoff;
+    this.compacted = meta.compactedLsn;
+    this.lsnTimes = meta.lsnTimes.map(([l, t]) => [l, t]);
+    this.createdAt = meta.createdAt;
+  }
+
+  readonly createdAt: string;
+
+  /** Makes a timeline folder and its first metadata: empty from `startLsn`, or a branch of `ancestor` at `ancestorLsn`. */
+  static create(dir: string, id: string, ctx: TimelineContext, ancestor: Timeline | undefined, lsn: number): Timeline {
+    mkdirSync(dir, { recursive: true });
+    const meta: TimelineMetadata = {
+      timelineId: id,
+      ancestorTimelineId: ancestor?.id ?? null,
+      ancestorLsn: ancestor === undefined ? 0 : lsn,
+      diskConsistentLsn: lsn,
+      gcCutoff: 0,
+      compactedLsn: 0,
+      layers: [],
+      createdAt: new Date().toISOString(),
+      lsnTimes: [],
+    };
+    writeMetadata(join(dir, METADATA_FILE), meta);
+    return new Timeline(id, dir, ctx, ancestor, meta.ancestorLsn, meta, []);
+  }
+
+  /**
+   * Opens a timeline from its folder: removes what a crash left (temporary and ephemeral files,
+   * layer files the metadata does not name), opens the layers the metadata names.
+   */
+  static load(dir: string, ctx: TimelineContext, ancestor: Timeline | undefined): Timeline {
+    const meta = readMetadata(join(dir, METADATA_FILE));
+    if ((meta.ancestorTimelineId ?? undefined) !== ancestor?.id)
+      throw new RepositoryError('CORRUPT_METADATA', `Cannot open timeline ${meta.timelineId}: its ancestor is ${meta.ancestorTimelineId}, given ${ancestor?.id}`);
+    const named = new Set(meta.layers);
+    for (const f of readdirSync(dir)) {
+      if (f === METADATA_FILE || named.has(f)) continue;
+      if (f.endsWith(TEMP_SUFFIX) || f.startsWith('ephemeral-') || parseLayerFileName(f) !== undefined) unlinkSync(join(dir, f));
+    }
+    const layers = meta.layers.map((name) => openLayer(dir, name));
+    return new Timeline(meta.timelineId, dir, ctx, ancestor, meta.ancestorLsn, meta, layers);
+  }
+
+  // ---- state ----
+
+  get lastRecordLsn(): Lsn {
+    return BigInt(this.last) as Lsn;
+  }
+
+  get diskConsistentLsn(): Lsn {
+    return BigInt(this.diskConsistent) as Lsn;
+  }
+
+  get gcCutoff(): Lsn {
+    return BigInt(this.cutoff) as Lsn;
+  }
+
+  get lastRecordLsnNumber(): number {
+    return this.last;
+  }
+
+  get diskConsistentLsnNumber(): number {
+    return this.diskConsistent;
+  }
+
+  get gcCutoffNumber(): number {
+    return this.cutoff;
+  }
+
+  /** Delta layers ending at or below this LSN are L1; those above it are L0. */
+  get compactedLsnNumber(): number {
+    return this.compacted;
+  }
+
+  /** Runs compaction or GC work after any already running on this timeline. */
+  runLayerWork<T>(work: () => Promise<T>): Promise<T> {
+    if (this.shutDown) return Promise.reject(new RepositoryError('SHUT_DOWN', `Cannot change the layers of timeline ${this.id}: it is shutting down`));
+    const run = this.layerWork.catch(() => undefined).then(work);
+    this.layerWork = run;
+    return run;
+  }
+
+  /** Keys with a value in `range` at or below `lsn` in this timeline's in-memory layers. */
+  inMemoryKeys(start: Key, end: Key, lsn: number, into: Set<Key>): void {
+    for (const m of this.open === undefined ? this.frozen : [...this.frozen, this.open]) m.keysIn(start, end, lsn, into);
+  }
+
+  get config(): TimelineConfig {
+    return this.ctx.config;
+  }
+
+  get layers(): readonly HistoricLayer[] {
+    return this.map.layers;
+  }
+
+  get layerMap(): LayerMap<HistoricLayer> {
+    return this.map;
+  }
+
+  get inMemoryBytes(): number {
+    return (this.open?.bytes ?? 0) + this.frozen.reduce((n, l) => n + l.bytes, 0);
+  }
+
+  get samples(): readonly (readonly [number, number])[] {
+    return this.lsnTimes;
+  }
+
+  // ---- writes ----
+
+  /** Stores `value` under `key` at `lsn` (the end LSN of the record it comes from), above the last record LSN. */
+  put(key: Key, lsn: Lsn, value: Value): void {
+    const n = lsnNumber(lsn);
+    this.checkWritable();
+    if (n <= this.last) throw new RepositoryError('BAD_REQUEST', `Cannot put ${describeKey(key)} at ${formatLsn(lsn)}: the timeline is already at ${fmt(this.last)}`);
+    this.open ??= new InMemoryLayer(join(this.dir, `ephemeral-${process.pid}-${this.ephemeralSeq++}`), this.frozen.at(-1)?.lsnEnd ?? this.diskConsistent + 1);
+    this.open.put(key, n, valueFlags(value), value.bytes);
+  }
+
+  /**
+   * The last record LSN moves to `lsn`: every value at or below it is in, and reads up to it may go
+   * on. The open layer is frozen here, at a record boundary, when it is big or old enough.
+   */
+  advance(lsn: Lsn): void {
+    const n = lsnNumber(lsn);
+    this.checkWritable();
+    if (n < this.last) throw new RepositoryError('BAD_REQUEST', `Cannot move timeline ${this.id} back from ${fmt(this.last)} to ${formatLsn(lsn)}`);
+    this.last = n;
+    const now = Date.now();
+    const lastSample = this.lsnTimes.at(-1);
+    if (lastSample === undefined || now - lastSample[1] >= LSN_TIME_SAMPLE_MS) this.sampleLsnTime(n, now);
+    while (this.waiters.length > 0 && (this.waiters[0] as Waiter).lsn <= n) {
+      const w = this.waiters.shift() as Waiter;
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+    const open = this.open;
+    if (open !== undefined && (open.bytes >= this.ctx.config.checkpointDistanceBytes || now - open.createdAtMs >= this.ctx.config.checkpointTimeoutMs)) {
+      this.freezeOpen();
+      this.startFlush();
+    }
+  }
+
+  private sampleLsnTime(lsn: number, ms: number): void {
+    this.lsnTimes.push([lsn, ms]);
+    // Keep the samples bounded: thin the older half when full.
+    if (this.lsnTimes.length > LSN_TIMES_MAX) this.lsnTimes = [...this.lsnTimes.slice(0, LSN_TIMES_MAX / 2).filter((_, i) => i % 2 === 0), ...this.lsnTimes.slice(LSN_TIMES_MAX / 2)];
+  }
+
+  /** Waits until the last record LSN reaches `lsn`, or fails with LSN_TIMEOUT after `timeoutMs`. */
+  waitForLsn(lsn: Lsn, timeoutMs: number = this.ctx.config.waitLsnTimeoutMs): Promise<void> {
+    const n = lsnNumber(lsn);
+    if (n <= this.last) return Promise.resolve();
+    if (this.shutDown) return Promise.reject(new RepositoryError('SHUT_DOWN', `Cannot wait for ${formatLsn(lsn)} on timeline ${this.id}: it is shutting down`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        reject(new RepositoryError('LSN_TIMEOUT', `Timed out after ${timeoutMs} ms waiting for WAL up to ${formatLsn(lsn)} on timeline ${this.id}: it is at ${fmt(this.last)}`));
+      }, timeoutMs);
+      const w: Waiter = { lsn: n, resolve, reject, timer };
+      const i = this.waiters.findIndex((x) => x.lsn > n);
+      if (i < 0) this.waiters.push(w);
+      else this.waiters.splice(i, 0, w);
+    });
+  }
+
+  private checkWritable(): void {
+    if (this.shutDown) throw new RepositoryError('SHUT_DOWN', `Cannot write to timeline ${this.id}: it is shutting down`);
+  }
+
+  // ---- flush ----
+
+  private freezeOpen(): void {
+    const open = this.open;
+    if (open === undefined) return;
+    open.freeze(this.last + 1);
+    this.frozen.push(open);
+    this.open = undefined;
+  }
+
+  private startFlush(): Promise<void> {
+    this.flushing ??= this.flushFrozen().finally(() => {
+      this.flushing = undefined;
+    });
+    this.flushing.catch((e: unknown) => this.ctx.onBackgroundError(this, e));
+    return this.flushing;
+  }
+
+  /** Freezes and flushes the open layer if it is older than the checkpoint timeout (no WAL may arrive to trigger it). */
+  async flushIfOld(): Promise<void> {
+    const open = this.open;
+    if (open === undefined || this.shutDown || Date.now() - open.createdAtMs < this.ctx.config.checkpointTimeoutMs) return;
+    this.freezeOpen();
+    await this.startFlush();
+  }
+
+  /** Freezes the open layer and writes every frozen layer to disk; resolves when all is durable. */
+  async flush(): Promise<void> {
+    this.freezeOpen();
+    // A flush already running may have missed the layer frozen just now: go round until none is left.
+    while (this.frozen.length > 0 || this.flushing !== undefined) await this.startFlush();
+    if (this.diskConsistent < this.last && this.open === undefined && this.frozen.length === 0) {
+      // Nothing was put above the disk-consistent LSN, but the last record LSN moved: record that.
+      this.diskConsistent = this.last;
+      this.persist();
+    }
+  }
+
+  private async flushFrozen(): Promise<void> {
+    while (this.frozen.length > 0) {
+      const layer = this.frozen[0] as InMemoryLayer;
+      const range = layer.keyRange;
+      const added: HistoricLayer[] = [];
+      if (range !== undefined) {
+        const descriptor: LayerDescriptor = { kind: LayerKind.Delta, keys: { start: range.start, end: nextKey(range.end) }, lsnStart: layer.lsnStart, lsnEnd: layer.lsnEnd };
+        const writer = new LayerWriter(this.dir, descriptor);
+        let path: string;
+        try {
+          await layer.writeTo(writer);
+          path = writer.finish();
+        } catch (e) {
+          writer.abort();
+          throw e;
+        }
+        added.push(LayerFile.open(path));
+      }
+      this.map = this.map.replace([], added);
+      this.frozen.shift();
+      this.diskConsistent = Math.max(this.diskConsistent, layer.lsnEnd - 1);
+      this.persist();
+      layer.delete();
+    }
+  }
+
+  /** Writes the metadata file: the layer list, the disk-consistent LSN, the GC cutoff. */
+  persist(): void {
+    writeMetadata(join(this.dir, METADATA_FILE), {
+      timelineId: this.id,
+      ancestorTimelineId: this.ancestor?.id ?? null,
+      ancestorLsn: this.ancestorLsn,
+      diskConsistentLsn: this.diskConsistent,
+      gcCutoff: this.cutoff,
+      compactedLsn: this.compacted,
+      layers: this.map.layers.map((l) => l.name),
+      createdAt: this.createdAt,
+      lsnTimes: this.lsnTimes,
+    });
+  }
+
+  /**
+   * Swaps layers (compaction, GC): the new set is made durable in the metadata, then the removed
+   * files are closed and deleted. Reads see either the old set or the new one.
+   */
+  replaceLayers(remove: readonly HistoricLayer[], add: readonly HistoricLayer[], compactedLsn?: number): void {
+    this.map = this.map.replace(remove, add);
+    if (compactedLsn !== undefined) this.compacted = Math.max(this.compacted, compactedLsn);
+    this.persist();
+    for (const l of remove) {
+      l.close();
+      try {
+        unlinkSync(l.path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Records the GC cutoff (reads below it are refused) before GC removes anything. */
+  setGcCutoff(lsn: number): void {
+    if (lsn <= this.cutoff) return;
+    this.cutoff = lsn;
+    this.persist();
+  }
+
+  // ---- retention ----
+
+  /** Keeps what reads at `lsn` need for `durationMs` (an LSN lease): GC will not remove it. */
+  lease(lsn: Lsn, durationMs: number): void {
+    const n = lsnNumber(lsn);
+    if (n < this.cutoff && !this.isRetained(n))
+      throw new RepositoryError('BELOW_GC_HORIZON', `Cannot lease ${formatLsn(lsn)} on timeline ${this.id}: it is below the GC cutoff ${fmt(this.cutoff)}`);
+    this.leases.set(n, Math.max(this.leases.get(n) ?? 0, Date.now() + durationMs));
+  }
+
+  /** The LSNs GC must keep readable besides those above its horizon: branch points and unexpired leases. */
+  retainedLsns(): number[] {
+    const now = Date.now();
+    for (const [lsn, until] of this.leases) if (until <= now) this.leases.delete(lsn);
+    return [...this.ctx.childBranchPoints(this.id), ...this.leases.keys()].sort((a, b) => a - b);
+  }
+
+  private isRetained(lsn: number): boolean {
+    return this.retainedLsns().includes(lsn);
+  }
+
+  // ---- reads ----
+
+  /**
+   * The value of `key` at `lsn`: waits (up to `timeoutMs`) until WAL up to `lsn` is in, refuses
+   * LSNs below the GC cutoff, and reconstructs the key from its history.
+   */
+  async get(key: Key, lsn: Lsn, timeoutMs?: number): Promise<Uint8Array> {
+    const n = lsnNumber(lsn);
+    if (n > this.last) await this.waitForLsn(lsn, timeoutMs);
+    if (n < this.cutoff && !this.isRetained(n))
+      throw new RepositoryError('BELOW_GC_HORIZON', `Cannot read ${describeKey(key)} at ${formatLsn(lsn)} on timeline ${this.id}: it is below the GC cutoff ${fmt(this.cutoff)}`);
+    return this.reconstructAt(key, n);
+  }
+
+  /** Whether `key` has any value at or below `lsn` (no waiting, no GC check: for callers that did both). */
+  exists(key: Key, lsn: number): boolean {
+    const out: FoundValue[] = [];
+    this.walk(key, lsn + 1, 0, out, true);
+    return out.length > 0;
+  }
+
+  /** The value of `key` at `lsn`, for callers that checked the LSN (compaction, reads). */
+  async reconstructAt(key: Key, lsn: number): Promise<Uint8Array> {
+    const cache = this.ctx.pageCache;
+    const cached = cache.get(this.id, key, lsn);
+    if (cached !== undefined && cached.lsn === lsn) return cached.bytes;
+    const floor = cached === undefined ? 0 : cached.lsn + 1;
+    const found: FoundValue[] = [];
+    const complete = this.walk(key, lsn + 1, floor, found, false);
+    const oldest = found[found.length - 1];
+    let base: HistoryValue | undefined;
+    let records: FoundValue[];
+    if (complete && oldest !== undefined && (oldest.flags & VALUE_KIND_MASK) === VALUE_KIND_IMAGE) {
+      base = oldest;
+      records = found.slice(0, -1);
+    } else if (complete) {
+      records = found;
+    } else if (cached !== undefined) {
+      base = { lsn: cached.lsn, flags: VALUE_KIND_IMAGE, bytes: cached.bytes };
+      records = found;
+    } else if (found.length === 0) {
+      throw new RepositoryError('NOT_FOUND', `Cannot read ${describeKey(key)} at ${fmt(lsn)} on timeline ${this.id}: it has no value at or below that LSN`);
+    } else {
+      throw new RepositoryError(
+        'RECONSTRUCT_FAILED',
+        `Cannot read ${describeKey(key)} at ${fmt(lsn)} on timeline ${this.id}: its oldest value (at ${fmt(oldest?.lsn ?? 0)}) is a record that does not initialise it, and no image lies below`,
+      );
+    }
+    let page: Uint8Array;
+    if (records.length === 0 && base !== undefined) {
+      page = base.bytes;
+    } else {
+      records.reverse();
+      try {
+        page = await this.ctx.reconstructor.reconstruct(key, lsn, base, records);
+      } catch (e) {
+        if (e instanceof RepositoryError) throw e;
+        throw new RepositoryError('RECONSTRUCT_FAILED', `Cannot reconstruct ${describeKey(key)} at ${fmt(lsn)} on timeline ${this.id}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    cache.put(this.id, key, lsn, page);
+    return page;
+  }
+
+  /**
+   * Collects, newest first, the values of `key` with floor <= LSN < below, across this timeline's
+   * in-memory and historic layers and its ancestors, down to the first value that starts the key's
+   * history (returns true) or to `floor` or the end of history (returns false). With `any`, stops at
+   * the first value found.
+   */
+  private walk(key: Key, below: number, floor: number, out: FoundValue[], any: boolean): boolean {
+    let t: Timeline | undefined = this;
+    while (t !== undefined && below > floor) {
+      const inMemory = t.open === undefined ? t.frozen : [...t.frozen, t.open];
+      for (let i = inMemory.length - 1; i >= 0 && below > floor; i--) {
+        const m = inMemory[i] as InMemoryLayer;
+        if (m.lsnStart >= below) continue;
+        if (m.collect(key, Math.max(floor, m.lsnStart), below, out)) return true;
+        if (any && out.length > 0) return false;
+        below = m.lsnStart;
+      }
+      while (below > floor) {
+        const r = t.map.search(key, below);
+        if (r === undefined) break;
+        if (r.layer.collect(key, Math.max(floor, r.floor), below, out)) return true;
+        if (any && out.length > 0) return false;
+        // An image layer holds every key of its range that exists at its LSN: a key it lacks did not.
+        if (r.layer.descriptor.kind === LayerKind.Image) return false;
+        below = r.floor;
+      }
+      if (t.ancestor === undefined) return false;
+      below = Math.min(below, t.ancestorLsn + 1);
+      t = t.ancestor;
+    }
+    return false;
+  }
+
+  // ---- life ----
+
+  /** Stops writes and waits, fails pending LSN waits, and closes files. In-memory values are dropped (the WAL log has them). */
+  async shutdown(flush: boolean): Promise<void> {
+    if (flush && !this.shutDown) await this.flush();
+    this.shutDown = true;
+    await this.flushing?.catch(() => undefined);
+    await this.layerWork.catch(() => undefined);
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(new RepositoryError('SHUT_DOWN', `Stopped waiting for ${fmt(w.lsn)} on timeline ${this.id}: it is shutting down`));
+    }
+    this.waiters = [];
+    this.open?.delete();
+    for (const f of this.frozen) f.delete();
+    this.open = undefined;
+    this.frozen = [];
+    for (const l of this.map.layers) l.close();
+  }
+
+  /** Shuts down and removes the folder. */
+  async delete(): Promise<void> {
+    await this.shutdown(false);
+    this.ctx.pageCache.dropTimeline(this.id);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function openLayer(dir: string, name: string): HistoricLayer {
+  const path = join(dir, name);
+  const descriptor = parseLayerFileName(name);
+  if (descriptor === undefined) throw new RepositoryError('CORRUPT_METADATA', `Cannot open layer ${path}: the metadata names a file that is not a layer file`);
+  try {
+    const f = LayerFile.open(path);
+    const d = f.descriptor;
+    if (d.kind !== descriptor.kind || d.keys.start !== descriptor.keys.start || d.keys.end !== descriptor.keys.end || d.lsnStart !== descriptor.lsnStart || d.lsnEnd !== descriptor.lsnEnd) {
+      f.close();
+      throw new RepositoryError('CORRUPT_LAYER', `Cannot read layer file ${path}: its header's ranges are not those of its name`);
+    }
+    return f;
+  } catch (e) {
+    if (!(e instanceof RepositoryError)) throw e;
+    return new BrokenLayer(path, name, descriptor, e);
+  }
+}
