@@ -239,3 +239,60 @@ test('a read above the last record LSN waits for it, and times out with LSN_TIME
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('tenants are independent: their own folders, reconstructors, deletion and reopening', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-tenants-'));
+  const failing = { reconstruct: async () => Promise.reject(new Error('redo exploded')) };
+  const open = () => Repository.open(root, { reconstructorFor: (id) => (id.startsWith('bad') ? failing : toyReconstructor) });
+  let repo = open();
+  try {
+    const bad = repo.createTenant('bad'.padEnd(32, '0'), CONFIG).createTimeline();
+    const good = repo.createTenant('0'.repeat(31) + '1', CONFIG).createTimeline();
+    const key = keyPool(1)[0] as Key;
+    for (const t of [bad, good]) {
+      t.put(key, L(10), { kind: 'image', bytes: Buffer.from('base') });
+      t.put(key, L(20), { kind: 'wal', willInit: false, bytes: Buffer.from('+r') });
+      t.advance(L(20));
+    }
+    await assert.rejects(bad.get(key, L(20)), (e: unknown) => e instanceof RepositoryError && e.code === 'RECONSTRUCT_FAILED' && /redo exploded/.test(e.message));
+    assert.equal(Buffer.from(await good.get(key, L(20))).toString(), 'base+r');
+    await repo.close(true);
+    repo = open();
+    assert.equal(repo.list().length, 2);
+    await repo.deleteTenant('bad'.padEnd(32, '0'));
+    assert.throws(() => repo.tenant('bad'.padEnd(32, '0')), /Cannot find tenant/);
+    const again = repo.tenant('0'.repeat(31) + '1').list()[0] as Timeline;
+    assert.equal(Buffer.from(await again.get(key, L(20))).toString(), 'base+r');
+    assert.throws(() => repo.createTenant('not-hex'), /32 lowercase hex digits/);
+  } finally {
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('an in-memory layer is frozen and flushed when it passes its size, or its age', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-freeze-'));
+  const repo = Repository.open(root, { reconstructorFor: () => toyReconstructor });
+  try {
+    const tenant = repo.createTenant(undefined, { ...CONFIG, checkpointDistanceBytes: 1 << 30, checkpointTimeoutMs: 50 });
+    const t = tenant.createTimeline();
+    const key = keyPool(1)[0] as Key;
+    t.put(key, L(10), { kind: 'image', bytes: Buffer.from('x') });
+    t.advance(L(10));
+    assert.equal(t.diskConsistentLsnNumber, 0);
+    await new Promise((r) => setTimeout(r, 80));
+    await t.flushIfOld();
+    assert.equal(t.diskConsistentLsnNumber, 10);
+    assert.equal(t.layers.length, 1);
+    const sized = repo.createTenant(undefined, { ...CONFIG, checkpointDistanceBytes: 1000 }).createTimeline();
+    for (let lsn = 1; lsn <= 30; lsn++) {
+      sized.put(key, L(lsn), { kind: 'image', bytes: Buffer.alloc(100) });
+      sized.advance(L(lsn));
+    }
+    await sized.flush();
+    assert.ok(sized.layers.length >= 3, `layers were cut at about 1000 bytes: ${sized.layers.length}`);
+  } finally {
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
