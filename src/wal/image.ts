@@ -2,14 +2,15 @@
  * Full-page images: from what a block reference stores (compressed, or with the page's unused
  * middle cut out) back to an 8 KiB page. Mirrors xlogreader.c's RestoreBlockImage.
  *
- * pglz is PostgreSQL's own format, decoded here (pg_lzcompress.c's pglz_decompress). LZ4 (bare
- * blocks, as LZ4_compress_default writes them) and zstd (frames) use their libraries.
+ * pglz is PostgreSQL's own format, decoded here (pg_lzcompress.c's pglz_decompress); so is LZ4 (bare
+ * blocks, as LZ4_compress_default writes them; lz4.ts). zstd frames use fzstd. All three are plain
+ * JavaScript: redo also runs in a worker process where native addons are refused (src/redo/worker/).
  */
-import { uncompressSync as lz4Uncompress } from 'lz4-napi';
 import { decompress as zstdDecompress } from 'fzstd';
 import { BKPIMAGE_COMPRESS_LZ4, BKPIMAGE_COMPRESS_PGLZ, BKPIMAGE_COMPRESS_ZSTD, BKPIMAGE_COMPRESSED_MASK, BLCKSZ } from '../pg/constants.js';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
 import { WalDecodeError } from './errors.js';
+import { lz4DecompressBlock } from './lz4.js';
 import type { BlockRef } from './record.js';
 
 /**
@@ -54,19 +55,6 @@ export function pglzDecompress(src: Uint8Array, rawSize: number): Uint8Array | n
   return dest;
 }
 
-function lz4Decompress(src: Uint8Array, rawSize: number): Uint8Array | null {
-  // lz4-napi reads a 4-byte little-endian decompressed size before the block.
-  const framed = Buffer.allocUnsafe(src.length + 4);
-  framed.writeUInt32LE(rawSize, 0);
-  framed.set(src, 4);
-  try {
-    const out = lz4Uncompress(framed);
-    return out.length === rawSize ? out : null;
-  } catch {
-    return null;
-  }
-}
-
 function zstdDecompressExact(src: Uint8Array, rawSize: number): Uint8Array | null {
   try {
     const out = zstdDecompress(src, new Uint8Array(rawSize));
@@ -90,7 +78,7 @@ export function restoreBlockImage(block: BlockRef, lsn: Lsn): Uint8Array {
   const method = block.bimgInfo & BKPIMAGE_COMPRESSED_MASK;
   if (method !== 0) {
     if ((method & BKPIMAGE_COMPRESS_PGLZ) !== 0) raw = pglzDecompress(block.image, rawSize);
-    else if ((method & BKPIMAGE_COMPRESS_LZ4) !== 0) raw = lz4Decompress(block.image, rawSize);
+    else if ((method & BKPIMAGE_COMPRESS_LZ4) !== 0) raw = lz4DecompressBlock(block.image, rawSize);
     else if ((method & BKPIMAGE_COMPRESS_ZSTD) !== 0) raw = zstdDecompressExact(block.image, rawSize);
     if (raw === null) fail(`the ${method === BKPIMAGE_COMPRESS_PGLZ ? 'pglz' : method === BKPIMAGE_COMPRESS_LZ4 ? 'lz4' : 'zstd'} data is corrupt`);
   }
