@@ -1,0 +1,168 @@
+/**
+ * Import of a data directory into an empty timeline: how a timeline gets PostgreSQL's state before
+ * its WAL (seed 002, "import"). Every relation file becomes block images, sizes and directory
+ * entries; pg_filenode.map files, SLRU segments, two-phase files and pg_control become the values
+ * of their keys (key.ts, datadir.ts). Everything lands at the LSN of the cluster's last checkpoint
+ * record, where WAL ingest then starts. The data directory must be cleanly shut down: then its
+ * files hold exactly the state as of that checkpoint (Neon's import_datadir.rs does the same).
+ */
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BLCKSZ } from '../pg/constants.js';
+import { ControlFile, DbState } from '../pg/control.js';
+import { formatLsn, type Lsn } from '../pg/lsn.js';
+import { DEFAULTTABLESPACE_OID, GLOBALTABLESPACE_OID, type Oid, type RelFileNode } from '../pg/types.js';
+import { encodeDatabaseDirectory, encodeNumberList, encodeRelDirectory, encodeU32, type DatabaseRef, type RelFork } from '../repository/datadir.js';
+import {
+  CHECKPOINT_KEY,
+  CONTROL_FILE_KEY,
+  DATABASE_DIRECTORY_KEY,
+  relBlockKey,
+  relDirectoryKey,
+  relmapKey,
+  relSizeKey,
+  Slru,
+  slruDirectoryKey,
+  slruPageKey,
+  slruSegmentSizeKey,
+  TWO_PHASE_DIRECTORY_KEY,
+  twoPhaseFileKey,
+} from '../repository/key.js';
+import type { Timeline } from '../repository/timeline.js';
+import { IngestError } from './errors.js';
+
+/** Blocks per relation segment file (RELSEG_SIZE: 1 GiB of 8 KiB blocks). */
+export const RELSEG_SIZE = 131072;
+const READ_CHUNK_BYTES = 1 << 20;
+
+const FORK_SUFFIXES: Readonly<Record<string, number>> = { '': 0, _fsm: 1, _vm: 2, _init: 3 };
+const RELATION_FILE = /^(\d+)(_fsm|_vm|_init)?(?:\.(\d+))?$/;
+
+const SLRU_FOLDERS: readonly (readonly [Slru, string])[] = [
+  [Slru.Clog, 'pg_xact'],
+  [Slru.MultiXactOffsets, 'pg_multixact/offsets'],
+  [Slru.MultiXactMembers, 'pg_multixact/members'],
+  [Slru.CommitTs, 'pg_commit_ts'],
+];
+
+export interface ImportResult {
+  /** The LSN the values were put at: the last checkpoint record's start. WAL ingest starts there. */
+  readonly lsn: Lsn;
+  readonly control: ControlFile;
+  readonly relations: number;
+  readonly blocks: number;
+  readonly slruPages: number;
+}
+
+/** Imports the cleanly shut down data directory `dataDir` into the empty timeline `t`. */
+export function importDataDirectory(t: Timeline, dataDir: string): ImportResult {
+  const controlPath = join(dataDir, 'global', 'pg_control');
+  const control = new ControlFile(readFileSync(controlPath), controlPath);
+  if (control.state !== DbState.Shutdowned && control.state !== DbState.ShutdownedInRecovery)
+    throw new IngestError('IMPORT_FAILED', `Cannot import ${dataDir}: it was not shut down cleanly (pg_control state ${control.state}); stop the server with pg_ctl stop -m fast first`);
+  if (control.blcksz !== BLCKSZ) throw new IngestError('IMPORT_FAILED', `Cannot import ${dataDir}: its block size is ${control.blcksz}, strata supports ${BLCKSZ}`);
+  if (t.lastRecordLsnNumber !== 0 || t.layers.length > 0) throw new IngestError('IMPORT_FAILED', `Cannot import into timeline ${t.id}: it is not empty`);
+  const lsn = control.checkPoint as Lsn;
+  let relations = 0;
+  let blocks = 0;
+  let slruPages = 0;
+
+  const databases: DatabaseRef[] = [];
+  const importDatabaseDir = (dir: string, spcNode: number, dbNode: number): void => {
+    const rels = new Map<string, RelFork>();
+    for (const name of readdirSync(dir).sort()) {
+      const m = RELATION_FILE.exec(name);
+      if (m === null) continue;
+      const relNode = Number(m[1]);
+      const fork = FORK_SUFFIXES[m[2] ?? ''] as number;
+      const segno = m[3] === undefined ? 0 : Number(m[3]);
+      const rel: RelFileNode = { spcNode: spcNode as Oid, dbNode: dbNode as Oid, relNode: relNode as Oid };
+      blocks += importRelationSegment(t, lsn, join(dir, name), rel, fork, segno);
+      rels.set(`${relNode}_${fork}`, { relNode, fork });
+    }
+    // Sizes: the blocks of every segment file of the fork.
+    for (const r of rels.values()) {
+      const rel: RelFileNode = { spcNode: spcNode as Oid, dbNode: dbNode as Oid, relNode: r.relNode as Oid };
+      t.put(relSizeKey(rel, r.fork), lsn, { kind: 'image', bytes: encodeU32(relationBlocks(dir, r)) });
+    }
+    relations += rels.size;
+    t.put(relDirectoryKey(spcNode, dbNode), lsn, { kind: 'image', bytes: encodeRelDirectory([...rels.values()]) });
+    const map = join(dir, 'pg_filenode.map');
+    if (existsSync(map)) t.put(relmapKey(spcNode, dbNode), lsn, { kind: 'image', bytes: readFileSync(map) });
+    if (dbNode !== 0) databases.push({ spcNode, dbNode });
+  };
+
+  importDatabaseDir(join(dataDir, 'global'), GLOBALTABLESPACE_OID, 0);
+  for (const db of readdirSync(join(dataDir, 'base'))) if (/^\d+$/.test(db)) importDatabaseDir(join(dataDir, 'base', db), DEFAULTTABLESPACE_OID, Number(db));
+  const tblspc = join(dataDir, 'pg_tblspc');
+  for (const spc of existsSync(tblspc) ? readdirSync(tblspc) : []) {
+    if (!/^\d+$/.test(spc)) continue;
+    const versionDir = readdirSync(join(tblspc, spc)).find((n) => n.startsWith('PG_15_'));
+    if (versionDir === undefined) continue;
+    for (const db of readdirSync(join(tblspc, spc, versionDir))) if (/^\d+$/.test(db)) importDatabaseDir(join(tblspc, spc, versionDir, db), Number(spc), Number(db));
+  }
+  t.put(DATABASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeDatabaseDirectory(databases) });
+
+  for (const [slru, folder] of SLRU_FOLDERS) {
+    const dir = join(dataDir, folder);
+    const segments: number[] = [];
+    for (const name of existsSync(dir) ? readdirSync(dir).sort() : []) {
+      if (!/^[0-9A-F]{4,6}$/.test(name)) continue;
+      const segno = parseInt(name, 16);
+      const bytes = readFileSync(join(dir, name));
+      if (bytes.length % BLCKSZ !== 0) throw new IngestError('IMPORT_FAILED', `Cannot import ${join(dir, name)}: its ${bytes.length} bytes are not whole pages`);
+      for (let b = 0; b < bytes.length / BLCKSZ; b++) t.put(slruPageKey(slru, segno, b), lsn, { kind: 'image', bytes: bytes.subarray(b * BLCKSZ, (b + 1) * BLCKSZ) });
+      slruPages += bytes.length / BLCKSZ;
+      t.put(slruSegmentSizeKey(slru, segno), lsn, { kind: 'image', bytes: encodeU32(bytes.length / BLCKSZ) });
+      segments.push(segno);
+    }
+    t.put(slruDirectoryKey(slru), lsn, { kind: 'image', bytes: encodeNumberList(segments) });
+  }
+
+  const twophase = join(dataDir, 'pg_twophase');
+  const xids: number[] = [];
+  for (const name of existsSync(twophase) ? readdirSync(twophase) : []) {
+    if (!/^[0-9A-F]{8}$/.test(name)) continue;
+    const xid = parseInt(name, 16);
+    t.put(twoPhaseFileKey(xid), lsn, { kind: 'image', bytes: readFileSync(join(twophase, name)) });
+    xids.push(xid);
+  }
+  t.put(TWO_PHASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeNumberList(xids) });
+
+  t.put(CONTROL_FILE_KEY, lsn, { kind: 'image', bytes: control.encode() });
+  t.put(CHECKPOINT_KEY, lsn, { kind: 'image', bytes: control.checkPointCopy.bytes });
+  t.advance(lsn);
+  return { lsn, control, relations, blocks, slruPages };
+}
+
+/** The blocks of one relation fork: every segment file's. */
+function relationBlocks(dir: string, r: RelFork): number {
+  const suffix = Object.entries(FORK_SUFFIXES).find(([, f]) => f === r.fork)?.[0] ?? '';
+  let blocks = 0;
+  for (let segno = 0; ; segno++) {
+    const path = join(dir, `${r.relNode}${suffix}${segno === 0 ? '' : `.${segno}`}`);
+    if (!existsSync(path)) return blocks;
+    blocks += Math.floor(statSync(path).size / BLCKSZ);
+  }
+}
+
+/** Puts every block of one segment file as an image; returns how many. */
+function importRelationSegment(t: Timeline, lsn: Lsn, path: string, rel: RelFileNode, fork: number, segno: number): number {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    let blkno = segno * RELSEG_SIZE;
+    let position = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, READ_CHUNK_BYTES, position);
+      if (n === 0) break;
+      if (n % BLCKSZ !== 0 && n < READ_CHUNK_BYTES)
+        throw new IngestError('IMPORT_FAILED', `Cannot import ${path}: it ends inside a block (${position + n} bytes) as of ${formatLsn(lsn)}`);
+      for (let o = 0; o + BLCKSZ <= n; o += BLCKSZ) t.put(relBlockKey(rel, fork, blkno++), lsn, { kind: 'image', bytes: buf.subarray(o, o + BLCKSZ) });
+      position += n - (n % BLCKSZ);
+    }
+    return blkno - segno * RELSEG_SIZE;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,631 @@
+/**
+ * WAL ingest (seed 002, "WAL ingest"; Neon's walingest.rs): each decoded record becomes repository
+ * writes at its end LSN, then the timeline's last record LSN moves to it.
+ *
+ * - Every block reference: the record, stored under that block's key (redo codec bytes), marked as
+ *   initialising the page when the block is WILL_INIT or carries a full-page image that is applied.
+ *   A block past the relation's end extends it, as recovery does.
+ * - Every effect in the record's description (src/wal/describe.ts): relation creation, truncation
+ *   and drop; VM bits cleared without a VM block reference; CLOG, multixact and commit_ts pages (as
+ *   operations, src/redo/slru.ts); relmapper files; databases (CREATE DATABASE by file copy copies
+ *   the template's keys as of the record); two-phase state; the checkpoint counters.
+ *
+ * Directory-like state (relation sizes and directories, SLRU segments, databases, two-phase files,
+ * the checkpoint) is cached here, read from the timeline on first use, and written back as images
+ * once per record; so a record costs its block puts and, rarely, a directory image.
+ *
+ * Mirrors, per effect, the redo routine named beside it. A record's puts and its advance happen with
+ * no await in between once its reads are done, so a flush never cuts a record in two.
+ */
+import { BLCKSZ } from '../pg/constants.js';
+import { CheckPointStruct } from '../pg/control.js';
+import { formatLsn, type Lsn } from '../pg/lsn.js';
+import type { BlockNumber, Oid, RelFileNode } from '../pg/types.js';
+import { encodeOp, encodeRecordInput } from '../redo/codec.js';
+import {
+  CLOG_STATUS_ABORTED,
+  CLOG_STATUS_COMMITTED,
+  CLOG_STATUS_SUB_COMMITTED,
+  CLOG_XACTS_PER_PAGE,
+  COMMIT_TS_XACTS_PER_PAGE,
+  encodeSlruOp,
+  MULTIXACT_MEMBERS_PER_PAGE,
+  MULTIXACT_OFFSETS_PER_PAGE,
+} from '../redo/slru.js';
+import { HEAPBLOCKS_PER_PAGE } from '../redo/vm.js';
+import { DatadirReader, decodeU32, encodeDatabaseDirectory, encodeNumberList, encodeRelDirectory, encodeU32, SLRU_PAGES_PER_SEGMENT, type DatabaseRef, type RelFork } from '../repository/datadir.js';
+import { RepositoryError } from '../repository/errors.js';
+import {
+  CHECKPOINT_KEY,
+  DATABASE_DIRECTORY_KEY,
+  relBlockKey,
+  relDirectoryKey,
+  relmapKey,
+  relSizeKey,
+  Slru,
+  slruDirectoryKey,
+  slruPageKey,
+  slruSegmentSizeKey,
+  TWO_PHASE_DIRECTORY_KEY,
+  twoPhaseFileKey,
+  type Key,
+} from '../repository/key.js';
+import type { Timeline } from '../repository/timeline.js';
+import type { Value } from '../repository/value.js';
+import type { CheckPoint, DescriptionBase, Effect, MultiXactMemberStatus } from '../wal/describe.js';
+import { WalDecodeError } from '../wal/errors.js';
+import type { WalRecord } from '../wal/record.js';
+import { describeRecord } from '../wal/rmgr/index.js';
+import { IngestError } from './errors.js';
+
+const ZERO_PAGE = new Uint8Array(BLCKSZ);
+const FORK_MAIN = 0;
+const FORK_FSM = 1;
+const FORK_VM = 2;
+
+/** MultiXactStatus values (multixact.h), by the names descriptions use. */
+const MULTIXACT_STATUS: Readonly<Record<MultiXactMemberStatus, number>> = { keysh: 0, sh: 1, fornokeyupd: 2, forupd: 3, nokeyupd: 4, upd: 5 };
+
+/** FSM geometry (freespace.c, fsm_internals.h) for 8 KiB pages. */
+const FSM_SLOTS_PER_PAGE = 4069;
+const FSM_TREE_DEPTH = 3;
+
+const relKey = (spc: number, db: number) => `${spc}/${db}`;
+const forkKey = (rel: RelFileNode, fork: number) => `${rel.spcNode}/${rel.dbNode}/${rel.relNode}/${fork}`;
+
+/** TransactionIdFollowsOrEquals for normal xids: modulo-2^32 comparison. */
+function xidFollowsOrEquals(a: number, b: number): boolean {
+  return ((a - b) | 0) >= 0;
+}
+
+/** fsm_logical_to_physical for a bottom-level FSM page: the physical block of logical leaf page `logpageno`. */
+function fsmPhysicalBlock(logpageno: number): number {
+  let leafno = logpageno;
+  let pages = 0;
+  for (let l = 0; l < FSM_TREE_DEPTH; l++) {
+    pages += leafno + 1;
+    leafno = Math.floor(leafno / FSM_SLOTS_PER_PAGE);
+  }
+  return pages - 1;
+}
+
+export interface IngestStats {
+  records: number;
+  blockValues: number;
+  bytes: number;
+}
+
+export class WalIngest {
+  private readonly reader: DatadirReader;
+  private readonly relDirs = new Map<string, Map<string, RelFork>>();
+  private readonly relSizes = new Map<string, number>();
+  private readonly slruSegments = new Map<Slru, Set<number>>();
+  private readonly slruSizes = new Map<string, number>();
+  /** Keys whose value this record replaces whole (directories, sizes): written once at its end. */
+  private readonly pending = new Map<Key, () => Uint8Array>();
+  /** SLRU operations of this record, per page key (several changes to one page make one operation). */
+  private readonly pendingOps = new Map<Key, Uint8Array[]>();
+  /** The offsets page RecordNewMultiXact initialised early; its ZERO_OFF_PAGE record then zeroes nothing. */
+  private preInitializedOffsetsPage = -1;
+  private checkpointDirty = false;
+  readonly stats: IngestStats = { records: 0, blockValues: 0, bytes: 0 };
+
+  private constructor(
+    readonly timeline: Timeline,
+    private databases: DatabaseRef[],
+    private twoPhase: Set<number>,
+    private readonly checkpoint: CheckPointStruct,
+  ) {
+    this.reader = new DatadirReader(timeline);
+  }
+
+  /** Ingest for `t` from its last record LSN; `t` must hold a checkpoint (an import or a base backup did that). */
+  static async open(t: Timeline): Promise<WalIngest> {
+    const at = t.lastRecordLsn;
+    let checkpoint: Uint8Array;
+    try {
+      checkpoint = await t.get(CHECKPOINT_KEY, at);
+    } catch (e) {
+      if (e instanceof RepositoryError && e.code === 'NOT_FOUND')
+        throw new IngestError('IMPORT_FAILED', `Cannot ingest WAL into timeline ${t.id}: it holds no checkpoint at ${formatLsn(at)} (import a data directory or a base backup first)`);
+      throw e;
+    }
+    const reader = new DatadirReader(t);
+    const ingest = new WalIngest(t, await reader.databases(at), new Set(await reader.twoPhaseXids(at)), new CheckPointStruct(checkpoint));
+    for (const slru of [Slru.Clog, Slru.MultiXactOffsets, Slru.MultiXactMembers, Slru.CommitTs]) {
+      const segments = await reader.slruSegments(slru, at);
+      ingest.slruSegments.set(slru, new Set(segments));
+      for (const s of segments) {
+        const size = await t.get(slruSegmentSizeKey(slru, s), at).catch(() => encodeU32(0));
+        ingest.slruSizes.set(`${slru}/${s}`, decodeU32(size, 'an SLRU segment size'));
+      }
+    }
+    return ingest;
+  }
+
+  get checkpointState(): CheckPointStruct {
+    return this.checkpoint;
+  }
+
+  /** Ingests one record: its block values and effects at its end LSN, then advances the timeline to it. */
+  async ingest(record: WalRecord): Promise<void> {
+    const lsn = record.endLsn;
+    if (record.lsnNumber < this.timeline.lastRecordLsnNumber)
+      throw new IngestError('WAL_GAP', `Cannot ingest the record at ${formatLsn(record.lsn)}: timeline ${this.timeline.id} is already at ${formatLsn(this.timeline.lastRecordLsn)}`);
+    let description: DescriptionBase;
+    try {
+      description = describeRecord(record);
+    } catch (e) {
+      if (!(e instanceof WalDecodeError)) throw e;
+      throw new IngestError('BAD_RECORD', `Cannot ingest the record at ${formatLsn(record.lsn)}: ${e.message}`, { cause: e });
+    }
+    // Reads first (they may wait on the repository), then every put, then the advance.
+    await this.loadFor(record, description.effects);
+    const copies = await this.prepareCopies(description.effects);
+    this.putBlocks(record, description);
+    for (const e of description.effects) this.applyEffect(e, record);
+    for (const c of copies) this.timeline.put(c.key, lsn, c.value);
+    if (record.xid !== 0) this.assignXid(record.xid);
+    this.writePending(lsn);
+    this.timeline.advance(lsn);
+    this.stats.records++;
+    this.stats.bytes += record.totLen;
+  }
+
+  // ---- cached state ----
+
+  /** Reads into the caches what this record's blocks and effects will change. */
+  private async loadFor(record: WalRecord, effects: readonly Effect[]): Promise<void> {
+    for (const b of record.blocks) if (b !== undefined) await this.loadRel(b.rel, b.fork);
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'relation.create':
+          await this.loadRel(e.rel, e.fork);
+          break;
+        case 'relation.truncate':
+          for (const fork of [FORK_MAIN, FORK_FSM, FORK_VM]) await this.loadRel(e.rel, fork);
+          break;
+        case 'relation.drop':
+          for (const r of e.rels) await this.loadRelDir(r.spcNode, r.dbNode);
+          break;
+        case 'vm.clear':
+          await this.loadRel(e.rel, FORK_VM);
+          break;
+        case 'database.create':
+          await this.loadRelDir(e.tsId, e.dbId);
+          break;
+        case 'database.drop':
+          for (const ts of e.tsIds) await this.loadRelDir(ts, e.dbId);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private async loadRelDir(spc: number, db: number): Promise<Map<string, RelFork>> {
+    const k = relKey(spc, db);
+    let dir = this.relDirs.get(k);
+    if (dir === undefined) {
+      const rels = await this.reader.relations(spc, db, this.timeline.lastRecordLsn);
+      dir = new Map(rels.map((r) => [`${r.relNode}/${r.fork}`, r]));
+      this.relDirs.set(k, dir);
+    }
+    return dir;
+  }
+
+  private async loadRel(rel: RelFileNode, fork: number): Promise<void> {
+    const dir = await this.loadRelDir(rel.spcNode, rel.dbNode);
+    const k = forkKey(rel, fork);
+    if (this.relSizes.has(k)) return;
+    if (!dir.has(`${rel.relNode}/${fork}`)) return;
+    try {
+      this.relSizes.set(k, decodeU32(await this.timeline.get(relSizeKey(rel, fork), this.timeline.lastRecordLsn), 'a relation size'));
+    } catch (e) {
+      if (!(e instanceof RepositoryError && e.code === 'NOT_FOUND')) throw e;
+      this.relSizes.set(k, 0);
+    }
+  }
+
+  private relExists(rel: RelFileNode, fork: number): boolean {
+    return this.relDirs.get(relKey(rel.spcNode, rel.dbNode))?.has(`${rel.relNode}/${fork}`) === true;
+  }
+
+  private relSize(rel: RelFileNode, fork: number): number {
+    return this.relExists(rel, fork) ? (this.relSizes.get(forkKey(rel, fork)) ?? 0) : 0;
+  }
+
+  /** smgrcreate (in redo: a no-op if the fork exists). */
+  private createRel(rel: RelFileNode, fork: number): void {
+    const dir = this.relDirs.get(relKey(rel.spcNode, rel.dbNode));
+    if (dir === undefined) throw new Error(`assert: relation directory ${relKey(rel.spcNode, rel.dbNode)} not loaded`);
+    const name = `${rel.relNode}/${fork}`;
+    if (dir.has(name)) return;
+    dir.set(name, { relNode: rel.relNode, fork });
+    this.markRelDir(rel.spcNode, rel.dbNode);
+    this.setRelSize(rel, fork, 0);
+  }
+
+  private setRelSize(rel: RelFileNode, fork: number, blocks: number): void {
+    this.relSizes.set(forkKey(rel, fork), blocks);
+    this.pending.set(relSizeKey(rel, fork), () => encodeU32(blocks));
+  }
+
+  private markRelDir(spc: number, db: number): void {
+    const dir = this.relDirs.get(relKey(spc, db));
+    if (dir === undefined) throw new Error(`assert: relation directory ${relKey(spc, db)} not loaded`);
+    this.pending.set(relDirectoryKey(spc, db), () => encodeRelDirectory([...dir.values()]));
+  }
+
+  /** A block written at `blkno`: the fork exists and reaches it (XLogReadBufferExtended extends with zero pages). */
+  private extendTo(rel: RelFileNode, fork: number, blkno: number): void {
+    this.createRel(rel, fork);
+    if (blkno >= this.relSize(rel, fork)) this.setRelSize(rel, fork, blkno + 1);
+  }
+
+  // ---- blocks ----
+
+  private putBlocks(record: WalRecord, description: DescriptionBase): void {
+    const lsn = record.endLsn;
+    const initByUse = new Set<number>();
+    for (const u of description.blocks) if (u.init) initByUse.add(u.blockId);
+    for (const b of record.blocks) {
+      if (b === undefined) continue;
+      this.extendTo(b.rel, b.fork, b.blkno);
+      const willInit = b.willInit || b.applyImage || initByUse.has(b.id);
+      const value: Value = { kind: 'wal', willInit, bytes: encodeRecordInput(record, b.id) };
+      this.timeline.put(relBlockKey(b.rel, b.fork, b.blkno), lsn, value);
+      this.stats.blockValues++;
+    }
+  }
+
+  // ---- effects ----
+
+  private applyEffect(e: Effect, record: WalRecord): void {
+    const lsn = record.endLsn;
+    switch (e.kind) {
+      case 'relation.create':
+        // smgr_redo XLOG_SMGR_CREATE
+        this.createRel(e.rel, e.fork);
+        return;
+      case 'relation.truncate':
+        this.truncateRel(e.rel, e.forks, e.blocks, lsn);
+        return;
+      case 'relation.drop': {
+        // xact_redo_commit/abort: DropRelationFiles, every fork.
+        for (const rel of e.rels) {
+          const dir = this.relDirs.get(relKey(rel.spcNode, rel.dbNode));
+          if (dir === undefined) continue;
+          let changed = false;
+          for (let fork = 0; fork <= 3; fork++) {
+            changed = dir.delete(`${rel.relNode}/${fork}`) || changed;
+            this.relSizes.delete(forkKey(rel, fork));
+          }
+          if (changed) this.markRelDir(rel.spcNode, rel.dbNode);
+        }
+        return;
+      }
+      case 'vm.clear': {
+        // heap_xlog_*: visibilitymap_pin (extends the VM fork) and visibilitymap_clear.
+        const vmBlock = Math.floor(e.heapBlock / HEAPBLOCKS_PER_PAGE);
+        this.extendTo(e.rel, FORK_VM, vmBlock);
+        this.timeline.put(relBlockKey(e.rel, FORK_VM, vmBlock), lsn, { kind: 'op', willInit: false, bytes: encodeOp({ kind: 'vm.clear', endLsn: lsn, heapBlock: e.heapBlock, flags: e.flags }) });
+        return;
+      }
+      case 'clog.set': {
+        // xact_redo_commit/abort: TransactionIdCommitTree / TransactionIdAbortTree.
+        const status = e.status === 'committed' ? CLOG_STATUS_COMMITTED : e.status === 'aborted' ? CLOG_STATUS_ABORTED : CLOG_STATUS_SUB_COMMITTED;
+        for (const [page, xids] of groupBy(e.xids, (x) => Math.floor(x / CLOG_XACTS_PER_PAGE))) this.slruOp(Slru.Clog, page, encodeSlruOp({ kind: 'clog.status', status, xids }));
+        for (const x of e.xids) this.assignXid(x);
+        return;
+      }
+      case 'clog.zeroPage':
+        this.zeroSlruPage(Slru.Clog, e.page);
+        return;
+      case 'clog.truncate':
+        this.truncateSlru(Slru.Clog, e.page);
+        this.checkpoint.oldestXid = e.oldestXid;
+        this.checkpoint.oldestXidDb = e.oldestXidDb;
+        this.checkpointDirty = true;
+        return;
+      case 'multixact.zeroOffsetPage':
+        if (e.page === this.preInitializedOffsetsPage) {
+          // multixact_redo: the page was initialised by RecordNewMultiXact already; zeroing it would lose an offset.
+          this.preInitializedOffsetsPage = -1;
+          return;
+        }
+        this.zeroSlruPage(Slru.MultiXactOffsets, e.page);
+        return;
+      case 'multixact.zeroMemberPage':
+        this.zeroSlruPage(Slru.MultiXactMembers, e.page);
+        return;
+      case 'multixact.create':
+        this.createMultiXact(e.mid, e.offset, e.members);
+        return;
+      case 'multixact.truncate':
+        // multixact_redo XLOG_MULTIXACT_TRUNCATE_ID: PerformOffsetsTruncation / PerformMembersTruncation.
+        this.truncateSlru(Slru.MultiXactOffsets, Math.floor(e.endTruncOff / MULTIXACT_OFFSETS_PER_PAGE));
+        this.truncateSlru(Slru.MultiXactMembers, Math.floor(e.endTruncMemb / MULTIXACT_MEMBERS_PER_PAGE));
+        this.checkpoint.oldestMulti = e.endTruncOff;
+        this.checkpoint.oldestMultiDb = e.oldestMultiDb;
+        this.checkpointDirty = true;
+        return;
+      case 'commitTs.zeroPage':
+        this.zeroSlruPage(Slru.CommitTs, e.page);
+        return;
+      case 'commitTs.truncate':
+        this.truncateSlru(Slru.CommitTs, e.page);
+        return;
+      case 'commitTs.set':
+        // TransactionTreeSetCommitTsData, when track_commit_timestamp is on (the record says it is).
+        for (const [page, xids] of groupBy(e.xids, (x) => Math.floor(x / COMMIT_TS_XACTS_PER_PAGE)))
+          this.slruOp(Slru.CommitTs, page, encodeSlruOp({ kind: 'commitTs.set', timestamp: e.timestamp, origin: e.originId, xids }));
+        return;
+      case 'relmap.update':
+        // relmap_redo: the file replaced whole.
+        this.pending.set(relmapKey(e.tsId, e.dbId), () => e.data);
+        return;
+      case 'database.create':
+        // dbase_redo XLOG_DBASE_CREATE_*: the database exists (its files come from the copy or from WAL).
+        this.addDatabase(e.tsId, e.dbId);
+        return;
+      case 'database.drop':
+        this.dropDatabase(e.dbId, e.tsIds);
+        return;
+      case 'twophase.prepare':
+        // xact_redo XLOG_XACT_PREPARE: PrepareRedoAdd (the state file as of the record).
+        this.twoPhase.add(e.xid);
+        this.pending.set(twoPhaseFileKey(e.xid), () => e.data);
+        this.pending.set(TWO_PHASE_DIRECTORY_KEY, () => encodeNumberList([...this.twoPhase]));
+        this.assignXid(e.xid);
+        return;
+      case 'twophase.end':
+        // PrepareRedoRemove
+        if (this.twoPhase.delete(e.xid)) this.pending.set(TWO_PHASE_DIRECTORY_KEY, () => encodeNumberList([...this.twoPhase]));
+        return;
+      case 'checkpoint':
+        this.applyCheckpoint(e.shutdown, e.checkpoint);
+        return;
+      case 'nextOid':
+        // xlog_redo XLOG_NEXTOID
+        this.checkpoint.nextOid = e.nextOid;
+        this.checkpointDirty = true;
+        return;
+      case 'xid.assign':
+        for (const x of e.xids) this.assignXid(x);
+        return;
+      case 'tablespace.create':
+      case 'tablespace.drop':
+      case 'timeline.switch':
+      case 'parameter.change':
+        // Nothing the repository keeps: a tablespace is a part of database keys; pg_control's
+        // settings and timeline come from the base backup's own checkpoint.
+        return;
+    }
+  }
+
+  /** smgr_redo XLOG_SMGR_TRUNCATE: the main fork to `blocks`, and the FSM and VM forks to match. */
+  private truncateRel(rel: RelFileNode, forks: readonly number[], blocks: number, lsn: Lsn): void {
+    if (forks.includes(FORK_MAIN) && this.relExists(rel, FORK_MAIN) && this.relSize(rel, FORK_MAIN) > blocks) this.setRelSize(rel, FORK_MAIN, blocks);
+    if (forks.includes(FORK_FSM) && this.relExists(rel, FORK_FSM)) {
+      // FreeSpaceMapPrepareTruncateRel: the FSM pages past the one covering the new last block go.
+      // (The part of that page past it is zeroed there without WAL; FSM content is a hint.)
+      const slot = blocks % FSM_SLOTS_PER_PAGE;
+      const first = fsmPhysicalBlock(Math.floor(blocks / FSM_SLOTS_PER_PAGE));
+      const fsmBlocks = slot === 0 ? first : first + 1;
+      if (this.relSize(rel, FORK_FSM) > fsmBlocks) this.setRelSize(rel, FORK_FSM, fsmBlocks);
+    }
+    if (forks.includes(FORK_VM) && this.relExists(rel, FORK_VM)) {
+      // visibilitymap_prepare_truncate: the bits past the new end are cleared on the last VM page kept.
+      const vmBlock = Math.floor(blocks / HEAPBLOCKS_PER_PAGE);
+      const partial = blocks % HEAPBLOCKS_PER_PAGE !== 0;
+      const vmBlocks = vmBlock + (partial ? 1 : 0);
+      if (partial && vmBlock < this.relSize(rel, FORK_VM))
+        this.timeline.put(relBlockKey(rel, FORK_VM, vmBlock), lsn, { kind: 'op', willInit: false, bytes: encodeOp({ kind: 'vm.truncate', endLsn: lsn, heapBlocks: blocks as BlockNumber }) });
+      if (this.relSize(rel, FORK_VM) > vmBlocks) this.setRelSize(rel, FORK_VM, vmBlocks);
+    }
+  }
+
+  private slruSegmentSet(slru: Slru): Set<number> {
+    let s = this.slruSegments.get(slru);
+    if (s === undefined) {
+      s = new Set();
+      this.slruSegments.set(slru, s);
+    }
+    return s;
+  }
+
+  /** The page exists from here on: its segment is listed and long enough. */
+  private extendSlru(slru: Slru, page: number): boolean {
+    const segno = Math.floor(page / SLRU_PAGES_PER_SEGMENT);
+    const blk = page % SLRU_PAGES_PER_SEGMENT;
+    const segments = this.slruSegmentSet(slru);
+    if (!segments.has(segno)) {
+      segments.add(segno);
+      this.pending.set(slruDirectoryKey(slru), () => encodeNumberList([...segments]));
+    }
+    const sizeKey = `${slru}/${segno}`;
+    const size = this.slruSizes.get(sizeKey) ?? 0;
+    if (blk < size) return false;
+    this.slruSizes.set(sizeKey, blk + 1);
+    this.pending.set(slruSegmentSizeKey(slru, segno), () => encodeU32(blk + 1));
+    return true;
+  }
+
+  /** SimpleLruZeroPage */
+  private zeroSlruPage(slru: Slru, page: number): void {
+    this.extendSlru(slru, page);
+    this.pendingOps.delete(slruPageKey(slru, Math.floor(page / SLRU_PAGES_PER_SEGMENT), page % SLRU_PAGES_PER_SEGMENT));
+    this.pending.set(slruPageKey(slru, Math.floor(page / SLRU_PAGES_PER_SEGMENT), page % SLRU_PAGES_PER_SEGMENT), () => ZERO_PAGE);
+  }
+
+  /** An operation on an SLRU page; a page that does not exist reads as zeros in recovery (SlruPhysicalReadPage). */
+  private slruOp(slru: Slru, page: number, op: Uint8Array): void {
+    const key = slruPageKey(slru, Math.floor(page / SLRU_PAGES_PER_SEGMENT), page % SLRU_PAGES_PER_SEGMENT);
+    if (this.extendSlru(slru, page) && !this.pending.has(key)) this.pending.set(key, () => ZERO_PAGE);
+    const ops = this.pendingOps.get(key);
+    if (ops === undefined) this.pendingOps.set(key, [op]);
+    else ops.push(op);
+  }
+
+  /** SimpleLruTruncate: segments wholly before `cutoffPage` go. (Wraparound is not handled: see the note in the issue.) */
+  private truncateSlru(slru: Slru, cutoffPage: number): void {
+    const segments = this.slruSegmentSet(slru);
+    let changed = false;
+    for (const segno of [...segments]) {
+      if ((segno + 1) * SLRU_PAGES_PER_SEGMENT <= cutoffPage) {
+        segments.delete(segno);
+        this.slruSizes.delete(`${slru}/${segno}`);
+        changed = true;
+      }
+    }
+    if (changed) this.pending.set(slruDirectoryKey(slru), () => encodeNumberList([...segments]));
+  }
+
+  /** multixact_redo XLOG_MULTIXACT_CREATE_ID: RecordNewMultiXact, then the next multi and offset counters. */
+  private createMultiXact(mid: number, offset: number, members: readonly { readonly xid: number; readonly status: MultiXactMemberStatus }[]): void {
+    const page = Math.floor(mid / MULTIXACT_OFFSETS_PER_PAGE);
+    let next = (mid + 1) >>> 0;
+    if (next === 0) next = 1; // FirstMultiXactId
+    const nextPage = Math.floor(next / MULTIXACT_OFFSETS_PER_PAGE);
+    let nextOffset = (offset + members.length) >>> 0;
+    if (nextOffset === 0) nextOffset = 1;
+    if (nextPage === page) {
+      this.slruOp(Slru.MultiXactOffsets, page, encodeSlruOp({ kind: 'multixact.offsets', entries: [{ multi: mid, offset }, { multi: next, offset: nextOffset }] }));
+    } else {
+      this.slruOp(Slru.MultiXactOffsets, page, encodeSlruOp({ kind: 'multixact.offsets', entries: [{ multi: mid, offset }] }));
+      // The next multi's page may not exist yet: RecordNewMultiXact initialises it in recovery.
+      const segno = Math.floor(nextPage / SLRU_PAGES_PER_SEGMENT);
+      const existed = this.slruSegmentSet(Slru.MultiXactOffsets).has(segno) && nextPage % SLRU_PAGES_PER_SEGMENT < (this.slruSizes.get(`${Slru.MultiXactOffsets}/${segno}`) ?? 0);
+      if (!existed) this.preInitializedOffsetsPage = nextPage;
+      this.slruOp(Slru.MultiXactOffsets, nextPage, encodeSlruOp({ kind: 'multixact.offsets', entries: [{ multi: next, offset: nextOffset }] }));
+    }
+    const withOffsets = members.map((m, i) => ({ offset: (offset + i) >>> 0, xid: m.xid, status: MULTIXACT_STATUS[m.status] }));
+    for (const [memberPage, ms] of groupBy(withOffsets, (m) => Math.floor(m.offset / MULTIXACT_MEMBERS_PER_PAGE)))
+      this.slruOp(Slru.MultiXactMembers, memberPage, encodeSlruOp({ kind: 'multixact.members', members: ms }));
+    // MultiXactAdvanceNextMXact
+    if (((next - this.checkpoint.nextMulti) | 0) > 0) this.checkpoint.nextMulti = next;
+    const endOffset = (offset + members.length) >>> 0;
+    if (((endOffset - this.checkpoint.nextMultiOffset) | 0) > 0) this.checkpoint.nextMultiOffset = endOffset;
+    this.checkpointDirty = true;
+  }
+
+  private addDatabase(spcNode: number, dbNode: number): void {
+    if (!this.databases.some((d) => d.spcNode === spcNode && d.dbNode === dbNode)) {
+      this.databases = [...this.databases, { spcNode, dbNode }];
+      this.pending.set(DATABASE_DIRECTORY_KEY, () => encodeDatabaseDirectory(this.databases));
+    }
+    if (!this.relDirs.has(relKey(spcNode, dbNode))) this.relDirs.set(relKey(spcNode, dbNode), new Map());
+    this.markRelDir(spcNode, dbNode);
+  }
+
+  /** dbase_redo XLOG_DBASE_DROP: the database's directories in each tablespace go. */
+  private dropDatabase(dbNode: number, tsIds: readonly number[]): void {
+    this.databases = this.databases.filter((d) => !(d.dbNode === dbNode && tsIds.includes(d.spcNode)));
+    this.pending.set(DATABASE_DIRECTORY_KEY, () => encodeDatabaseDirectory(this.databases));
+    for (const ts of tsIds) {
+      this.relDirs.set(relKey(ts, dbNode), new Map());
+      this.markRelDir(ts, dbNode);
+      for (const k of [...this.relSizes.keys()]) if (k.startsWith(`${ts}/${dbNode}/`)) this.relSizes.delete(k);
+    }
+  }
+
+  /**
+   * CREATE DATABASE ... STRATEGY FILE_COPY (dbase_redo XLOG_DBASE_CREATE_FILE_COPY copies the
+   * template's directory as of the record): every relation of the template, block by block, as
+   * images, with its sizes, relation directory and relmapper file.
+   */
+  private async prepareCopies(effects: readonly Effect[]): Promise<{ key: Key; value: Value }[]> {
+    const out: { key: Key; value: Value }[] = [];
+    for (const e of effects) {
+      if (e.kind !== 'database.create' || e.strategy !== 'file_copy' || e.srcDbId === undefined || e.srcTsId === undefined) continue;
+      const at = this.timeline.lastRecordLsn;
+      const src = await this.loadRelDir(e.srcTsId, e.srcDbId);
+      const dst = new Map<string, RelFork>();
+      for (const r of src.values()) {
+        const from: RelFileNode = { spcNode: e.srcTsId, dbNode: e.srcDbId, relNode: r.relNode as Oid };
+        const to: RelFileNode = { spcNode: e.tsId, dbNode: e.dbId, relNode: r.relNode as Oid };
+        await this.loadRel(from, r.fork);
+        const blocks = this.relSize(from, r.fork);
+        for (let b = 0; b < blocks; b++) {
+          let page: Uint8Array;
+          try {
+            page = await this.timeline.get(relBlockKey(from, r.fork, b), at);
+          } catch (err) {
+            if (!(err instanceof RepositoryError && err.code === 'NOT_FOUND')) throw err;
+            page = ZERO_PAGE;
+          }
+          out.push({ key: relBlockKey(to, r.fork, b), value: { kind: 'image', bytes: page } });
+        }
+        out.push({ key: relSizeKey(to, r.fork), value: { kind: 'image', bytes: encodeU32(blocks) } });
+        this.relSizes.set(forkKey(to, r.fork), blocks);
+        dst.set(`${r.relNode}/${r.fork}`, r);
+      }
+      try {
+        out.push({ key: relmapKey(e.tsId, e.dbId), value: { kind: 'image', bytes: await this.timeline.get(relmapKey(e.srcTsId, e.srcDbId), at) } });
+      } catch (err) {
+        if (!(err instanceof RepositoryError && err.code === 'NOT_FOUND')) throw err;
+      }
+      this.relDirs.set(relKey(e.tsId, e.dbId), dst);
+    }
+    return out;
+  }
+
+  /** xlog_redo for checkpoint records: the counters move forward, never back (an online checkpoint's are from its start). */
+  private applyCheckpoint(shutdown: boolean, c: CheckPoint): void {
+    const cp = this.checkpoint;
+    if (c.nextXid > cp.nextXid) cp.nextXid = c.nextXid;
+    // An online checkpoint's nextOid may be stale (xlog_redo ignores it); a shutdown checkpoint's is exact.
+    if (shutdown) cp.nextOid = c.nextOid;
+    if (((c.nextMulti - cp.nextMulti) | 0) > 0) cp.nextMulti = c.nextMulti;
+    if (((c.nextMultiOffset - cp.nextMultiOffset) | 0) > 0) cp.nextMultiOffset = c.nextMultiOffset;
+    cp.oldestXid = c.oldestXid;
+    cp.oldestXidDb = c.oldestXidDb;
+    cp.oldestMulti = c.oldestMulti;
+    cp.oldestMultiDb = c.oldestMultiDb;
+    cp.oldestCommitTsXid = c.oldestCommitTsXid;
+    cp.newestCommitTsXid = c.newestCommitTsXid;
+    cp.oldestActiveXid = c.oldestActiveXid;
+    cp.redo = c.redo;
+    cp.thisTimeLineId = c.thisTimeLineId;
+    cp.prevTimeLineId = c.prevTimeLineId;
+    cp.time = c.time;
+    this.checkpointDirty = true;
+  }
+
+  /** nextXid moves past `xid` (AdvanceNextFullTransactionIdPastXid), carrying the epoch over a wraparound. */
+  private assignXid(xid: number): void {
+    const cp = this.checkpoint;
+    const next = cp.nextXid;
+    const nextXid = Number(next & 0xffff_ffffn);
+    if (!xidFollowsOrEquals(xid, nextXid)) return;
+    let epoch = next >> 32n;
+    let newXid = (xid + 1) >>> 0;
+    if (newXid < nextXid) epoch += 1n;
+    if (newXid < 3) newXid = 3; // FirstNormalTransactionId
+    cp.nextXid = (epoch << 32n) | BigInt(newXid);
+    this.checkpointDirty = true;
+  }
+
+  private writePending(lsn: Lsn): void {
+    for (const [key, make] of this.pending) this.timeline.put(key, lsn, { kind: 'image', bytes: make() });
+    for (const [key, ops] of this.pendingOps) for (const op of ops) this.timeline.put(key, lsn, { kind: 'op', willInit: false, bytes: op });
+    this.pending.clear();
+    this.pendingOps.clear();
+    if (this.checkpointDirty) {
+      this.timeline.put(CHECKPOINT_KEY, lsn, { kind: 'image', bytes: this.checkpoint.bytes });
+      this.checkpointDirty = false;
+    }
+  }
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => number): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [it]);
+    else list.push(it);
+  }
+  return out;
+}
