@@ -106,7 +106,10 @@ export function importDataDirectory(t: Timeline, dataDir: string): ImportResult 
   for (const [slru, folder] of SLRU_FOLDERS) {
     const dir = join(dataDir, folder);
     const segments: number[] = [];
-    for (const name of existsSync(dir) ? readdirSync(dir).sort() : []) {
+    // A server that starts with track_commit_timestamp off removes the commit_ts segments
+    // (CompleteCommitTsInitialization, DeactivateCommitTs) without WAL: they are not part of its state.
+    const skip = slru === Slru.CommitTs && !control.trackCommitTimestamp;
+    for (const name of existsSync(dir) && !skip ? readdirSync(dir).sort() : []) {
       if (!/^[0-9A-F]{4,6}$/.test(name)) continue;
       const segno = parseInt(name, 16);
       const bytes = readFileSync(join(dir, name));

@@ -18,7 +18,7 @@
  * no await in between once its reads are done, so a flush never cuts a record in two.
  */
 import { BLCKSZ } from '../pg/constants.js';
-import { CheckPointStruct } from '../pg/control.js';
+import { CheckPointStruct, ControlFile } from '../pg/control.js';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
 import type { BlockNumber, Oid, RelFileNode } from '../pg/types.js';
 import { encodeOp, encodeRecordInput } from '../redo/codec.js';
@@ -37,6 +37,7 @@ import { DatadirReader, decodeU32, encodeDatabaseDirectory, encodeNumberList, en
 import { RepositoryError } from '../repository/errors.js';
 import {
   CHECKPOINT_KEY,
+  CONTROL_FILE_KEY,
   DATABASE_DIRECTORY_KEY,
   relBlockKey,
   relDirectoryKey,
@@ -110,13 +111,19 @@ export class WalIngest {
   private checkpointDirty = false;
   readonly stats: IngestStats = { records: 0, blockValues: 0, bytes: 0 };
 
+  private controlDirty = false;
+  /** commitTsShared->commitTsActive: whether commit_ts pages are kept (track_commit_timestamp on the primary). */
+  private commitTsActive: boolean;
+
   private constructor(
     readonly timeline: Timeline,
     private databases: DatabaseRef[],
     private twoPhase: Set<number>,
     private readonly checkpoint: CheckPointStruct,
+    private readonly control: ControlFile,
   ) {
     this.reader = new DatadirReader(timeline);
+    this.commitTsActive = control.trackCommitTimestamp;
   }
 
   /** Ingest for `t` from its last record LSN; `t` must hold a checkpoint (an import or a base backup did that). */
@@ -131,7 +138,8 @@ export class WalIngest {
       throw e;
     }
     const reader = new DatadirReader(t);
-    const ingest = new WalIngest(t, await reader.databases(at), new Set(await reader.twoPhaseXids(at)), new CheckPointStruct(checkpoint));
+    const control = new ControlFile(await t.get(CONTROL_FILE_KEY, at), `the pg_control of timeline ${t.id}`);
+    const ingest = new WalIngest(t, await reader.databases(at), new Set(await reader.twoPhaseXids(at)), new CheckPointStruct(checkpoint), control);
     for (const slru of [Slru.Clog, Slru.MultiXactOffsets, Slru.MultiXactMembers, Slru.CommitTs]) {
       const segments = await reader.slruSegments(slru, at);
       ingest.slruSegments.set(slru, new Set(segments));
@@ -357,7 +365,8 @@ export class WalIngest {
         this.truncateSlru(Slru.CommitTs, e.page);
         return;
       case 'commitTs.set':
-        // TransactionTreeSetCommitTsData, when track_commit_timestamp is on (the record says it is).
+        // TransactionTreeSetCommitTsData: nothing unless commit_ts is active (every commit record has a timestamp).
+        if (!this.commitTsActive) return;
         for (const [page, xids] of groupBy(e.xids, (x) => Math.floor(x / COMMIT_TS_XACTS_PER_PAGE)))
           this.slruOp(Slru.CommitTs, page, encodeSlruOp({ kind: 'commitTs.set', timestamp: e.timestamp, origin: e.originId, xids }));
         return;
@@ -394,14 +403,51 @@ export class WalIngest {
       case 'xid.assign':
         for (const x of e.xids) this.assignXid(x);
         return;
+      case 'parameter.change': {
+        // xlog_redo XLOG_PARAMETER_CHANGE: pg_control takes the primary's settings; CommitTsParameterChange.
+        const f = e.fields;
+        const num = (name: string) => Number(f[name] ?? 0);
+        const trackCommitTimestamp = f['trackCommitTimestamp'] === true;
+        this.control.setParameters({
+          maxConnections: num('maxConnections'),
+          maxWorkerProcesses: num('maxWorkerProcesses'),
+          maxWalSenders: num('maxWalSenders'),
+          maxPreparedXacts: num('maxPreparedXacts'),
+          maxLocksPerXact: num('maxLocksPerXact'),
+          walLevel: num('walLevel'),
+          walLogHints: f['walLogHints'] === true,
+          trackCommitTimestamp,
+        });
+        this.controlDirty = true;
+        if (trackCommitTimestamp && !this.commitTsActive) this.activateCommitTs();
+        else if (!trackCommitTimestamp && this.commitTsActive) this.deactivateCommitTs();
+        return;
+      }
       case 'tablespace.create':
       case 'tablespace.drop':
       case 'timeline.switch':
-      case 'parameter.change':
-        // Nothing the repository keeps: a tablespace is a part of database keys; pg_control's
-        // settings and timeline come from the base backup's own checkpoint.
+        // Nothing the repository keeps: a tablespace is a part of database keys; the timeline of a
+        // base backup is the one it is made for.
         return;
     }
+  }
+
+  /** ActivateCommitTs: the page of the next xid exists from now on. */
+  private activateCommitTs(): void {
+    this.commitTsActive = true;
+    const page = Math.floor(Number(this.checkpoint.nextXid & 0xffff_ffffn) / COMMIT_TS_XACTS_PER_PAGE);
+    const segno = Math.floor(page / SLRU_PAGES_PER_SEGMENT);
+    const exists = this.slruSegmentSet(Slru.CommitTs).has(segno) && page % SLRU_PAGES_PER_SEGMENT < (this.slruSizes.get(`${Slru.CommitTs}/${segno}`) ?? 0);
+    if (!exists) this.zeroSlruPage(Slru.CommitTs, page);
+  }
+
+  /** DeactivateCommitTs: every commit_ts segment is removed. */
+  private deactivateCommitTs(): void {
+    this.commitTsActive = false;
+    const segments = this.slruSegmentSet(Slru.CommitTs);
+    for (const segno of segments) this.slruSizes.delete(`${Slru.CommitTs}/${segno}`);
+    segments.clear();
+    this.pending.set(slruDirectoryKey(Slru.CommitTs), () => encodeNumberList([]));
   }
 
   /** smgr_redo XLOG_SMGR_TRUNCATE: the main fork to `blocks`, and the FSM and VM forks to match. */
@@ -612,6 +658,10 @@ export class WalIngest {
     for (const [key, ops] of this.pendingOps) for (const op of ops) this.timeline.put(key, lsn, { kind: 'op', willInit: false, bytes: op });
     this.pending.clear();
     this.pendingOps.clear();
+    if (this.controlDirty) {
+      this.timeline.put(CONTROL_FILE_KEY, lsn, { kind: 'image', bytes: this.control.encode() });
+      this.controlDirty = false;
+    }
     if (this.checkpointDirty) {
       this.timeline.put(CHECKPOINT_KEY, lsn, { kind: 'image', bytes: this.checkpoint.bytes });
       this.checkpointDirty = false;

@@ -213,6 +213,27 @@ export class ControlFile {
     return this.bytes.readUInt32LE(252);
   }
 
+  /** xlog_redo XLOG_PARAMETER_CHANGE: the settings a standby must match, as the primary logged them. */
+  setParameters(p: {
+    readonly maxConnections: number;
+    readonly maxWorkerProcesses: number;
+    readonly maxWalSenders: number;
+    readonly maxPreparedXacts: number;
+    readonly maxLocksPerXact: number;
+    readonly walLevel: number;
+    readonly walLogHints: boolean;
+    readonly trackCommitTimestamp: boolean;
+  }): void {
+    this.bytes.writeInt32LE(p.walLevel, 172);
+    this.bytes[176] = p.walLogHints ? 1 : 0;
+    this.bytes.writeInt32LE(p.maxConnections, 180);
+    this.bytes.writeInt32LE(p.maxWorkerProcesses, 184);
+    this.bytes.writeInt32LE(p.maxWalSenders, 188);
+    this.bytes.writeInt32LE(p.maxPreparedXacts, 192);
+    this.bytes.writeInt32LE(p.maxLocksPerXact, 196);
+    this.bytes[200] = p.trackCommitTimestamp ? 1 : 0;
+  }
+
   /** XLogHintBitIsNeeded(): data checksums or wal_log_hints. */
   get hintBitsLogged(): boolean {
     return this.dataChecksumVersion !== 0 || this.walLogHints;
