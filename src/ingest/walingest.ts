@@ -21,7 +21,7 @@ import { BLCKSZ } from '../pg/constants.js';
 import { CheckPointStruct, ControlFile } from '../pg/control.js';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
 import type { BlockNumber, Oid, RelFileNode } from '../pg/types.js';
-import { encodeOp, encodeRecordInput } from '../redo/codec.js';
+import { encodeOp, encodeRecordInput, setRecordInputBlockId } from '../redo/codec.js';
 import {
   CLOG_STATUS_ABORTED,
   CLOG_STATUS_COMMITTED,
@@ -277,11 +277,15 @@ export class WalIngest {
     const lsn = record.endLsn;
     const initByUse = new Set<number>();
     for (const u of description.blocks) if (u.init) initByUse.add(u.blockId);
+    let encoded: Uint8Array | undefined;
     for (const b of record.blocks) {
       if (b === undefined) continue;
       this.extendTo(b.rel, b.fork, b.blkno);
       const willInit = b.willInit || b.applyImage || initByUse.has(b.id);
-      const value: Value = { kind: 'wal', willInit, bytes: encodeRecordInput(record, b.id) };
+      // One encoding per record: each put copies it, so only the block id changes in between.
+      if (encoded === undefined) encoded = encodeRecordInput(record, b.id);
+      else setRecordInputBlockId(encoded, record, b.id);
+      const value: Value = { kind: 'wal', willInit, bytes: encoded };
       this.timeline.put(relBlockKey(b.rel, b.fork, b.blkno), lsn, value);
       this.stats.blockValues++;
     }

@@ -87,6 +87,16 @@ export function encodeRecordInput(record: WalRecord, blockId: number): Uint8Arra
   return out;
 }
 
+/**
+ * Re-aims an encoded record input at another of the record's block references, in place. Ingest
+ * encodes a record once and stores it under each of its blocks, changing only this byte between
+ * puts (each put copies the bytes).
+ */
+export function setRecordInputBlockId(encoded: Uint8Array, record: WalRecord, blockId: number): void {
+  assert.ok(encoded[0] === TAG_RECORD && record.blocks[blockId] !== undefined, `record at ${formatLsn(record.lsn)} has no block reference ${blockId}`);
+  encoded[1] = blockId;
+}
+
 /** A strata operation on a VM page. */
 export function encodeOp(input: VmClearInput | VmTruncateInput): Uint8Array {
   if (input.kind === 'vm.clear') {

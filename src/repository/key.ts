@@ -61,19 +61,20 @@ export const SLRU_DIRECTORY_NAMES: readonly string[] = ['pg_xact', 'pg_multixact
 /** field6 of a relation's or SLRU segment's size key. */
 const SIZE_FIELD = 0xffff_ffff;
 
-function hex8(n: number): string {
-  return (n >>> 0).toString(16).padStart(8, '0');
-}
-
-function hex2(n: number): string {
-  return (n & 0xff).toString(16).padStart(2, '0');
-}
+const scratch = Buffer.alloc(18);
 
 /** A key from its six fields, checked to fit their widths. */
 export function makeKey(kind: number, field2: number, field3: number, field4: number, field5: number, field6: number): Key {
   if (!fits(kind, 0xff) || !fits(field5, 0xff) || !fits(field2, 0xffff_ffff) || !fits(field3, 0xffff_ffff) || !fits(field4, 0xffff_ffff) || !fits(field6, 0xffff_ffff))
     throw new RangeError(`Cannot make a key from fields ${kind}, ${field2}, ${field3}, ${field4}, ${field5}, ${field6}: a field is out of range`);
-  return (hex2(kind) + hex8(field2) + hex8(field3) + hex8(field4) + hex2(field5) + hex8(field6)) as Key;
+  // One native hex conversion: keys are made for every block of every record ingested.
+  scratch[0] = kind;
+  scratch.writeUInt32BE(field2, 1);
+  scratch.writeUInt32BE(field3, 5);
+  scratch.writeUInt32BE(field4, 9);
+  scratch[13] = field5;
+  scratch.writeUInt32BE(field6, 14);
+  return scratch.toString('hex') as Key;
 }
 
 function fits(n: number, max: number): boolean {
@@ -105,16 +106,14 @@ export function isKey(text: string): text is Key {
 }
 
 export function keyToBytes(key: Key, out: Uint8Array = new Uint8Array(KEY_BYTES), offset = 0): Uint8Array {
-  for (let i = 0; i < KEY_BYTES; i++) out[offset + i] = parseInt(key.slice(i * 2, i * 2 + 2), 16);
+  const b = Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.length);
+  b.write(key, offset, KEY_BYTES, 'hex');
   return out;
 }
 
-const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
 export function keyFromBytes(b: Uint8Array, offset = 0): Key {
-  let s = '';
-  for (let i = 0; i < KEY_BYTES; i++) s += HEX_BYTE[b[offset + i] as number];
-  return s as Key;
+  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
+  return buf.toString('hex', offset, offset + KEY_BYTES) as Key;
 }
 
 /** The key right after `key` in key order (for half-open ranges ending at a key). */

@@ -193,8 +193,8 @@ export class LayerWriter {
     this.write(stored);
     const e = INDEX_BLOCK_OVERHEAD - 4 + this.blockEntries * ENTRY_BYTES;
     keyToBytes(key, this.block, e);
-    this.block.writeBigUInt64LE(BigInt(lsn), e + 18);
-    this.block.writeBigUInt64LE(BigInt(offset), e + 26);
+    writeU64(this.block, lsn, e + 18);
+    writeU64(this.block, offset, e + 26);
     this.block.writeUInt32LE(stored.length, e + 34);
     this.block.writeUInt32LE(crc >>> 0, e + 38);
     this.block[e + 42] = flags;
@@ -233,10 +233,10 @@ export class LayerWriter {
     const blockBytes = crcAt + 4;
     const line = Buffer.alloc(SUMMARY_LINE_BYTES);
     keyToBytes(this.blockFirst.key, line, 0);
-    line.writeBigUInt64LE(BigInt(this.blockFirst.lsn), 18);
+    writeU64(line, this.blockFirst.lsn, 18);
     keyToBytes(this.last.key, line, 26);
-    line.writeBigUInt64LE(BigInt(this.last.lsn), 44);
-    line.writeBigUInt64LE(BigInt(this.position), 52);
+    writeU64(line, this.last.lsn, 44);
+    writeU64(line, this.position, 52);
     line.writeUInt32LE(blockBytes, 60);
     this.summary.push(line);
     this.write(this.block.subarray(0, blockBytes));
@@ -305,6 +305,16 @@ export class LayerWriter {
       // never created or already gone
     }
   }
+}
+
+/** u64 LE from a number below 2^53, without a BigInt. */
+function writeU64(b: Buffer, v: number, o: number): void {
+  b.writeUInt32LE(v % 0x1_0000_0000, o);
+  b.writeUInt32LE(Math.floor(v / 0x1_0000_0000), o + 4);
+}
+
+function readU64(b: Buffer, o: number): number {
+  return b.readUInt32LE(o) + b.readUInt32LE(o + 4) * 0x1_0000_0000;
 }
 
 function writeAll(fd: number, bytes: Uint8Array, position: number): void {
@@ -420,10 +430,10 @@ export class LayerFile {
       const o = i * SUMMARY_LINE_BYTES;
       summary.push({
         firstKey: keyFromBytes(s, o),
-        firstLsn: Number(s.readBigUInt64LE(o + 18)),
+        firstLsn: readU64(s, o + 18),
         lastKey: keyFromBytes(s, o + 26),
-        lastLsn: Number(s.readBigUInt64LE(o + 44)),
-        offset: Number(s.readBigUInt64LE(o + 52)),
+        lastLsn: readU64(s, o + 44),
+        offset: readU64(s, o + 52),
         bytes: s.readUInt32LE(o + 60),
       });
     }
@@ -463,8 +473,8 @@ export class LayerFile {
     for (let j = 0; j < n; j++) {
       const e = 4 + j * ENTRY_BYTES;
       (block.keys as Key[])[j] = keyFromBytes(b, e);
-      block.lsns[j] = Number(b.readBigUInt64LE(e + 18));
-      block.offsets[j] = Number(b.readBigUInt64LE(e + 26));
+      block.lsns[j] = readU64(b, e + 18);
+      block.offsets[j] = readU64(b, e + 26);
       block.lengths[j] = b.readUInt32LE(e + 34);
       block.crcs[j] = b.readUInt32LE(e + 38);
       block.flags[j] = b[e + 42] as number;

@@ -1,0 +1,105 @@
+/**
+ * bench/ingest: strata's WAL ingest beside a stock PostgreSQL standby replaying the same WAL, in one run.
+ *
+ * A freshly initialised cluster is copied (the starting point of both), then runs `pgbench -i` at
+ * STRATA_BENCH_SCALE and STRATA_BENCH_SECONDS of pgbench with 4 clients, and stops. Then:
+ *   - strata: the copy is imported into a new timeline (not timed), and the WAL from its checkpoint
+ *     on is decoded and ingested (every block value, directory, SLRU operation and counter written
+ *     to the repository), ending with a flush of every in-memory layer to layer files on disk, timed
+ *     from the first WAL read to the end of the flush;
+ *   - PostgreSQL: the copy is started in archive recovery (restore_command from a copy of the WAL,
+ *     hot_standby off), timed from `pg_ctl start` until it accepts connections (pg_isready), which
+ *     includes its end-of-recovery checkpoint; checked to have replayed up to the last record.
+ * Both figures are records/s and MiB/s of WAL; the ratio is strata's speed over PostgreSQL's.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readWal } from '../src/cli/wal-files.js';
+import { importDataDirectory } from '../src/ingest/import-datadir.js';
+import { WalIngest } from '../src/ingest/walingest.js';
+import { formatLsn, parseLsn, parseWalFileName } from '../src/pg/lsn.js';
+import { InProcessRedoEngine } from '../src/redo/engine.js';
+import { RedoReconstructor } from '../src/repository/redo-reconstructor.js';
+import { Repository } from '../src/repository/repository.js';
+import { PgCluster, pgBin, run } from '../src/testing/cluster.js';
+import type { WalRecord } from '../src/wal/record.js';
+
+const scale = Number(process.env['STRATA_BENCH_SCALE'] ?? 10);
+const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
+const READY_WAIT_MS_MAX = 600_000;
+
+const primary = await PgCluster.create({ name: 'bench-ingest', start: false, settings: { max_wal_size: '8GB', checkpoint_timeout: '1h' } });
+let replica: PgCluster | undefined;
+const root = mkdtempSync(join(tmpdir(), 'strata-bench-ingest-'));
+try {
+  const start = await primary.makeDir('start');
+  cpSync(primary.dataDir, start, { recursive: true });
+  await primary.start();
+  process.stdout.write(`making WAL: pgbench -i -s ${scale}, then pgbench -c 4 -T ${seconds} ...\n`);
+  await primary.pgbench(['-i', '-s', String(scale), '-q']);
+  await primary.pgbench(['-c', '4', '-j', '2', '-T', String(seconds), '-n'], { timeoutMs: (seconds + 120) * 1000 });
+  await primary.stop('fast');
+  const archive = await primary.makeDir('archive');
+  for (const n of readdirSync(primary.walDir)) if (parseWalFileName(n) !== null) copyFileSync(join(primary.walDir, n), join(archive, n));
+  await run('chown', ['-R', 'postgres:', archive, start]).catch(() => undefined);
+
+  // strata
+  const engine = new InProcessRedoEngine();
+  const repo = Repository.open(root, { reconstructorFor: (id) => new RedoReconstructor(engine, id, () => ({ hintBitsLogged: false })) });
+  const timeline = repo.createTenant().createTimeline();
+  const imported = importDataDirectory(timeline, start);
+  await timeline.flush();
+  const ingest = await WalIngest.open(timeline);
+  const t0 = performance.now();
+  const records: WalRecord[] = [];
+  // Read and decode everything, then ingest it: both are timed, so the split shows where time goes.
+  const d0 = performance.now();
+  readWal({ dir: archive, start: imported.lsn, timeline: 1, segmentSize: primary.walSegSizeBytes }, (r) => {
+    records.push(r);
+    return true;
+  });
+  const decodeMs = performance.now() - d0;
+  const i0 = performance.now();
+  for (const r of records) await ingest.ingest(r);
+  const ingestMs = performance.now() - i0;
+  const f0 = performance.now();
+  await timeline.flush();
+  const flushMs = performance.now() - f0;
+  const strataMs = performance.now() - t0;
+  const last = records[records.length - 1] as WalRecord;
+  const walMiB = Number(last.endLsn - imported.lsn) / (1 << 20);
+  const layers = timeline.layers.length;
+  await repo.close(false);
+  await engine.close();
+
+  // PostgreSQL
+  replica = await PgCluster.fromDataDir(start, { name: 'bench-ingest-standby', start: false, settings: { restore_command: `cp ${archive}/%f %p`, hot_standby: false, max_wal_size: '8GB' } });
+  writeFileSync(join(replica.dataDir, 'recovery.signal'), '');
+  await run('chown', ['postgres:', join(replica.dataDir, 'recovery.signal')]).catch(() => undefined);
+  const p0 = performance.now();
+  await replica.start();
+  while (spawnSync(pgBin('pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(replica.port)]).status !== 0) {
+    if (performance.now() - p0 > READY_WAIT_MS_MAX) throw new Error(`PostgreSQL was not ready after ${READY_WAIT_MS_MAX} ms of recovery`);
+    await sleep(5);
+  }
+  const pgMs = performance.now() - p0;
+  const log = await replica.serverLog();
+  const redoDone = /redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(log)?.[1];
+  if (redoDone === undefined || parseLsn(redoDone) < last.lsn)
+    throw new Error(`PostgreSQL's recovery stopped at ${redoDone ?? 'an unknown point'}, before the last record at ${formatLsn(last.lsn)}:\n${log.slice(-3000)}`);
+
+  const line = (name: string, ms: number) =>
+    `${name.padEnd(48)} ${(records.length / (ms / 1000) / 1000).toFixed(0).padStart(7)} k rec/s ${(walMiB / (ms / 1000)).toFixed(1).padStart(8)} MiB/s ${ms.toFixed(0).padStart(8)} ms\n`;
+  process.stdout.write(`WAL: ${walMiB.toFixed(1)} MiB, ${records.length} records, ${formatLsn(imported.lsn)} to ${formatLsn(last.endLsn)}; ${ingest.stats.blockValues} block values; ${layers} layer files\n`);
+  process.stdout.write(`  strata: read + decode ${decodeMs.toFixed(0)} ms, ingest ${ingestMs.toFixed(0)} ms, final flush ${flushMs.toFixed(0)} ms\n`);
+  process.stdout.write(line('strata ingest (decode + store + flush)', strataMs));
+  process.stdout.write(line('PostgreSQL standby replay (start to ready)', pgMs));
+  process.stdout.write(`ratio strata / PostgreSQL speed: ${(pgMs / strataMs).toFixed(2)} (target >= 1)\n`);
+} finally {
+  await replica?.destroy();
+  await primary.destroy();
+  rmSync(root, { recursive: true, force: true });
+}
