@@ -135,7 +135,9 @@ async function createImageLayers(t: Timeline, ranges: readonly KeyRange[]): Prom
   const lsn = t.compactedLsnNumber - 1;
   const errors: string[] = [];
   let created = 0;
-  if (lsn < 0) return { created, errors };
+  // An ancestor behind the branch point (a restart; see Timeline.ancestorBehind) would bake its stale
+  // pages into the image: make none until its WAL is replayed. A later compaction makes them.
+  if (lsn < 0 || t.ancestorBehind(lsn) !== undefined) return { created, errors };
   for (const range of ranges) {
     if (deltaDepth(t, range) < t.config.imageLayerDeltasMin) continue;
     const same = (l: HistoricLayer) => l.descriptor.kind === LayerKind.Image && l.descriptor.lsnStart === lsn && l.descriptor.keys.start === range.start && l.descriptor.keys.end === range.end;

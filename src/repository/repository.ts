@@ -5,9 +5,9 @@
  * Folder: `<root>/tenants/<tenant id>/`. A tenant being deleted is renamed away first, so a crash
  * in the middle leaves nothing half-deleted under a real id; leftovers go when the root is opened.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { TEMP_SUFFIX } from './durable.js';
+import { mkdirDurable, renameAwayDurable, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
 import { PageCache } from './page-cache.js';
 import type { Reconstructor } from './reconstruct.js';
@@ -45,7 +45,7 @@ export class Repository {
   static open(root: string, options: RepositoryOptions): Repository {
     const repo = new Repository(root, options);
     const dir = join(root, 'tenants');
-    mkdirSync(dir, { recursive: true });
+    mkdirDurable(dir);
     for (const name of readdirSync(dir)) {
       const tdir = join(dir, name);
       if (name.endsWith(TEMP_SUFFIX) || !existsSync(join(tdir, TENANT_CONFIG_FILE))) {
@@ -88,7 +88,7 @@ export class Repository {
     await tenant.shutdown(false);
     for (const t of tenant.list()) this.pageCache.dropTimeline(t.id);
     const gone = tenant.dir + TEMP_SUFFIX;
-    renameSync(tenant.dir, gone);
+    renameAwayDurable(tenant.dir, gone);
     rmSync(gone, { recursive: true, force: true });
   }
 

@@ -8,11 +8,11 @@
  * got old, compaction and GC, each on a period.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
 import { compact, type CompactionResult } from './compaction.js';
-import { TEMP_SUFFIX, writeFileDurable } from './durable.js';
+import { mkdirDurable, renameAwayDurable, TEMP_SUFFIX, writeFileDurable } from './durable.js';
 import { RepositoryError } from './errors.js';
 import { gc, type GcResult } from './gc.js';
 import { METADATA_FILE, readMetadata } from './metadata.js';
@@ -65,7 +65,7 @@ export class Tenant {
 
   /** Makes the tenant's folder and configuration file. */
   static create(dir: string, id: string, config: TenantConfig, pageCache: PageCache, reconstructor: Reconstructor, events: TenantEvents): Tenant {
-    mkdirSync(join(dir, 'timelines'), { recursive: true });
+    mkdirDurable(join(dir, 'timelines'));
     writeFileDurable(join(dir, TENANT_CONFIG_FILE), Buffer.from(JSON.stringify({ formatVersion: 1, tenantId: id, config }, null, 2) + '\n'));
     return new Tenant(id, dir, config, pageCache, reconstructor, events);
   }
@@ -170,7 +170,7 @@ export class Tenant {
     this.timelines.delete(id);
     await t.shutdown(false);
     const gone = t.dir + TEMP_SUFFIX;
-    renameSync(t.dir, gone);
+    renameAwayDurable(t.dir, gone);
     rmSync(gone, { recursive: true, force: true });
     this.pageCache.dropTimeline(id);
   }

@@ -11,10 +11,10 @@
  * Folder: `<tenant>/timelines/<timeline id>/` with `metadata.json`, the layer files it names, and
  * `ephemeral-*` files of in-memory layers (deleted when the timeline is opened).
  */
-import { mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
-import { TEMP_SUFFIX } from './durable.js';
+import { mkdirDurable, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
 import { InMemoryLayer } from './in-memory-layer.js';
 import { describeKey, nextKey, type Key } from './key.js';
@@ -150,7 +150,7 @@ export class Timeline {
 
   /** Makes a timeline folder and its first metadata: empty from `startLsn`, or a branch of `ancestor` at `ancestorLsn`. */
   static create(dir: string, id: string, ctx: TimelineContext, ancestor: Timeline | undefined, lsn: number): Timeline {
-    mkdirSync(dir, { recursive: true });
+    mkdirDurable(dir);
     const meta: TimelineMetadata = {
       timelineId: id,
       ancestorTimelineId: ancestor?.id ?? null,
@@ -445,17 +445,43 @@ export class Timeline {
     if (n > this.last) await this.waitForLsn(lsn, timeoutMs);
     if (n < this.cutoff && !this.isRetained(n))
       throw new RepositoryError('BELOW_GC_HORIZON', `Cannot read ${describeKey(key)} at ${formatLsn(lsn)} on timeline ${this.id}: it is below the GC cutoff ${fmt(this.cutoff)}`);
+    await this.waitForAncestors(n, timeoutMs);
     return this.reconstructAt(key, n);
   }
 
-  /** Whether `key` has any value at or below `lsn` (no waiting, no GC check: for callers that did both). */
+  /** Waits until no ancestor is behind a read at `lsn` (see ancestorBehind), or fails with LSN_TIMEOUT. */
+  async waitForAncestors(lsn: number, timeoutMs?: number): Promise<void> {
+    for (let behind = this.ancestorBehind(lsn); behind !== undefined; behind = this.ancestorBehind(lsn)) await behind.timeline.waitForLsn(BigInt(behind.lsn) as Lsn, timeoutMs);
+  }
+
+  /**
+   * The first ancestor up the chain whose WAL has not reached the LSN at which a read of this
+   * timeline at `lsn` reads it (the branch point, or `lsn` if lower), or undefined if none is behind.
+   *
+   * A branch is made at an LSN its ancestor has ingested but not necessarily flushed, and its
+   * metadata then says disk-consistent at the branch point at once. After a restart the ancestor
+   * resumes at its own disk-consistent LSN, which can be below the branch point: its values up to
+   * there come back only as ingest replays its WAL. Until then a read that reaches the ancestor
+   * would get an older page with no error (the crash test saw it), so reads wait for the ancestor,
+   * as Neon's Timeline::get_ready_ancestor_timeline does, and image layers are not made meanwhile.
+   */
+  ancestorBehind(lsn: number): { timeline: Timeline; lsn: number } | undefined {
+    let at = lsn;
+    for (let t: Timeline = this; t.ancestor !== undefined; t = t.ancestor) {
+      at = Math.min(at, t.ancestorLsn);
+      if (t.ancestor.last < at) return { timeline: t.ancestor, lsn: at };
+    }
+    return undefined;
+  }
+
+  /** Whether `key` has any value at or below `lsn` (no waiting, no GC check: for callers that did both, and waitForAncestors). */
   exists(key: Key, lsn: number): boolean {
     const out: FoundValue[] = [];
     this.walk(key, lsn + 1, 0, out, true);
     return out.length > 0;
   }
 
-  /** The value of `key` at `lsn`, for callers that checked the LSN (compaction, reads). */
+  /** The value of `key` at `lsn`, for callers that checked the LSN and that no ancestor is behind it (compaction, reads). */
   async reconstructAt(key: Key, lsn: number): Promise<Uint8Array> {
     const cache = this.ctx.pageCache;
     const cached = cache.get(this.id, key, lsn);
