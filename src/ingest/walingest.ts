@@ -60,6 +60,7 @@ import { describeRecord } from '../wal/rmgr/index.js';
 import { IngestError } from './errors.js';
 
 const ZERO_PAGE = new Uint8Array(BLCKSZ);
+const NO_COPIES: readonly { key: Key; value: Value }[] = [];
 const FORK_MAIN = 0;
 const FORK_FSM = 1;
 const FORK_VM = 2;
@@ -168,8 +169,9 @@ export class WalIngest {
       throw new IngestError('BAD_RECORD', `Cannot ingest the record at ${formatLsn(record.lsn)}: ${e.message}`, { cause: e });
     }
     // Reads first (they may wait on the repository), then every put, then the advance.
-    await this.loadFor(record, description.effects);
-    const copies = await this.prepareCopies(description.effects);
+    const loading = this.loadFor(record, description.effects);
+    if (loading !== undefined) await loading;
+    const copies = description.effects.some((e) => e.kind === 'database.create') ? await this.prepareCopies(description.effects) : NO_COPIES;
     this.putBlocks(record, description);
     for (const e of description.effects) this.applyEffect(e, record);
     for (const c of copies) this.timeline.put(c.key, lsn, c.value);
@@ -182,33 +184,53 @@ export class WalIngest {
 
   // ---- cached state ----
 
-  /** Reads into the caches what this record's blocks and effects will change. */
-  private async loadFor(record: WalRecord, effects: readonly Effect[]): Promise<void> {
-    for (const b of record.blocks) if (b !== undefined) await this.loadRel(b.rel, b.fork);
+  /**
+   * Reads into the caches what this record's blocks and effects will change. Most records need
+   * nothing read: then no promise is made, and ingest goes on without a pause.
+   */
+  private loadFor(record: WalRecord, effects: readonly Effect[]): Promise<void> | undefined {
+    const loads: (() => Promise<unknown>)[] = [];
+    const rel = (r: RelFileNode, fork: number) => {
+      if (!this.relLoaded(r, fork)) loads.push(() => this.loadRel(r, fork));
+    };
+    const dir = (spc: number, db: number) => {
+      if (!this.relDirs.has(relKey(spc, db))) loads.push(() => this.loadRelDir(spc, db));
+    };
+    for (const b of record.blocks) if (b !== undefined) rel(b.rel, b.fork);
     for (const e of effects) {
       switch (e.kind) {
         case 'relation.create':
-          await this.loadRel(e.rel, e.fork);
+          rel(e.rel, e.fork);
           break;
         case 'relation.truncate':
-          for (const fork of [FORK_MAIN, FORK_FSM, FORK_VM]) await this.loadRel(e.rel, fork);
+          for (const fork of [FORK_MAIN, FORK_FSM, FORK_VM]) rel(e.rel, fork);
           break;
         case 'relation.drop':
-          for (const r of e.rels) await this.loadRelDir(r.spcNode, r.dbNode);
+          for (const r of e.rels) dir(r.spcNode, r.dbNode);
           break;
         case 'vm.clear':
-          await this.loadRel(e.rel, FORK_VM);
+          rel(e.rel, FORK_VM);
           break;
         case 'database.create':
-          await this.loadRelDir(e.tsId, e.dbId);
+          dir(e.tsId, e.dbId);
           break;
         case 'database.drop':
-          for (const ts of e.tsIds) await this.loadRelDir(ts, e.dbId);
+          for (const ts of e.tsIds) dir(ts, e.dbId);
           break;
         default:
           break;
       }
     }
+    if (loads.length === 0) return undefined;
+    return (async () => {
+      for (const load of loads) await load();
+    })();
+  }
+
+  /** The fork's directory is cached, and its size is too if it exists. */
+  private relLoaded(rel: RelFileNode, fork: number): boolean {
+    const dir = this.relDirs.get(relKey(rel.spcNode, rel.dbNode));
+    return dir !== undefined && (this.relSizes.has(forkKey(rel, fork)) || !dir.has(`${rel.relNode}/${fork}`));
   }
 
   private async loadRelDir(spc: number, db: number): Promise<Map<string, RelFork>> {

@@ -76,9 +76,10 @@ function writeU64(out: Uint8Array, o: number, v: bigint): void {
 
 /** A WAL record applied to its block reference `blockId` (which the record must have). */
 export function encodeRecordInput(record: WalRecord, blockId: number): Uint8Array {
-  assert.ok(record.blocks[blockId] !== undefined, `record at ${formatLsn(record.lsn)} has no block reference ${blockId}`);
-  assert.equal(record.raw.length, record.totLen, 'a record is stored with exactly its xl_tot_len bytes');
-  const out = new Uint8Array(RECORD_INPUT_HEADER_SIZE + record.raw.length);
+  // The messages are made only on failure: this runs once per record ingested.
+  if (record.blocks[blockId] === undefined) assert.fail(`record at ${formatLsn(record.lsn)} has no block reference ${blockId}`);
+  if (record.raw.length !== record.totLen) assert.fail('a record is stored with exactly its xl_tot_len bytes');
+  const out = Buffer.allocUnsafe(RECORD_INPUT_HEADER_SIZE + record.raw.length);
   out[0] = TAG_RECORD;
   out[1] = blockId;
   writeU64(out, 2, record.lsn);
@@ -93,7 +94,7 @@ export function encodeRecordInput(record: WalRecord, blockId: number): Uint8Arra
  * puts (each put copies the bytes).
  */
 export function setRecordInputBlockId(encoded: Uint8Array, record: WalRecord, blockId: number): void {
-  assert.ok(encoded[0] === TAG_RECORD && record.blocks[blockId] !== undefined, `record at ${formatLsn(record.lsn)} has no block reference ${blockId}`);
+  if (encoded[0] !== TAG_RECORD || record.blocks[blockId] === undefined) assert.fail(`record at ${formatLsn(record.lsn)} has no block reference ${blockId}`);
   encoded[1] = blockId;
 }
 

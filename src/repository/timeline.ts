@@ -97,8 +97,10 @@ const LSN_TIME_SAMPLE_MS = 1000;
 /** LSNs are kept as numbers: exact below 2^53 bytes of WAL (8 PiB). */
 const LSN_NUMBER_MAX = Number.MAX_SAFE_INTEGER;
 
+const LSN_BIGINT_MAX = BigInt(LSN_NUMBER_MAX);
+
 export function lsnNumber(lsn: Lsn | bigint): number {
-  if (lsn < 0n || lsn > BigInt(LSN_NUMBER_MAX)) throw new RepositoryError('BAD_REQUEST', `Cannot use LSN ${formatLsn(lsn)}: strata keeps LSNs below 2^53`);
+  if (lsn < 0n || lsn > LSN_BIGINT_MAX) throw new RepositoryError('BAD_REQUEST', `Cannot use LSN ${formatLsn(lsn)}: strata keeps LSNs below 2^53`);
   return Number(lsn);
 }
 
