@@ -296,3 +296,89 @@ test('an in-memory layer is frozen and flushed when it passes its size, or its a
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('reads stay correct while compaction and GC run beside them', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-concurrent-'));
+  const repo = Repository.open(root, { reconstructorFor: () => toyReconstructor });
+  try {
+    const tenant = repo.createTenant(undefined, { ...CONFIG, checkpointDistanceBytes: 2 << 10, compactionL0LayersMin: 4 });
+    const t = tenant.createTimeline();
+    const m: ModelTimeline = { id: t.id, ancestor: undefined, ancestorLsn: 0, puts: [], last: 0 };
+    const keys = keyPool(50);
+    const rand = prng(99);
+    for (let lsn = 1; lsn <= 3000; lsn++) {
+      const key = keys[Math.floor(rand() * keys.length)] as Key;
+      const value = randomValue(rand, key, lsn, modelRead(m, key, lsn).kind === 'not-found');
+      t.put(key, L(lsn), value);
+      m.puts.push({ key, lsn, value });
+      t.advance(L(lsn));
+      m.last = lsn;
+    }
+    await t.flush();
+    // Compaction and GC yield to the event loop as they go: reads interleave with their steps.
+    const work = (async () => {
+      const c = await tenant.compactAll(true);
+      const g = await tenant.gcAll();
+      return { c, g };
+    })();
+    let reads = 0;
+    let done = false;
+    void work.finally(() => {
+      done = true;
+    });
+    while (!done || reads < 200) {
+      const lsn = Math.max(t.gcCutoffNumber, 1) + Math.floor(rand() * (3000 - Math.max(t.gcCutoffNumber, 1)));
+      await expectRead(t, m, keys[Math.floor(rand() * keys.length)] as Key, lsn, 'during compaction');
+      reads++;
+      await new Promise((r) => setImmediate(r));
+    }
+    const { c } = await work;
+    assert.ok(c[0] !== undefined && c[0].l1LayersCreated > 0, `compaction made L1 layers: ${JSON.stringify(c)}`);
+  } finally {
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('GC keeps a time window of history, and what an LSN lease or a branch point needs', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-gc-'));
+  const repo = Repository.open(root, { reconstructorFor: () => toyReconstructor });
+  try {
+    const tenant = repo.createTenant(undefined, { ...CONFIG, checkpointDistanceBytes: 1 << 10, gcHorizonBytes: 10, pitrIntervalMs: 60_000, imageLayerDeltasMin: 1 });
+    const t = tenant.createTimeline();
+    const key = keyPool(1)[0] as Key;
+    const write = (from: number, to: number) => {
+      for (let lsn = from; lsn <= to; lsn++) {
+        t.put(key, L(lsn), { kind: 'image', bytes: Buffer.alloc(300, lsn & 0xff) });
+        t.advance(L(lsn));
+      }
+    };
+    write(1, 100);
+    await t.flush();
+    // All of it was written within the last minute: the time window keeps everything.
+    let g = (await tenant.gcAll())[0];
+    assert.equal(t.gcCutoffNumber, 0, `cutoff stays at 0 within the time window: ${JSON.stringify(g)}`);
+    // An hour later (as far as GC can tell), the byte horizon alone decides; a lease at 150 and a branch at 170 hold.
+    await tenant.compactAll(true);
+    t.lease(L(150), 10 * 60_000);
+    write(101, 200);
+    await t.flush();
+    await tenant.compactAll(true);
+    const child = tenant.branch(t.id, L(170));
+    write(201, 300);
+    await t.flush();
+    await tenant.compactAll(true);
+    const before = t.layers.length;
+    g = (await tenant.gcAll(Date.now() + 3600_000))[0];
+    assert.ok(t.gcCutoffNumber >= 280, `cutoff moved to the byte horizon: ${t.gcCutoffNumber} ${JSON.stringify(g)}`);
+    assert.ok((g?.layersRemoved ?? 0) > 0 && t.layers.length < before, `GC removed layers: ${JSON.stringify(g)}`);
+    assert.equal(Buffer.from(await t.get(key, L(150))).readUInt8(0), 150, 'the leased LSN reads');
+    assert.equal(Buffer.from(await child.get(key, L(170))).readUInt8(0), 170, 'the branch point reads');
+    assert.equal(Buffer.from(await t.get(key, L(295))).readUInt8(0), 295 & 0xff, 'above the cutoff reads');
+    await assert.rejects(t.get(key, L(60)), (e: unknown) => e instanceof RepositoryError && e.code === 'BELOW_GC_HORIZON');
+    await assert.rejects(async () => tenant.branch(t.id, L(60)), /below the GC cutoff/);
+  } finally {
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -271,7 +271,13 @@ export class Timeline {
     this.last = n;
     const now = Date.now();
     const lastSample = this.lsnTimes.at(-1);
-    if (lastSample === undefined || now - lastSample[1] >= LSN_TIME_SAMPLE_MS) this.sampleLsnTime(n, now);
+    // One sample per second: the newest LSN reached in it and when (GC's time window and LSN by timestamp read them).
+    if (lastSample !== undefined && Math.floor(now / LSN_TIME_SAMPLE_MS) === Math.floor(lastSample[1] / LSN_TIME_SAMPLE_MS)) {
+      lastSample[0] = n;
+      lastSample[1] = now;
+    } else {
+      this.sampleLsnTime(n, now);
+    }
     while (this.waiters.length > 0 && (this.waiters[0] as Waiter).lsn <= n) {
       const w = this.waiters.shift() as Waiter;
       clearTimeout(w.timer);
