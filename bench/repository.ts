@@ -31,7 +31,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, fsyncSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import * as os from 'node:os';
 import { join } from 'node:path';
 import { BLCKSZ } from '../src/pg/constants.js';
 import type { Lsn } from '../src/pg/lsn.js';
@@ -52,7 +52,7 @@ const imageGiB = Number(process.env['STRATA_BENCH_REPO_GB'] ?? 1);
 const recordCount = Number(process.env['STRATA_BENCH_REPO_RECORDS'] ?? 1_000_000);
 const readKeys = Number(process.env['STRATA_BENCH_REPO_READ_KEYS'] ?? 2000);
 const coldWanted = process.env['STRATA_BENCH_REPO_COLD'] !== '0';
-const parentDir = process.env['STRATA_BENCH_REPO_DIR'] ?? tmpdir();
+const parentDir = process.env['STRATA_BENCH_REPO_DIR'] ?? os.tmpdir();
 
 /** Bytes of a record value: a u16 LE page offset, then the bytes copied there. */
 const RECORD_BYTES = 100;
@@ -460,6 +460,9 @@ async function reads(dir: string, cold: boolean): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(parentDir, 'strata-bench-repo-'));
+  // The folder goes however the run ends: finished, failed, interrupted, or its output closed (EPIPE).
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => process.exit(128 + os.constants.signals[signal]));
   const cold = canDropOsCache();
   const t0 = performance.now();
   out(`bench/repository in ${dir}: ${imageGiB} GiB of images, ${recordCount} records, ${readKeys} read keys per depth; OS page cache can be dropped: ${cold ? 'yes' : 'no'}`);
