@@ -12,6 +12,12 @@ import type { FoundValue, LayerWriter } from './layer-file.js';
 import { valueStartsHistory } from './value.js';
 
 const WRITE_BUFFER_BYTES = 1 << 20;
+/**
+ * A frozen layer up to this size is read back whole, in one read, to be flushed: its values come out
+ * in key order, scattered over the file, and one pread per value cost more than the rest of the
+ * flush (bench/repository). A bigger layer (a large checkpointDistanceBytes) is read value by value.
+ */
+const FLUSH_READ_WHOLE_BYTES_MAX = 256 << 20;
 /** Index slots per value: LSN, offset, length, flags. */
 const SLOT = 4;
 
@@ -150,11 +156,15 @@ export class InMemoryLayer {
    */
   async writeTo(writer: LayerWriter, yieldEvery = 2048): Promise<void> {
     const keys = [...this.index.keys()].sort();
+    // Frozen: every value is in the file (freeze wrote the buffer out).
+    const whole = this.frozen && this.size <= FLUSH_READ_WHOLE_BYTES_MAX ? this.read(0, this.size) : undefined;
     let n = 0;
     for (const key of keys) {
       const slots = this.index.get(key) as number[];
       for (let i = 0; i < slots.length; i += SLOT) {
-        writer.add(key, slots[i] as number, slots[i + 3] as number, this.read(slots[i + 1] as number, slots[i + 2] as number));
+        const offset = slots[i + 1] as number;
+        const length = slots[i + 2] as number;
+        writer.add(key, slots[i] as number, slots[i + 3] as number, whole === undefined ? this.read(offset, length) : whole.subarray(offset, offset + length));
         if (++n % yieldEvery === 0) await new Promise((resolve) => setImmediate(resolve));
       }
     }

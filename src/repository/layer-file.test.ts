@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { RepositoryError } from './errors.js';
-import { ALL_KEYS, makeKey, nextKey } from './key.js';
+import { ALL_KEYS, keyFromBytes, keyToBytes, makeKey, MAX_KEY, nextKey, type Key } from './key.js';
 import { ENTRY_BYTES, HEADER_BYTES, LayerFile, LayerKind, LayerWriter, parseLayerFileName, type FoundValue } from './layer-file.js';
 import { VALUE_KIND_IMAGE, VALUE_KIND_WAL, VALUE_WILL_INIT } from './value.js';
 
@@ -157,4 +157,42 @@ test('truncation, a flipped header, index or value bit: caught, naming the file;
     assert.equal(f.collect(key(399), 0, 1000, far), true);
     f.close();
   });
+});
+
+test('LSNs above 2^32, keys with every hex digit, and one read of a long history round-trip', () => {
+  withDir((dir) => {
+    // Index entries store LSNs and offsets as u64: use LSNs whose high halves are not zero.
+    const base = 0x1234_5678_9abc;
+    const keys = [makeKey(0xab, 0xcdef0123, 0x456789ab, 0xfedcba98, 0x7f, 0x0a0b0c0d), makeKey(0xff, 0xffffffff, 0xffffffff, 0xffffffff, 0xff, 0xfffffffe)].sort();
+    const w = new LayerWriter(dir, { kind: LayerKind.Delta, keys: { start: keys[0] as Key, end: MAX_KEY }, lsnStart: base, lsnEnd: base + 1000 });
+    for (const k of keys) {
+      w.add(k, base, VALUE_KIND_IMAGE, image(1, 7, true));
+      // A history of 150 records in one index block: read back with one pread, each checked.
+      for (let l = 1; l <= 150; l++) w.add(k, base + l, VALUE_KIND_WAL, record(l, base + l));
+    }
+    const f = LayerFile.open(w.finish());
+    assert.equal(f.descriptor.lsnStart, base);
+    assert.deepEqual([...f.entries()].map((e) => [e.key, e.lsn]).slice(0, 3), [[keys[0], base], [keys[0], base + 1], [keys[0], base + 2]]);
+    for (const k of keys) {
+      const out: FoundValue[] = [];
+      assert.equal(f.collect(k, 0, base + 1000, out), true);
+      assert.deepEqual(out.map((v) => v.lsn), Array.from({ length: 151 }, (_, i) => base + 150 - i));
+      assert.equal(Buffer.from(out[0]?.bytes as Uint8Array).toString(), `rec 150@${base + 150}`);
+      assert.equal(Buffer.from(out[149]?.bytes as Uint8Array).toString(), `rec 1@${base + 1}`);
+      assert.ok(Buffer.from(image(1, 7, true)).equals(out[150]?.bytes as Uint8Array));
+      const floored: FoundValue[] = [];
+      assert.equal(f.collect(k, base + 100, base + 120, floored), false);
+      assert.deepEqual(floored.map((v) => v.lsn), Array.from({ length: 20 }, (_, i) => base + 119 - i));
+    }
+    f.close();
+  });
+});
+
+test('keys round-trip through their bytes, every hex digit included', () => {
+  for (const k of [makeKey(0xab, 0xcdef0123, 0x456789ab, 0xfedcba98, 0x7f, 0x0a0b0c0d), makeKey(0, 0, 0, 0, 0, 0), makeKey(0xff, 0xffffffff, 0xffffffff, 0xffffffff, 0xff, 0xfffffffe)]) {
+    const b = keyToBytes(k);
+    assert.equal(Buffer.from(b).toString('hex'), k);
+    assert.equal(keyFromBytes(b), k);
+  }
+  assert.throws(() => keyToBytes('zz'.repeat(18) as Key), /not a hex digit/);
 });

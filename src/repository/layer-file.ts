@@ -69,6 +69,8 @@ export const INDEX_BLOCK_ENTRIES_MAX = 190;
 const INDEX_BLOCK_OVERHEAD = 4 + 4;
 /** Images at least this long are offered to LZ4; smaller ones are not worth a native call. */
 const COMPRESS_BYTES_MIN = 256;
+/** A lookup reads a key's adjacent values in one pread when they span at most this much; more, one by one. */
+const COALESCED_READ_BYTES_MAX = 1 << 20;
 const WRITE_BUFFER_BYTES = 1 << 20;
 
 export const enum LayerKind {
@@ -307,14 +309,18 @@ export class LayerWriter {
   }
 }
 
-/** u64 LE from a number below 2^53, without a BigInt. */
-function writeU64(b: Buffer, v: number, o: number): void {
-  b.writeUInt32LE(v % 0x1_0000_0000, o);
-  b.writeUInt32LE(Math.floor(v / 0x1_0000_0000), o + 4);
+/**
+ * The u64 LE fields of an index entry (LSN, offset), which hold numbers below 2^53: two u32s, no
+ * BigInt per entry (they were a tenth of a flush of small records: bench/repository).
+ */
+function writeU64(b: Buffer, n: number, at: number): void {
+  b.writeUInt32LE(n % 0x1_0000_0000, at);
+  b.writeUInt32LE(Math.floor(n / 0x1_0000_0000), at + 4);
 }
 
-function readU64(b: Buffer, o: number): number {
-  return b.readUInt32LE(o) + b.readUInt32LE(o + 4) * 0x1_0000_0000;
+/** As Number(b.readBigUInt64LE(at)): the high half times 2^32 is exact, so the sum rounds once, as that does. */
+function readU64(b: Buffer, at: number): number {
+  return b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 0x1_0000_0000;
 }
 
 function writeAll(fd: number, bytes: Uint8Array, position: number): void {
@@ -512,18 +518,64 @@ export class LayerFile {
     let b = this.blockAtOrBefore(key, below - 1);
     while (b >= 0) {
       const block = this.indexBlock(b);
-      let j = upperBound(block, key, below - 1) - 1;
+      const top = upperBound(block, key, below - 1) - 1;
+      // Which entries of this block the read needs is in the index: find them first, then read them together.
+      let j = top;
+      let starts = false;
+      let other = false;
       for (; j >= 0; j--) {
-        if (block.keys[j] !== key || (block.lsns[j] as number) < floor) return false;
-        const flags = block.flags[j] as number;
-        out.push({ lsn: block.lsns[j] as number, flags, bytes: this.readValue(block, j) });
-        if (valueStartsHistory(flags)) return true;
+        if (block.keys[j] !== key || (block.lsns[j] as number) < floor) {
+          other = true;
+          break;
+        }
+        if (valueStartsHistory(block.flags[j] as number)) {
+          starts = true;
+          break;
+        }
       }
+      this.readValues(block, starts ? j : j + 1, top, out);
+      if (starts) return true;
+      if (other) return false;
       const line = this.summary[b] as SummaryLine;
       if (line.firstKey !== key) return false;
       b--;
     }
     return false;
+  }
+
+  /**
+   * Appends entries `high` down to `low` of `block` to `out`, newest first. One key's values in one
+   * index block were written one after another, so they are usually one run of the file: it is read
+   * with one pread (each value still checked against its own checksum) rather than one per value,
+   * which was most of the cost of a read with many records (bench/repository).
+   */
+  private readValues(block: IndexBlock, low: number, high: number, out: FoundValue[]): void {
+    if (low > high) return;
+    const start = block.offsets[low] as number;
+    const end = (block.offsets[high] as number) + (block.lengths[high] as number);
+    let run: Buffer | undefined;
+    if (low < high && end - start <= COALESCED_READ_BYTES_MAX && start >= HEADER_BYTES && end <= this.fileBytes) {
+      let contiguous = true;
+      for (let j = low; j < high && contiguous; j++) contiguous = (block.offsets[j] as number) + (block.lengths[j] as number) === block.offsets[j + 1];
+      if (contiguous) {
+        run = Buffer.allocUnsafe(end - start);
+        readExactly(this.path, this.fd, run, start);
+      }
+    }
+    for (let j = high; j >= low; j--) {
+      const flags = block.flags[j] as number;
+      let bytes: Uint8Array;
+      if (run === undefined) {
+        bytes = this.readValue(block, j);
+      } else {
+        const offset = block.offsets[j] as number;
+        const length = block.lengths[j] as number;
+        const stored = run.subarray(offset - start, offset - start + length);
+        if (crc32c(stored) !== block.crcs[j]) throw corrupt(this.path, `the value of ${block.keys[j] as Key} at ${offset} (${length} bytes): checksum does not match`);
+        bytes = (flags & VALUE_COMPRESSED) !== 0 ? this.decompress(stored, offset) : stored;
+      }
+      out.push({ lsn: block.lsns[j] as number, flags, bytes });
+    }
   }
 
   private readValue(block: IndexBlock, j: number): Uint8Array {

@@ -96,7 +96,7 @@ const LSN_TIMES_MAX = 4096;
 const LSN_TIME_SAMPLE_MS = 1000;
 /** LSNs are kept as numbers: exact below 2^53 bytes of WAL (8 PiB). */
 const LSN_NUMBER_MAX = Number.MAX_SAFE_INTEGER;
-
+/** The same as a bigint, made once: every put and advance compares with it. */
 const LSN_BIGINT_MAX = BigInt(LSN_NUMBER_MAX);
 
 export function lsnNumber(lsn: Lsn | bigint): number {
