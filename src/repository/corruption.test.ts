@@ -4,8 +4,8 @@
  * damaged (truncated, a bit flipped in a value, in an index block, in the header; deleted); the
  * repository is opened again. Reads whose history needs the damaged part fail with CORRUPT_LAYER
  * naming the file; every other read returns the model's value; the timeline still takes and
- * flushes new values. A damaged metadata.json or tenant.json stops the open with CORRUPT_METADATA
- * naming the file. (layer-file.test.ts checks the same damage on a LayerFile alone.)
+ * flushes new values. A damaged metadata.json or tenant.json makes that tenant fail with
+ * CORRUPT_METADATA naming the file, while another tenant opens and reads. (layer-file.test.ts checks the same damage on a LayerFile alone.)
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -245,7 +245,7 @@ test('a damaged layer file fails the reads that need it, naming the file; other 
   }
 });
 
-test('a damaged metadata.json or tenant.json stops the open with CORRUPT_METADATA naming the file', async () => {
+test('a damaged metadata.json or tenant.json fails its tenant with CORRUPT_METADATA naming the file; other tenants open', async () => {
   const root = mkdtempSync(join(tmpdir(), 'strata-corrupt-meta-'));
   try {
     let repo = Repository.open(root, options);
@@ -253,6 +253,10 @@ test('a damaged metadata.json or tenant.json stops the open with CORRUPT_METADAT
     const t = tenant.createTimeline();
     const m: ModelTimeline = { id: t.id, ancestor: undefined, ancestorLsn: 0, puts: [], last: 0 };
     putRecords(t, m, prng(3), 200, KEYS.slice(0, 20), true);
+    const other = repo.createTenant(undefined, CONFIG);
+    const ot = other.createTimeline();
+    const om: ModelTimeline = { id: ot.id, ancestor: undefined, ancestorLsn: 0, puts: [], last: 0 };
+    putRecords(ot, om, prng(4), 100, KEYS.slice(0, 20), true);
     await repo.close(true);
     const metadata = join(root, 'tenants', tenant.id, 'timelines', t.id, METADATA_FILE);
     const tenantFile = join(root, 'tenants', tenant.id, TENANT_CONFIG_FILE);
@@ -267,8 +271,11 @@ test('a damaged metadata.json or tenant.json stops the open with CORRUPT_METADAT
     ];
     for (const [what, file, damage, why] of cases) {
       writeFileSync(file, damage(file === metadata ? good : goodTenant));
+      const damaged = Repository.open(root, options);
+      const fresh = damaged.timeline(other.id, ot.id);
+      for (const key of KEYS.slice(0, 5)) assert.ok(Buffer.from(await fresh.get(key, lsnOf(om.last))).equals((modelRead(om, key, om.last) as { bytes: Buffer }).bytes), `${what}: the other tenant reads`);
       assert.throws(
-        () => Repository.open(root, options),
+        () => damaged.tenant(tenant.id),
         (e: unknown) => {
           assert.ok(e instanceof RepositoryError && e.code === 'CORRUPT_METADATA', `${what}: ${String(e)}`);
           assert.ok(e.message.includes(file), `${what}: the message names ${file}: ${e.message}`);
@@ -276,6 +283,7 @@ test('a damaged metadata.json or tenant.json stops the open with CORRUPT_METADAT
           return true;
         },
       );
+      await damaged.close(false);
       writeFileSync(file, file === metadata ? good : goodTenant);
     }
     // Repaired, it opens and reads the model again.

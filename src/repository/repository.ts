@@ -28,6 +28,8 @@ const DEFAULT_PAGE_CACHE_BYTES = 64 << 20;
 
 export class Repository {
   private readonly tenants = new Map<string, Tenant>();
+  /** Tenants that could not be opened, with why: every use of one fails with that error. */
+  readonly broken = new Map<string, RepositoryError>();
   readonly pageCache: PageCache;
 
   private constructor(
@@ -52,7 +54,15 @@ export class Repository {
         rmSync(tdir, { recursive: true, force: true });
         continue;
       }
-      const tenant = Tenant.load(tdir, repo.pageCache, options.reconstructorFor(name), repo.events);
+      let tenant: Tenant;
+      try {
+        tenant = Tenant.load(tdir, repo.pageCache, options.reconstructorFor(name), repo.events);
+      } catch (e) {
+        // One damaged tenant fails alone (DESIGN.md invariant 4): the others open and serve.
+        if (!(e instanceof RepositoryError)) throw e;
+        repo.broken.set(name, e);
+        continue;
+      }
       repo.tenants.set(name, tenant);
       if (options.background === true) tenant.startBackground();
     }
@@ -61,7 +71,7 @@ export class Repository {
 
   createTenant(id: string = newId(), config: Partial<TenantConfig> = {}): Tenant {
     checkId('tenant', id);
-    if (this.tenants.has(id)) throw new RepositoryError('ALREADY_EXISTS', `Cannot create tenant ${id}: it exists`);
+    if (this.tenants.has(id) || this.broken.has(id)) throw new RepositoryError('ALREADY_EXISTS', `Cannot create tenant ${id}: it exists`);
     const tenant = Tenant.create(join(this.root, 'tenants', id), id, { ...DEFAULT_TENANT_CONFIG, ...config }, this.pageCache, this.options.reconstructorFor(id), this.events);
     this.tenants.set(id, tenant);
     if (this.options.background === true) tenant.startBackground();
@@ -70,6 +80,8 @@ export class Repository {
 
   tenant(id: string): Tenant {
     const t = this.tenants.get(id);
+    const broken = this.broken.get(id);
+    if (broken !== undefined) throw broken;
     if (t === undefined) throw new RepositoryError('NOT_FOUND', `Cannot find tenant ${id}`);
     return t;
   }
