@@ -8,6 +8,8 @@ import { RMGR_NAMES } from '../pg/rmgr-ids.js';
 import { runDemo } from './demo.js';
 import { writeAllSync } from './write.js';
 import { runVerifyRedo, type VerifyRedoOptions } from './verify-redo.js';
+import { pushWalFile } from '../ingest/wal-push.js';
+import { IngestError } from '../ingest/errors.js';
 
 /** pg_waldump's optional-argument `--stats[=record]`, which a generic parser cannot express. */
 function rewriteStatsArgs(argv: string[]): string[] {
@@ -58,9 +60,22 @@ export async function main(argv: string[]): Promise<number> {
       );
     });
 
-  program
-    .command('wal')
-    .description('work with WAL')
+  const wal = program.command('wal').description('work with WAL');
+  wal
+    .command('push')
+    .description("store a finished WAL file in a folder strata imports from; for archive_command = 'strata wal push %p --to FOLDER'")
+    .argument('<file>', 'the WAL segment, history or backup file (%p)')
+    .requiredOption('--to <folder>', 'the folder to store it in')
+    .action((file: string, opts: { to: string }) => {
+      try {
+        pushWalFile(file, opts.to);
+      } catch (e) {
+        if (!(e instanceof IngestError)) throw e;
+        process.stderr.write(`strata: ${e.message}\n`);
+        code = 1;
+      }
+    });
+  wal
     .command('verify-redo')
     .description("check strata's redo against the page images of WAL written with wal_consistency_checking = all")
     .option('-p, --path <PATH>', 'directory with the WAL segment files, or a data directory with ./pg_wal')

@@ -7,14 +7,8 @@
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readU32 } from '../pg/bytes.js';
-import { formatLsn, pageStart, parseWalFileName, segmentNumber, segmentOffset, segmentStart, walFileName, type Lsn } from '../pg/lsn.js';
-import { WalDecoder } from '../wal/decoder.js';
-import { WalDecodeError } from '../wal/errors.js';
-import type { WalRecord } from '../wal/record.js';
+import { parseWalFileName } from '../pg/lsn.js';
 import { UsageError } from './errors.js';
-
-/** How much of a segment one read takes. */
-const READ_BYTES_MAX = 4 << 20;
 
 function searchDirectory(dir: string, fname: string | undefined): boolean {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return false;
@@ -51,61 +45,4 @@ export function folderSegmentSize(dir: string): number {
   throw new UsageError(`could not find any WAL file in "${dir}"`);
 }
 
-export interface WalReadOptions {
-  readonly dir: string;
-  readonly start: Lsn;
-  /** Records that end after it are not read. */
-  readonly end?: Lsn | undefined;
-  readonly timeline: number;
-  readonly segmentSize: number;
-}
-
-/**
- * Feeds `onRecord` every record from the first at or after `start`; it returns false to stop.
- * Returns undefined when `end` was reached or the caller stopped, else what ended reading, in
- * pg_waldump's words ("error in WAL record at ...: ...", "could not find file ...").
- */
-export function readWal(o: WalReadOptions, onRecord: (r: WalRecord) => boolean): string | undefined {
-  const readFrom = pageStart(o.start);
-  const decoder = new WalDecoder({ startLsn: readFrom, segmentSize: o.segmentSize, timeline: o.timeline });
-  // Numbers, not the records' bigint LSNs: this runs once per record.
-  let lastRead = -1;
-  const startNumber = Number(o.start);
-  let segno = segmentNumber(readFrom, o.segmentSize);
-  let offset = segmentOffset(readFrom, o.segmentSize);
-  for (;;) {
-    const name = walFileName(o.timeline, segno, o.segmentSize);
-    const file = join(o.dir, name);
-    if (!existsSync(file)) return `could not find file "${name}": No such file or directory`;
-    const fd = openSync(file, 'r');
-    try {
-      const segBase = segmentStart(segno, o.segmentSize);
-      const segEnd = o.end !== undefined ? Math.min(o.segmentSize, Number(o.end - segBase)) : o.segmentSize;
-      for (let pos = offset; pos < segEnd; ) {
-        const want = Math.min(segEnd - pos, READ_BYTES_MAX);
-        const chunk = Buffer.allocUnsafe(want);
-        const n = readSync(fd, chunk, 0, want, pos);
-        if (n <= 0) return `could not read from file ${name}, offset ${pos}: read ${n} of ${want}`;
-        pos += n;
-        decoder.push(n === want ? chunk : chunk.subarray(0, n));
-        try {
-          for (;;) {
-            const r = decoder.next();
-            if (r === undefined) break;
-            lastRead = r.lsnNumber;
-            if (r.lsnNumber < startNumber) continue;
-            if (!onRecord(r)) return undefined;
-          }
-        } catch (e) {
-          if (!(e instanceof WalDecodeError)) throw e;
-          return `error in WAL record at ${formatLsn(lastRead < 0 ? o.start : BigInt(lastRead))}: ${e.message}`;
-        }
-      }
-      if (o.end !== undefined && segBase + BigInt(segEnd) >= o.end) return undefined;
-    } finally {
-      closeSync(fd);
-    }
-    segno++;
-    offset = 0;
-  }
-}
+export { readWal, walRecords, type WalReadOptions } from '../ingest/wal-folder.js';

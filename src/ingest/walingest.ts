@@ -152,6 +152,11 @@ export class WalIngest {
     return ingest;
   }
 
+  /** The WAL segment size of the cluster the timeline follows (pg_control). */
+  get walSegmentSize(): number {
+    return this.control.walSegmentSize;
+  }
+
   get checkpointState(): CheckPointStruct {
     return this.checkpoint;
   }

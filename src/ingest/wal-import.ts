@@ -1,0 +1,29 @@
+/**
+ * Import of a folder of WAL segments into a timeline: every record from the timeline's last record
+ * LSN to the end of valid WAL in the folder is ingested (an archive that `strata wal push` fills, a
+ * copy of pg_wal). Run again as more segments arrive, it goes on where it stopped.
+ */
+import { formatLsn, type Lsn } from '../pg/lsn.js';
+import { walRecords } from './wal-folder.js';
+import type { WalIngest } from './walingest.js';
+
+export interface WalImportResult {
+  readonly records: number;
+  readonly from: Lsn;
+  readonly to: Lsn;
+  /** Why reading stopped: the end of valid WAL, a missing segment (in pg_waldump's words). */
+  readonly stoppedBecause: string;
+}
+
+export async function importWalFolder(ingest: WalIngest, dir: string, options: { timeline?: number; segmentSize?: number } = {}): Promise<WalImportResult> {
+  const t = ingest.timeline;
+  const from = t.lastRecordLsn;
+  const it = walRecords({ dir, start: from, timeline: options.timeline ?? 1, segmentSize: options.segmentSize ?? ingest.walSegmentSize });
+  let records = 0;
+  for (;;) {
+    const next = it.next();
+    if (next.done === true) return { records, from, to: t.lastRecordLsn, stoppedBecause: next.value ?? `the end LSN ${formatLsn(t.lastRecordLsn)}` };
+    await ingest.ingest(next.value);
+    records++;
+  }
+}
