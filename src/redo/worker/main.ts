@@ -17,11 +17,9 @@
 import { writeSync } from 'node:fs';
 import { asRedoError, runRedoRequest } from '../request.js';
 import type { PageKey, RedoSettings } from '../types.js';
-import { encodeErrorReply, encodeHello, encodePageReply, FrameParser, PROTOCOL_VERSION, ProtocolError, WORKER_ERROR_CODES, type ToWorkerFrame, type WorkerErrorCode } from './protocol.js';
+import { encodeErrorReply, encodeHello, encodePageReply, FrameParser, PROTOCOL_EXIT_CODE, PROTOCOL_VERSION, ProtocolError, WORKER_ERROR_CODES, type ToWorkerFrame, type WorkerErrorCode } from './protocol.js';
 import { isTestHook, runTestHook, TEST_HOOKS_ENV } from './test-hooks.js';
 
-/** Exit status when the page server broke the protocol. */
-export const PROTOCOL_EXIT_CODE = 3;
 /** Requests begun and not yet asked for: more means the page server lost count. */
 const OPEN_REQUESTS_MAX = 65536;
 
@@ -169,7 +167,10 @@ process.stdin.on('data', (chunk: Buffer) => {
     if (e instanceof ProtocolError) fatal(`protocol error: ${e.message}`);
     throw e;
   }
+  // The answers to the frames of one chunk go out in one write.
+  process.stdout.cork();
   run(frames);
+  process.stdout.uncork();
 });
 process.stdin.on('end', () => {
   stdinEnded = true;

@@ -282,15 +282,18 @@ export class ProcessRedoEngine implements RedoEngine {
     if (w.state !== 'ready') return;
     clearTimeout(w.idleTimer);
     w.idleTimer = undefined;
+    const stdin = w.child!.stdin;
+    stdin.cork(); // the requests sent now go out in one write
     while (w.inFlight.size < this.inFlightMax) {
       const p = t.queue.shift();
       if (p === undefined) break;
       const id = w.takeId();
       p.sends++;
       w.inFlight.set(id, p);
-      w.child!.stdin.write(encodeRequest(id, p.request));
+      stdin.write(encodeRequest(id, p.request));
       if (w.inFlight.size === 1) this.armDeadline(t, w);
     }
+    stdin.uncork();
     t.counters.queued = t.queue.length;
     t.counters.inFlight = w.inFlight.size;
     if (w.inFlight.size === 0 && t.queue.length === 0) this.armIdle(t, w);

@@ -11,6 +11,9 @@
  * - Memory: `--max-old-space-size` caps the JavaScript heap (past it V8 aborts the process), and
  *   `prlimit --data` caps the data segment (RLIMIT_DATA), which also counts the array buffers the
  *   heap cap does not: an allocation past it fails with a RangeError, or V8 aborts.
+ * - CPU: `--single-threaded-gc`, so that a worker (one per tenant) works on one core and brings no
+ *   GC helper threads to compete with the page server and the other tenants' workers. A worker
+ *   that spins is stopped by its request's deadline (process-engine.ts).
  * - Network: Node 20's permission model does NOT restrict sockets; a worker could open connections.
  *   Where the host allows it (Linux, enough privilege: `unshare -n` works), the worker also gets a
  *   network namespace of its own with nothing in it but a loopback interface that is down, so it
@@ -108,12 +111,13 @@ export function sandboxTools(): Promise<SandboxTools> {
 }
 
 /**
- * The folders the worker reads: its compiled modules' folders (the script is
- * <dist>/src/redo/worker/main.js) and fzstd's package folder, found as the worker's own module
- * resolution will find it (without resolving symbolic links, as --preserve-symlinks makes it).
+ * The folders the worker reads: the compiled modules it imports (this module is
+ * <dist>/src/redo/worker/sandbox.js; the worker imports from <dist>/src/{pg,wal,redo}) and fzstd's
+ * package folder, found as the worker's own module resolution will find it from src/wal/image.js
+ * (without resolving symbolic links, as --preserve-symlinks makes it).
  */
-export function workerReadPaths(workerScript: string): string[] {
-  const src = resolve(dirname(workerScript), '..', '..');
+export function workerReadPaths(): string[] {
+  const src = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const paths = ['pg', 'wal', 'redo'].map((d) => join(src, d) + '/');
   const wal = join(src, 'wal', 'image.js');
   const candidates = createRequire(wal).resolve.paths('fzstd') ?? [];
@@ -132,13 +136,16 @@ export async function workerCommand(o: SandboxOptions): Promise<WorkerCommand> {
   else if (o.networkNamespace === 'on') throw new SandboxError('Cannot start a redo worker in a network namespace of its own: `unshare -n` does not work on this host (needs Linux, util-linux and CAP_SYS_ADMIN or user namespaces)');
   else networkNamespace = false;
 
-  const readPaths = workerReadPaths(o.workerScript);
+  // The script itself too, when it is not among those folders (a test's stand-in worker).
+  const readPaths = workerReadPaths();
+  if (!readPaths.some((p) => o.workerScript.startsWith(p))) readPaths.push(o.workerScript);
   const node = [
     process.execPath,
     '--experimental-permission',
     ...readPaths.map((p) => `--allow-fs-read=${p}`),
     '--preserve-symlinks',
     '--no-addons',
+    '--single-threaded-gc',
     `--max-old-space-size=${o.memoryMiBMax}`,
     '--disable-warning=ExperimentalWarning',
     o.workerScript,

@@ -31,8 +31,10 @@ export type TestHookAction =
   | 'throw'
   /** process.abort(): a crash by signal. */
   | 'abort'
-  /** Write bytes that are no frame to stdout. */
+  /** Write `argument` (hex; some bytes that are no frame if empty) to stdout, then never answer. */
   | 'garbage'
+  /** Report the names of the worker's environment variables. */
+  | 'env'
   /** Busy-wait `argument` ms, then go on with redo. */
   | 'sleep'
   /** Try to read the file `argument`; report the outcome as an INTERNAL error. */
@@ -92,8 +94,10 @@ export async function runTestHook(input: Uint8Array): Promise<void> {
     case 'abort':
       process.abort();
     case 'garbage':
-      process.stdout.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello');
+      process.stdout.write(argument === '' ? Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello') : Buffer.from(argument, 'hex'));
       return new Promise<void>(() => undefined); // never answers: the page server must notice the garbage
+    case 'env':
+      throw report(action, `variables: ${Object.keys(process.env).sort().join(',')}`);
     case 'sleep': {
       const until = performance.now() + Number(argument);
       while (performance.now() < until);
