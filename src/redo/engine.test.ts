@@ -320,6 +320,11 @@ test('the worker cannot read files outside its code, start processes or worker t
     assert.match(await probe(engine, 'worker-thread'), denied);
     assert.match(await probe(engine, 'addon', addon), /denied \((ERR_DLOPEN_DISABLED|ERR_ACCESS_DENIED): /);
     assert.match(await probe(engine, 'env'), /variables: STRATA_REDO_WORKER_TEST_HOOKS$/, 'nothing of the page server\'s environment');
+    // Run as root, the page server makes its workers nobody, without capabilities.
+    const cmd = engine.workerCommandOf('t')!;
+    const identity = await probe(engine, 'identity');
+    if (cmd.user !== undefined) assert.match(identity, new RegExp(`: uid ${cmd.user} gid ${cmd.user} groups \\[${cmd.user}\\]$`));
+    else assert.ok(process.getuid?.() !== 0, `the page server runs as root but its worker does not drop privileges: ${identity}`);
     // Sockets: Node's permission model does not stop them; the network namespace does, where the
     // host allows one. Without it, the worker connects.
     const reached = await probe(engine, 'connect', `127.0.0.1:${port}`);
@@ -369,6 +374,48 @@ test('fuzz, worker side: garbage and mutated answers from the worker fail the re
     await engine.close();
   }
   assert.deepEqual(childPids(), []);
+});
+
+test('a worker dies with its page server, even while it spins in redo (parent-death signal)', { timeout: 60_000 }, async (t) => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const cmd = await workerCommand({ workerScript: join(here, 'worker', 'main.js'), memoryMiBMax: 128, networkNamespace: 'auto', testHooks: true });
+  if (!cmd.parentDeathSignal) {
+    t.skip('setpriv is missing here: workers do not die with their page server');
+    return;
+  }
+  // A page server of its own (a child node process) whose tenant's worker loops, with a long deadline.
+  const script = `
+    import { ProcessRedoEngine } from ${JSON.stringify(join(here, 'engine.js'))};
+    import { encodeTestHook } from ${JSON.stringify(join(here, 'worker', 'test-hooks.js'))};
+    const e = new ProcessRedoEngine({ testHooks: true, requestDeadlineMs: 600000 });
+    const key = { rel: { spcNode: 1663, dbNode: 1, relNode: 1 }, fork: 0, blkno: 0 };
+    e.redo('t', { key, base: undefined, inputs: [encodeTestHook('loop')], settings: { hintBitsLogged: false } }).catch(() => undefined);
+    const tick = setInterval(() => { const pid = e.workerPids().get('t'); if (pid !== undefined) { console.log(pid); clearInterval(tick); } }, 20);`;
+  const server = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const closed = new Promise((resolve) => server.on('close', resolve));
+  const workerPid = await new Promise<number>((resolve) => server.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const cpuTicks = (): number => {
+    const f = readFileSync(`/proc/${workerPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(f[11]) + Number(f[12]);
+  };
+  const state = (): string => {
+    try {
+      return readFileSync(`/proc/${workerPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[0]!;
+    } catch {
+      return 'gone';
+    }
+  };
+  // Wait until it spins in the looping request.
+  const t0 = cpuTicks();
+  for (let i = 0; i < 100 && cpuTicks() - t0 < 20; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(cpuTicks() - t0 >= 20, 'the worker spins');
+  server.kill('SIGKILL');
+  await closed;
+  // Dead: gone, or a zombie waiting for init to reap it.
+  for (let i = 0; i < 100 && !['gone', 'Z', 'X'].includes(state()); i++) await new Promise((r) => setTimeout(r, 20));
+  const last = state();
+  if (!['gone', 'Z', 'X'].includes(last)) process.kill(workerPid, 'SIGKILL'); // do not leave it spinning
+  assert.ok(['gone', 'Z', 'X'].includes(last), `the worker ${workerPid} outlived its page server: state ${last}`);
 });
 
 /** Runs a worker as the engine would, feeds it `bytes`, ends its stdin; resolves its exit and stderr. */

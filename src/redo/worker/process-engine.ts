@@ -25,6 +25,7 @@
  * A worker that does not start or does not say hello fails the queued requests with
  * WORKER_START_FAILED (no retry loop: the next request tries again).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { BLCKSZ } from '../../pg/constants.js';
 import { RedoError, type RedoErrorCode } from '../errors.js';
@@ -436,7 +437,7 @@ export class ProcessRedoEngine implements RedoEngine {
       t.counters.fail(result.code, ms);
       p.reject(result);
     } else {
-      if (result.length !== BLCKSZ) throw new Error('unreachable: the parser checks page lengths');
+      assert.equal(result.length, BLCKSZ, 'the parser lets only whole pages through');
       t.counters.succeed(p.request.inputs.length, ms);
       p.resolve(result);
     }

@@ -35,6 +35,8 @@ export type TestHookAction =
   | 'garbage'
   /** Report the names of the worker's environment variables. */
   | 'env'
+  /** Report the worker's user, group and supplementary groups. */
+  | 'identity'
   /** Busy-wait `argument` ms, then go on with redo. */
   | 'sleep'
   /** Try to read the file `argument`; report the outcome as an INTERNAL error. */
@@ -96,6 +98,8 @@ export async function runTestHook(input: Uint8Array): Promise<void> {
     case 'garbage':
       process.stdout.write(argument === '' ? Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello') : Buffer.from(argument, 'hex'));
       return new Promise<void>(() => undefined); // never answers: the page server must notice the garbage
+    case 'identity':
+      throw report(action, `uid ${process.getuid?.()} gid ${process.getgid?.()} groups [${process.getgroups?.().join(',')}]`);
     case 'env':
       throw report(action, `variables: ${Object.keys(process.env).sort().join(',')}`);
     case 'sleep': {
