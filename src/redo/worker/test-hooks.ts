@@ -5,12 +5,14 @@
  * no 0xF7 and says BAD_INPUT).
  *
  * Why it exists: issue 9 asks for tests where a tenant's WAL makes redo loop, allocate without
- * bound, or fail. strata's engine was searched for real records that do so (every 1-, 2- and 4-byte
- * field of the first 128 bytes of block and main data of real records set to extreme values, 865 k
- * variants; plus bounded loops and checked allocations read in the source) and none was found: every
- * count is checked against the bytes that hold its items, and pages bound the rest. The engine is
- * not made weaker to stage the tests; these hooks stand in for the record that would, so that the
- * isolation around redo (deadline, memory cap, crash handling, permissions) is what gets tested.
+ * bound, or fail. strata's engine was searched for real records that do so and none was found:
+ * src/redo/extremes.test.ts sets every 1-, 2- and 4-byte field of the first 128 bytes of block and
+ * main data of real records of every page rmgr to extreme values (about half a million variants,
+ * each a page or a typed error in milliseconds), fuzz.test.ts flips random bits, and the source's
+ * loops and allocations are bounded by the bytes that hold their items or by the page. The engine
+ * is not made weaker to stage the tests; these hooks stand in for the record that would, so that
+ * the isolation around redo (deadline, memory cap, crash handling, permissions) is what is tested.
+ * (A record crafted to fail with a typed error is real: engine.test.ts uses one.)
  *
  * A hook is a redo input: | 0xF7 | action length (u8) | action (ASCII) | argument (UTF-8, the rest) |.
  * Hooks run in order before redo; a hook that returns lets redo go on with the other inputs.
