@@ -4,7 +4,8 @@
  * page or a typed error over stdout. It sees nothing but what it is sent: it runs under Node's
  * permission model with read access to its own code only (no other files, no writes, no child
  * processes, no worker threads, no native addons), under a heap cap and a data size limit, with an
- * empty environment, and where the host allows it in a network namespace of its own.
+ * empty environment, and where the host allows it in a network namespace of its own, as nobody
+ * without capabilities, and killed when the page server dies (sandbox.ts has the whole list).
  *
  * It reads frames, keeps each open request's base image and inputs until its 'G' frame, then runs
  * the same redo as the in-process engine (request.ts) and writes the answer, strictly in the order
