@@ -11,6 +11,13 @@
  *     reference applied by the redo engine to pages read from the backup's files on first use
  *     (XLogReadBufferForRedo's job included), timed from the first WAL read to the last page.
  * Both figures are records/s and MiB/s of WAL; the ratio is strata's speed over PostgreSQL's.
+ *
+ * A third case, engines, compares the two redo engines the repository can call (src/redo/engine.ts)
+ * on requests made from real WAL (pgbench -i at STRATA_BENCH_ENGINE_SCALE, then
+ * STRATA_BENCH_ENGINE_SECONDS of pgbench): a base image and the next 1 or 10 records of a page, as
+ * GetPage@LSN asks. For each engine it prints throughput (pages/s with 64 requests in flight, so
+ * the worker-process engine pipelines) and latency per request (one request at a time, p50/p99),
+ * then the ratio worker process / in process.
  */
 import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +34,10 @@ import { RedoError } from '../src/redo/errors.js';
 import { applyRecord, DEFAULT_REDO_SETTINGS } from '../src/redo/redo.js';
 import type { PageKey } from '../src/redo/types.js';
 import { vmClear, vmPageOf } from '../src/redo/vm.js';
+import { InProcessRedoEngine, ProcessRedoEngine, type RedoEngine } from '../src/redo/engine.js';
+import { runRedoRequest, type RedoRequest } from '../src/redo/request.js';
+import { pageHistories } from '../src/testing/redo-requests.js';
+import { firstSegmentStart } from '../src/testing/waldump-oracle.js';
 
 const scale = Number(process.env['STRATA_BENCH_SCALE'] ?? 10);
 const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
@@ -198,5 +209,102 @@ async function runCase(bench: BenchCase): Promise<void> {
   }
 }
 
+const engineScale = Number(process.env['STRATA_BENCH_ENGINE_SCALE'] ?? 1);
+const engineSeconds = Number(process.env['STRATA_BENCH_ENGINE_SECONDS'] ?? 10);
+/** Requests per set and measurement; a set with fewer pages repeats them. */
+const ENGINE_REQUESTS = 20_000;
+const ENGINE_LATENCY_REQUESTS = 3_000;
+/** Requests in flight at once in the throughput figure. */
+const ENGINE_CONCURRENCY = 64;
+
+/** Requests of `n` record inputs on a base image, from every page whose history is long enough. */
+function engineRequests(histories: ReturnType<typeof pageHistories>, n: number): RedoRequest[] {
+  const settings = DEFAULT_REDO_SETTINGS;
+  const out: RedoRequest[] = [];
+  for (const h of histories.values()) {
+    // The last `n` record inputs (tag 'R'), after at least one input that makes the base.
+    const records = h.inputs.map((input, i) => (input[0] === 0x52 ? i : -1)).filter((i) => i > 0);
+    if (records.length < n) continue;
+    const from = records[records.length - n]!;
+    const inputs = h.inputs.slice(from).filter((i) => i[0] === 0x52).slice(0, n);
+    const base = runRedoRequest({ key: h.key, base: undefined, inputs: h.inputs.slice(0, from), settings });
+    out.push({ key: h.key, base, inputs, settings });
+  }
+  if (out.length === 0) throw new Error(`no page has ${n + 1} inputs`);
+  const all: RedoRequest[] = [];
+  for (let i = 0; i < ENGINE_REQUESTS; i++) all.push(out[i % out.length]!);
+  return all;
+}
+
+interface EngineFigures {
+  pagesPerSecond: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+async function measureEngine(engine: RedoEngine, requests: readonly RedoRequest[], tenants: number): Promise<EngineFigures> {
+  // Warm up (and start the workers).
+  // ENGINE_CONCURRENCY callers, each asking for its next page as soon as it has the last one (as a
+  // page server's connections would); pages are dropped as they come.
+  const all = async (rs: readonly RedoRequest[]): Promise<void> => {
+    let next = 0;
+    const caller = async (): Promise<void> => {
+      for (let i = next++; i < rs.length; i = next++) await engine.redo(`t${i % tenants}`, rs[i]!);
+    };
+    await Promise.all(Array.from({ length: ENGINE_CONCURRENCY }, caller));
+  };
+  await all(requests.slice(0, 2000));
+  const t0 = performance.now();
+  await all(requests);
+  const pagesPerSecond = requests.length / ((performance.now() - t0) / 1000);
+  const lat: number[] = [];
+  for (let i = 0; i < ENGINE_LATENCY_REQUESTS; i++) {
+    const t = performance.now();
+    await engine.redo('t0', requests[i % requests.length]!);
+    lat.push(performance.now() - t);
+  }
+  lat.sort((a, b) => a - b);
+  return { pagesPerSecond, p50Us: lat[Math.floor(lat.length / 2)]! * 1000, p99Us: lat[Math.floor(lat.length * 0.99)]! * 1000 };
+}
+
+/** The in-process and worker-process engines on the same requests. */
+async function runEngineCase(): Promise<void> {
+  process.stdout.write(`\n[engines] making WAL: pgbench -i -s ${engineScale}, then ${engineSeconds} s of pgbench -c 4 ...\n`);
+  const c = await PgCluster.create({ name: 'bench-redo-engines', settings: { max_wal_size: '8GB', checkpoint_timeout: '1h' } });
+  let histories: ReturnType<typeof pageHistories>;
+  try {
+    await c.pgbench(['-i', '-s', String(engineScale), '-q']);
+    await c.pgbench(['-c', '4', '-j', '2', '-T', String(engineSeconds), '-n'], { timeoutMs: (engineSeconds + 120) * 1000 });
+    await c.stop('fast');
+    const dir = join(c.dataDir, 'pg_wal');
+    histories = pageHistories({ dir, start: parseLsn(firstSegmentStart(dir, c.walSegSizeBytes)), segmentSize: c.walSegSizeBytes });
+  } finally {
+    await c.destroy();
+  }
+  for (const n of [1, 10]) {
+    const requests = engineRequests(histories, n);
+    const pages = new Set(requests.map((r) => r.key)).size;
+    process.stdout.write(`[engines] ${requests.length} requests of a base image and ${n} record${n === 1 ? '' : 's'} (${pages} distinct pages)\n`);
+    const rows: [string, EngineFigures][] = [];
+    const inProcess = new InProcessRedoEngine();
+    rows.push(['in process', await measureEngine(inProcess, requests, 1)]);
+    await inProcess.close();
+    for (const tenants of [1, 2]) {
+      const engine = new ProcessRedoEngine({ requestDeadlineMs: 60_000, queuedRequestsMax: ENGINE_REQUESTS });
+      try {
+        rows.push([`worker process, ${tenants} tenant${tenants === 1 ? '' : 's'}`, await measureEngine(engine, requests, tenants)]);
+      } finally {
+        await engine.close();
+      }
+    }
+    for (const [name, f] of rows)
+      process.stdout.write(`${name.padEnd(30)} ${f.pagesPerSecond.toFixed(0).padStart(8)} pages/s   latency p50 ${f.p50Us.toFixed(0).padStart(5)} us  p99 ${f.p99Us.toFixed(0).padStart(6)} us\n`);
+    const base = rows[0]![1];
+    for (const [name, f] of rows.slice(1))
+      process.stdout.write(`[engines] ${n} record${n === 1 ? '' : 's'}: ratio ${name} / in process: throughput ${(f.pagesPerSecond / base.pagesPerSecond).toFixed(2)}, p50 latency ${(f.p50Us / base.p50Us).toFixed(2)}x\n`);
+  }
+}
+
 const only = process.env['STRATA_BENCH_CASE'];
 for (const bench of CASES) if (only === undefined || only === bench.name) await runCase(bench);
+if (only === undefined || only === 'engines') await runEngineCase();

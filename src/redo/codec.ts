@@ -23,7 +23,7 @@
  * reference must exist; anything else is a RedoError with code BAD_INPUT that says what was wrong.
  */
 import assert from 'node:assert/strict';
-import { readU32, readU64BigInt, readU64Number } from '../pg/bytes.js';
+import { readU16, readU32, readU64BigInt, readU64Number } from '../pg/bytes.js';
 import {
   BKPBLOCK_HAS_IMAGE,
   BKPBLOCK_SAME_REL,
@@ -205,11 +205,12 @@ export function redoInputInitializesPage(bytes: Uint8Array): boolean {
   const { blockId, start, raw } = recordInputHeader(bytes);
   const at = formatLsn(BigInt(start));
   let ptr = SIZE_OF_XLOG_RECORD;
+  // As in DecodeXLogRecord: headers go on while more bytes remain than the data they announce.
+  let datatotal = 0;
   const need = (n: number, what: string): void => {
     if (ptr + n > raw.length) throw badInput(`the record at ${at} ends inside ${what} at offset ${ptr}`);
   };
-  for (;;) {
-    need(1, 'a block header id');
+  while (raw.length - ptr > datatotal) {
     const id = raw[ptr++]!;
     if (id === XLR_BLOCK_ID_DATA_SHORT || id === XLR_BLOCK_ID_DATA_LONG) break; // the main data header is last
     if (id === XLR_BLOCK_ID_ORIGIN) {
@@ -223,18 +224,20 @@ export function redoInputInitializesPage(bytes: Uint8Array): boolean {
     if (id > XLR_MAX_BLOCK_ID) throw badInput(`the record at ${at} has invalid block_id ${id}`);
     need(3, `block ${id}'s header`);
     const forkFlags = raw[ptr]!;
+    datatotal += readU16(raw, ptr + 1);
     ptr += 3; // fork_flags, data_length
     let bimgInfo = 0;
     if ((forkFlags & BKPBLOCK_HAS_IMAGE) !== 0) {
       need(5, `block ${id}'s image header`);
+      datatotal += readU16(raw, ptr);
       bimgInfo = raw[ptr + 4]!;
       ptr += 5; // bimg_len, hole_offset, bimg_info
       if ((bimgInfo & BKPIMAGE_COMPRESSED_MASK) !== 0 && (bimgInfo & BKPIMAGE_HAS_HOLE) !== 0) ptr += 2; // hole_length
     }
     if (id === blockId) return (forkFlags & BKPBLOCK_WILL_INIT) !== 0 || (bimgInfo & BKPIMAGE_APPLY) !== 0;
+    if (id > blockId) break; // block ids ascend: it is not there
     if ((forkFlags & BKPBLOCK_SAME_REL) === 0) ptr += 12; // RelFileNode
     ptr += 4; // BlockNumber
-    if (id > blockId) break; // block ids are ascending: it is not there
   }
   throw badInput(`the record at ${at} has no block reference ${blockId}`);
 }

@@ -4,7 +4,8 @@
  * page or a typed error over stdout. It sees nothing but what it is sent: it runs under Node's
  * permission model with read access to its own code only (no other files, no writes, no child
  * processes, no worker threads, no native addons), under a heap cap and a data size limit, with an
- * empty environment, and where the host allows it in a network namespace of its own.
+ * empty environment, and where the host allows it in a network namespace of its own, as nobody
+ * without capabilities, and killed when the page server dies (sandbox.ts has the whole list).
  *
  * It reads frames, keeps each open request's base image and inputs until its 'G' frame, then runs
  * the same redo as the in-process engine (request.ts) and writes the answer, strictly in the order
@@ -17,11 +18,9 @@
 import { writeSync } from 'node:fs';
 import { asRedoError, runRedoRequest } from '../request.js';
 import type { PageKey, RedoSettings } from '../types.js';
-import { encodeErrorReply, encodeHello, encodePageReply, FrameParser, PROTOCOL_VERSION, ProtocolError, WORKER_ERROR_CODES, type ToWorkerFrame, type WorkerErrorCode } from './protocol.js';
+import { encodeErrorReply, encodeHello, encodePageReply, FrameParser, PROTOCOL_EXIT_CODE, PROTOCOL_VERSION, ProtocolError, WORKER_ERROR_CODES, type ToWorkerFrame, type WorkerErrorCode } from './protocol.js';
 import { isTestHook, runTestHook, TEST_HOOKS_ENV } from './test-hooks.js';
 
-/** Exit status when the page server broke the protocol. */
-export const PROTOCOL_EXIT_CODE = 3;
 /** Requests begun and not yet asked for: more means the page server lost count. */
 const OPEN_REQUESTS_MAX = 65536;
 
@@ -169,7 +168,10 @@ process.stdin.on('data', (chunk: Buffer) => {
     if (e instanceof ProtocolError) fatal(`protocol error: ${e.message}`);
     throw e;
   }
+  // The answers to the frames of one chunk go out in one write.
+  process.stdout.cork();
   run(frames);
+  process.stdout.uncork();
 });
 process.stdin.on('end', () => {
   stdinEnded = true;

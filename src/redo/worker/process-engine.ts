@@ -25,6 +25,7 @@
  * A worker that does not start or does not say hello fails the queued requests with
  * WORKER_START_FAILED (no retry loop: the next request tries again).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { BLCKSZ } from '../../pg/constants.js';
 import { RedoError, type RedoErrorCode } from '../errors.js';
@@ -282,15 +283,18 @@ export class ProcessRedoEngine implements RedoEngine {
     if (w.state !== 'ready') return;
     clearTimeout(w.idleTimer);
     w.idleTimer = undefined;
+    const stdin = w.child!.stdin;
+    stdin.cork(); // the requests sent now go out in one write
     while (w.inFlight.size < this.inFlightMax) {
       const p = t.queue.shift();
       if (p === undefined) break;
       const id = w.takeId();
       p.sends++;
       w.inFlight.set(id, p);
-      w.child!.stdin.write(encodeRequest(id, p.request));
+      stdin.write(encodeRequest(id, p.request));
       if (w.inFlight.size === 1) this.armDeadline(t, w);
     }
+    stdin.uncork();
     t.counters.queued = t.queue.length;
     t.counters.inFlight = w.inFlight.size;
     if (w.inFlight.size === 0 && t.queue.length === 0) this.armIdle(t, w);
@@ -433,7 +437,7 @@ export class ProcessRedoEngine implements RedoEngine {
       t.counters.fail(result.code, ms);
       p.reject(result);
     } else {
-      if (result.length !== BLCKSZ) throw new Error('unreachable: the parser checks page lengths');
+      assert.equal(result.length, BLCKSZ, 'the parser lets only whole pages through');
       t.counters.succeed(p.request.inputs.length, ms);
       p.resolve(result);
     }

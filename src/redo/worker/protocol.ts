@@ -43,6 +43,8 @@ import { INPUT_BYTES_MAX, type RedoRequest } from '../request.js';
 import type { PageKey, RedoSettings } from '../types.js';
 
 export const PROTOCOL_VERSION = 1;
+/** The worker's exit status when the page server broke the protocol (it says why on stderr). */
+export const PROTOCOL_EXIT_CODE = 3;
 export const PROTOCOL_MAGIC = 'strataRW';
 export const FRAME_HEADER_SIZE = 5;
 /**

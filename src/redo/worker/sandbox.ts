@@ -11,15 +11,26 @@
  * - Memory: `--max-old-space-size` caps the JavaScript heap (past it V8 aborts the process), and
  *   `prlimit --data` caps the data segment (RLIMIT_DATA), which also counts the array buffers the
  *   heap cap does not: an allocation past it fails with a RangeError, or V8 aborts.
+ * - CPU: `--single-threaded-gc`, so that a worker (one per tenant) works on one core and brings no
+ *   GC helper threads to compete with the page server and the other tenants' workers. A worker
+ *   that spins is stopped by its request's deadline (process-engine.ts).
  * - Network: Node 20's permission model does NOT restrict sockets; a worker could open connections.
  *   Where the host allows it (Linux, enough privilege: `unshare -n` works), the worker also gets a
  *   network namespace of its own with nothing in it but a loopback interface that is down, so it
  *   cannot reach anything. Whether it does is probed once per page server process.
+ * - Privileges: `setpriv` sets no_new_privs and a parent-death signal (SIGKILL: a worker spinning
+ *   in a crafted record dies with the page server instead of spinning on), and when the page server
+ *   runs as root it also makes the worker `nobody` (WORKER_UID) with no capabilities, so that even
+ *   code that escaped Node (a V8 bug) holds no privilege. That is used only where the probe shows
+ *   that user can read the worker's code.
  * - Environment: empty (it holds nothing of the page server's), but for the test-hook switch when
  *   a test asks for it; working folder `/`.
  *
- * `unshare` and `prlimit` (util-linux) set up the limit and exec the next program in place, so the
- * child's pid is the worker's own and killing it kills the worker.
+ * `unshare`, `setpriv` and `prlimit` (util-linux) each set up their part and exec the next program
+ * in place, so the child's pid is the worker's own and killing it kills the worker. Each is used
+ * where a probe (once per page server process) shows it works; what is missing is reported in
+ * WorkerCommand and the worker runs with the rest (the permission model and the heap cap always).
+ * This is not seccomp: the worker's system calls are not filtered.
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
@@ -54,6 +65,10 @@ export interface WorkerCommand {
   readonly dataLimitBytes: number | undefined;
   /** What the worker may read. */
   readonly readPaths: readonly string[];
+  /** The user id it runs as, when it is not the page server's (WORKER_UID, without capabilities). */
+  readonly user: number | undefined;
+  /** Whether it is killed when the page server dies (PR_SET_PDEATHSIG). */
+  readonly parentDeathSignal: boolean;
 }
 
 export class SandboxError extends Error {
@@ -84,36 +99,63 @@ function succeeds(file: string, args: readonly string[]): Promise<boolean> {
   });
 }
 
+/** The user a worker runs as when the page server runs as root: nobody. */
+export const WORKER_UID = 65534;
+export const WORKER_GID = 65534;
+
+const DROP_PRIVILEGES_ARGS = [`--reuid=${WORKER_UID}`, `--regid=${WORKER_GID}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
+const SETPRIV_ARGS = ['--no-new-privs', '--pdeathsig', 'KILL'];
+
+/** Checks, as the worker's user, that every file below the paths given as arguments is readable. */
+const READ_CHECK_SCRIPT = `
+const fs = require('fs'), path = require('path');
+const walk = (p) => { if (fs.statSync(p).isDirectory()) { fs.accessSync(p, fs.constants.R_OK | fs.constants.X_OK); for (const e of fs.readdirSync(p)) walk(path.join(p, e)); } else fs.accessSync(p, fs.constants.R_OK); };
+for (const p of process.argv.slice(1)) walk(p);`;
+
 interface SandboxTools {
   /** `unshare`, when `unshare -n` works here. */
   readonly unshare: string | undefined;
   /** `prlimit`, when it works here. */
   readonly prlimit: string | undefined;
+  /** `setpriv`, when it works here (no_new_privs, the parent-death signal). */
+  readonly setpriv: string | undefined;
+  /** Whether workers run as WORKER_UID without capabilities: the page server is root, and that user can read the worker's code. */
+  readonly dropPrivileges: boolean;
 }
 
-let toolsProbe: Promise<SandboxTools> | undefined;
+const toolsProbes = new Map<string, Promise<SandboxTools>>();
 
-/** What this host allows, checked once (the answer does not change while the server runs). */
-export function sandboxTools(): Promise<SandboxTools> {
-  toolsProbe ??= (async () => {
-    const unshare = findExecutable('unshare');
-    const prlimit = findExecutable('prlimit');
-    const [netOk, limitOk] = await Promise.all([
-      unshare === undefined ? false : succeeds(unshare, ['-n', '--', process.execPath, '-e', '']),
-      prlimit === undefined ? false : succeeds(prlimit, [`--data=${1 << 30}`, '--', process.execPath, '-e', '']),
-    ]);
-    return { unshare: netOk ? unshare : undefined, prlimit: limitOk ? prlimit : undefined };
-  })();
-  return toolsProbe;
+/** What this host allows for this worker script, checked once (the answer does not change while the server runs). */
+export function sandboxTools(workerScript: string = DEFAULT_WORKER_SCRIPT): Promise<SandboxTools> {
+  let probe = toolsProbes.get(workerScript);
+  if (probe === undefined) {
+    probe = (async () => {
+      const unshare = findExecutable('unshare');
+      const prlimit = findExecutable('prlimit');
+      const setpriv = findExecutable('setpriv');
+      const node = process.execPath;
+      const root = process.getuid?.() === 0;
+      const [netOk, limitOk, setprivOk, dropOk] = await Promise.all([
+        unshare === undefined ? false : succeeds(unshare, ['-n', '--', node, '-e', '']),
+        prlimit === undefined ? false : succeeds(prlimit, [`--data=${1 << 30}`, '--', node, '-e', '']),
+        setpriv === undefined ? false : succeeds(setpriv, [...SETPRIV_ARGS, '--', node, '-e', '']),
+        setpriv === undefined || !root ? false : succeeds(setpriv, [...DROP_PRIVILEGES_ARGS, ...SETPRIV_ARGS, '--', node, '-e', READ_CHECK_SCRIPT, workerScript, ...workerReadPaths()]),
+      ]);
+      return { unshare: netOk ? unshare : undefined, prlimit: limitOk ? prlimit : undefined, setpriv: setprivOk ? setpriv : undefined, dropPrivileges: setprivOk && dropOk };
+    })();
+    toolsProbes.set(workerScript, probe);
+  }
+  return probe;
 }
 
 /**
- * The folders the worker reads: its compiled modules' folders (the script is
- * <dist>/src/redo/worker/main.js) and fzstd's package folder, found as the worker's own module
- * resolution will find it (without resolving symbolic links, as --preserve-symlinks makes it).
+ * The folders the worker reads: the compiled modules it imports (this module is
+ * <dist>/src/redo/worker/sandbox.js; the worker imports from <dist>/src/{pg,wal,redo}) and fzstd's
+ * package folder, found as the worker's own module resolution will find it from src/wal/image.js
+ * (without resolving symbolic links, as --preserve-symlinks makes it).
  */
-export function workerReadPaths(workerScript: string): string[] {
-  const src = resolve(dirname(workerScript), '..', '..');
+export function workerReadPaths(): string[] {
+  const src = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const paths = ['pg', 'wal', 'redo'].map((d) => join(src, d) + '/');
   const wal = join(src, 'wal', 'image.js');
   const candidates = createRequire(wal).resolve.paths('fzstd') ?? [];
@@ -125,27 +167,33 @@ export function workerReadPaths(workerScript: string): string[] {
 
 /** The command that starts one worker. */
 export async function workerCommand(o: SandboxOptions): Promise<WorkerCommand> {
-  const tools = await sandboxTools();
+  const tools = await sandboxTools(o.workerScript);
   let networkNamespace: boolean;
   if (o.networkNamespace === 'off') networkNamespace = false;
   else if (tools.unshare !== undefined) networkNamespace = true;
   else if (o.networkNamespace === 'on') throw new SandboxError('Cannot start a redo worker in a network namespace of its own: `unshare -n` does not work on this host (needs Linux, util-linux and CAP_SYS_ADMIN or user namespaces)');
   else networkNamespace = false;
 
-  const readPaths = workerReadPaths(o.workerScript);
+  // The script itself too, when it is not among those folders (a test's stand-in worker).
+  const readPaths = workerReadPaths();
+  if (!readPaths.some((p) => o.workerScript.startsWith(p))) readPaths.push(o.workerScript);
   const node = [
     process.execPath,
     '--experimental-permission',
     ...readPaths.map((p) => `--allow-fs-read=${p}`),
     '--preserve-symlinks',
     '--no-addons',
+    '--single-threaded-gc',
     `--max-old-space-size=${o.memoryMiBMax}`,
     '--disable-warning=ExperimentalWarning',
     o.workerScript,
   ];
   const dataLimitBytes = tools.prlimit === undefined ? undefined : (o.memoryMiBMax + DATA_HEADROOM_MIB) * 1024 * 1024;
+  // unshare first (it needs the page server's privileges), then setpriv drops them; the parent-death
+  // signal is set last, as a change of user clears it.
   const prefix: string[] = [];
   if (networkNamespace) prefix.push(tools.unshare!, '-n', '--');
+  if (tools.setpriv !== undefined) prefix.push(tools.setpriv, ...(tools.dropPrivileges ? DROP_PRIVILEGES_ARGS : []), ...SETPRIV_ARGS, '--');
   if (dataLimitBytes !== undefined) prefix.push(tools.prlimit!, `--data=${dataLimitBytes}`, '--');
   const argv = [...prefix, ...node];
   return {
@@ -155,5 +203,7 @@ export async function workerCommand(o: SandboxOptions): Promise<WorkerCommand> {
     networkNamespace,
     dataLimitBytes,
     readPaths,
+    user: tools.dropPrivileges ? WORKER_UID : undefined,
+    parentDeathSignal: tools.setpriv !== undefined,
   };
 }

@@ -5,12 +5,14 @@
  * no 0xF7 and says BAD_INPUT).
  *
  * Why it exists: issue 9 asks for tests where a tenant's WAL makes redo loop, allocate without
- * bound, or fail. strata's engine was searched for real records that do so (every 1-, 2- and 4-byte
- * field of the first 128 bytes of block and main data of real records set to extreme values, 865 k
- * variants; plus bounded loops and checked allocations read in the source) and none was found: every
- * count is checked against the bytes that hold its items, and pages bound the rest. The engine is
- * not made weaker to stage the tests; these hooks stand in for the record that would, so that the
- * isolation around redo (deadline, memory cap, crash handling, permissions) is what gets tested.
+ * bound, or fail. strata's engine was searched for real records that do so and none was found:
+ * src/redo/extremes.test.ts sets every 1-, 2- and 4-byte field of the first 128 bytes of block and
+ * main data of real records of every page rmgr to extreme values (about half a million variants,
+ * each a page or a typed error in milliseconds), fuzz.test.ts flips random bits, and the source's
+ * loops and allocations are bounded by the bytes that hold their items or by the page. The engine
+ * is not made weaker to stage the tests; these hooks stand in for the record that would, so that
+ * the isolation around redo (deadline, memory cap, crash handling, permissions) is what is tested.
+ * (A record crafted to fail with a typed error is real: engine.test.ts uses one.)
  *
  * A hook is a redo input: | 0xF7 | action length (u8) | action (ASCII) | argument (UTF-8, the rest) |.
  * Hooks run in order before redo; a hook that returns lets redo go on with the other inputs.
@@ -31,8 +33,12 @@ export type TestHookAction =
   | 'throw'
   /** process.abort(): a crash by signal. */
   | 'abort'
-  /** Write bytes that are no frame to stdout. */
+  /** Write `argument` (hex; some bytes that are no frame if empty) to stdout, then never answer. */
   | 'garbage'
+  /** Report the names of the worker's environment variables. */
+  | 'env'
+  /** Report the worker's user, group and supplementary groups. */
+  | 'identity'
   /** Busy-wait `argument` ms, then go on with redo. */
   | 'sleep'
   /** Try to read the file `argument`; report the outcome as an INTERNAL error. */
@@ -92,8 +98,12 @@ export async function runTestHook(input: Uint8Array): Promise<void> {
     case 'abort':
       process.abort();
     case 'garbage':
-      process.stdout.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello');
+      process.stdout.write(argument === '' ? Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello') : Buffer.from(argument, 'hex'));
       return new Promise<void>(() => undefined); // never answers: the page server must notice the garbage
+    case 'identity':
+      throw report(action, `uid ${process.getuid?.()} gid ${process.getgid?.()} groups [${process.getgroups?.().join(',')}]`);
+    case 'env':
+      throw report(action, `variables: ${Object.keys(process.env).sort().join(',')}`);
     case 'sleep': {
       const until = performance.now() + Number(argument);
       while (performance.now() < until);
