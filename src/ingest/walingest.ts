@@ -232,8 +232,17 @@ export class WalIngest {
     })();
   }
 
+  /** The last fork a block touched, known to exist, and its size: most blocks hit the fork the previous one did. */
+  private hot: { rel: RelFileNode; fork: number; size: number } | undefined;
+
+  private isHot(rel: RelFileNode, fork: number): boolean {
+    const h = this.hot;
+    return h !== undefined && h.fork === fork && h.rel.relNode === rel.relNode && h.rel.dbNode === rel.dbNode && h.rel.spcNode === rel.spcNode;
+  }
+
   /** The fork's directory is cached, and its size is too if it exists. */
   private relLoaded(rel: RelFileNode, fork: number): boolean {
+    if (this.isHot(rel, fork)) return true;
     const dir = this.relDirs.get(relKey(rel.spcNode, rel.dbNode));
     return dir !== undefined && (this.relSizes.has(forkKey(rel, fork)) || !dir.has(`${rel.relNode}/${fork}`));
   }
@@ -282,6 +291,7 @@ export class WalIngest {
   }
 
   private setRelSize(rel: RelFileNode, fork: number, blocks: number): void {
+    if (this.isHot(rel, fork)) (this.hot as { size: number }).size = blocks;
     this.relSizes.set(forkKey(rel, fork), blocks);
     this.pending.set(relSizeKey(rel, fork), () => encodeU32(blocks));
   }
@@ -294,8 +304,10 @@ export class WalIngest {
 
   /** A block written at `blkno`: the fork exists and reaches it (XLogReadBufferExtended extends with zero pages). */
   private extendTo(rel: RelFileNode, fork: number, blkno: number): void {
+    if (this.isHot(rel, fork) && blkno < (this.hot as { size: number }).size) return;
     this.createRel(rel, fork);
     if (blkno >= this.relSize(rel, fork)) this.setRelSize(rel, fork, blkno + 1);
+    this.hot = { rel, fork, size: this.relSize(rel, fork) };
   }
 
   // ---- blocks ----
@@ -328,9 +340,11 @@ export class WalIngest {
         this.createRel(e.rel, e.fork);
         return;
       case 'relation.truncate':
+        this.hot = undefined;
         this.truncateRel(e.rel, e.forks, e.blocks, lsn);
         return;
       case 'relation.drop': {
+        this.hot = undefined;
         // xact_redo_commit/abort: DropRelationFiles, every fork.
         for (const rel of e.rels) {
           const dir = this.relDirs.get(relKey(rel.spcNode, rel.dbNode));
@@ -410,6 +424,7 @@ export class WalIngest {
         this.addDatabase(e.tsId, e.dbId);
         return;
       case 'database.drop':
+        this.hot = undefined;
         this.dropDatabase(e.dbId, e.tsIds);
         return;
       case 'twophase.prepare':
@@ -685,10 +700,14 @@ export class WalIngest {
   }
 
   private writePending(lsn: Lsn): void {
-    for (const [key, make] of this.pending) this.timeline.put(key, lsn, { kind: 'image', bytes: make() });
-    for (const [key, ops] of this.pendingOps) for (const op of ops) this.timeline.put(key, lsn, { kind: 'op', willInit: false, bytes: op });
-    this.pending.clear();
-    this.pendingOps.clear();
+    if (this.pending.size > 0) {
+      for (const [key, make] of this.pending) this.timeline.put(key, lsn, { kind: 'image', bytes: make() });
+      this.pending.clear();
+    }
+    if (this.pendingOps.size > 0) {
+      for (const [key, ops] of this.pendingOps) for (const op of ops) this.timeline.put(key, lsn, { kind: 'op', willInit: false, bytes: op });
+      this.pendingOps.clear();
+    }
     if (this.controlDirty) {
       this.timeline.put(CONTROL_FILE_KEY, lsn, { kind: 'image', bytes: this.control.encode() });
       this.controlDirty = false;
