@@ -117,6 +117,15 @@ test('pgbench: the log equals the primary\'s pg_wal, records match pg_waldump, a
       const writes = rows.map((r) => parseLsn(r[2]!));
       assert.ok(writes.every((w, i) => i === 0 || w >= writes[i - 1]!), 'write_lsn never goes back');
 
+      // apply is what the caller says ingest has applied; the primary shows it as replay_lsn.
+      const applied = parseLsn(await c.currentLsn());
+      receiver.setApplied(applied);
+      const deadline = Date.now() + 5000;
+      while ((await c.query(`SELECT replay_lsn FROM pg_stat_replication WHERE application_name = 'strata'`)) !== formatLsn(applied)) {
+        assert.ok(Date.now() < deadline, 'replay_lsn shows the applied position within a few status intervals');
+        await sleep(100);
+      }
+
       // Commits go through while strata runs; with strata stopped they wait for it.
       const ok = await timedStatement(c, 'CREATE TABLE while_running (x int)');
       assert.doesNotMatch(ok.stderr, /synchronous replication/);

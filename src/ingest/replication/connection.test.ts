@@ -119,6 +119,30 @@ test('replication commands: slots, timeline history, and errors that name the co
         conn.startReplication({ start: parseLsn('0/1000000'), timeline: 7 }, { onXLogData: () => undefined, onKeepalive: () => undefined }),
         (e: unknown) => e instanceof ServerError && /timeline/.test(e.serverMessage),
       );
+      // Streaming, then CopyDone from strata's side: the stream ends without a next timeline, and
+      // the bytes received are the primary's.
+      const from = (await conn.readReplicationSlot('strata_a'))!.restartLsn!;
+      const segStart = from - (from % BigInt(16 << 20));
+      const chunks: Buffer[] = [];
+      const ended = conn.startReplication(
+        { slot: 'strata_a', start: segStart as typeof from, timeline: 1 },
+        {
+          onXLogData: (start, _end, data) => {
+            assert.equal(Number(start), Number(segStart) + chunks.reduce((n, c) => n + c.length, 0));
+            chunks.push(data);
+            if (chunks.length === 1) conn.endStreaming();
+          },
+          onKeepalive: () => undefined,
+        },
+      );
+      assert.deepEqual(await ended, {});
+      const got = Buffer.concat(chunks);
+      assert.ok(got.length > 0);
+      const segName = (await c.query(`SELECT pg_walfile_name('${formatLsn(from)}')`)).trim();
+      const theirs = await readFile(path.join(c.walDir, segName));
+      assert.ok(theirs.subarray(0, got.length).equals(got), 'streamed bytes equal the segment file');
+      // The connection takes commands again after the copy.
+      assert.equal((await conn.identifySystem()).timeline, 1);
       await conn.dropReplicationSlot('strata_a');
       assert.equal(await conn.readReplicationSlot('strata_a'), undefined);
       await assert.rejects(conn.readReplicationSlot('Bad-Name'), (e: unknown) => e instanceof ReplicationError && e.code === 'INVALID_ARGUMENT');

@@ -465,15 +465,6 @@ export class ReplicationConnection {
     this.send(copyDoneMessage());
   }
 
-  /** Stops reading from the socket (back-pressure); TCP then makes the server wait. */
-  pause(): void {
-    this.socket.pause();
-  }
-
-  resume(): void {
-    this.socket.resume();
-  }
-
   /** Sends Terminate and closes the socket. */
   async close(): Promise<void> {
     if (this.closed) return;
