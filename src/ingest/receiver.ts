@@ -205,6 +205,8 @@ export class WalReceiver {
     this.statusTimer = setInterval(() => this.sendStatus(), this.statusIntervalMs);
     try {
       while (!this.stopping) {
+        // The tail reader or a flush may have failed while this loop slept.
+        if (this.fatal !== undefined) throw this.fatal;
         let conn: ReplicationConnection | undefined;
         try {
           conn = await ReplicationConnection.connect(this.options.connect);
