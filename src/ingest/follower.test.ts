@@ -131,3 +131,56 @@ test('strata killed with SIGKILL ten times while it follows pgbench resumes each
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('following a standby that is promoted: strata goes on along the new timeline with the new primary\'s pages', { timeout: 600_000 }, async () => {
+  const primary = await PgCluster.create({ start: false, settings: { autovacuum: 'off' } });
+  const root = mkdtempSync(join(tmpdir(), 'strata-follow-promote-'));
+  const engine = new InProcessRedoEngine();
+  const repo = openRepo(root, engine);
+  let standby: PgCluster | undefined;
+  let follower: TimelineFollower | undefined;
+  try {
+    const timeline = repo.createTenant(undefined, CONFIG).createTimeline();
+    importDataDirectory(timeline, primary.dataDir);
+    await primary.start();
+    await primary.pgbench(['-i', '-s', '1', '-q']);
+    standby = await PgCluster.fromDataDir(await primary.baseBackup(['-R']), { name: 'follow-standby', settings: { autovacuum: 'off', hot_standby: 'on' } });
+    // strata follows the primary (the standby's WAL starts at its base backup, after strata's start).
+    const connect = (port: number) => ({ host: '127.0.0.1', port, user: 'postgres', applicationName: 'strata' });
+    follower = await TimelineFollower.start({ timeline, walLogDir: join(root, 'wal'), slotName: 'strata', connect: connect(primary.port) });
+    await primary.pgbench(['-c', '2', '-t', '200', '-n']);
+    const before = parseLsn((await primary.query('SELECT pg_current_wal_insert_lsn()')).trim());
+    await follower.waitForLsn(before, 60_000);
+    // The primary goes away; the standby is promoted; strata is pointed at the new primary, on its new timeline.
+    await primary.stop('fast');
+    await follower.stop();
+    const sb = standby;
+    for (let w = 0; (await sb.query('SELECT pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn()')).trim() !== 't'; w++) {
+      assert.ok(w < 300, 'the standby replayed what it received');
+      await sleep(100);
+    }
+    assert.equal((await standby.query('SELECT pg_promote(true, 60)')).trim(), 't');
+    follower = await TimelineFollower.start({ timeline, walLogDir: join(root, 'wal'), slotName: 'strata', connect: connect(standby.port) });
+    await standby.pgbench(['-c', '2', '-t', '200', '-n']);
+    await standby.query('CREATE TABLE after_promotion AS SELECT g FROM generate_series(1, 10000) g');
+    const rels = await relationInfo(standby);
+    await standby.checkpoint();
+    const lsn = parseLsn((await standby.query('SELECT pg_current_wal_insert_lsn()')).trim());
+    const tli = (await standby.query('SELECT timeline_id FROM pg_control_checkpoint()')).trim();
+    await follower.waitForLsn(lsn, 60_000);
+    await standby.stop('fast');
+    const cmp = await comparePages(timeline, lsn, standby.dataDir, rels);
+    console.log(`followed onto timeline ${tli} to ${formatLsn(timeline.lastRecordLsn)} (receiver on ${follower.receiver.timeline}); compared ${cmp.compared} pages, ${cmp.mismatches.length} differ`);
+    assert.equal(tli, '2');
+    assert.equal(follower.receiver.timeline, 2);
+    assert.deepEqual(cmp.mismatches.slice(0, 20), []);
+    assert.ok(cmp.compared > 500);
+  } finally {
+    await follower?.stop();
+    await repo.close(false);
+    await engine.close();
+    await standby?.destroy();
+    await primary.destroy();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
