@@ -12,27 +12,24 @@
  *     includes its end-of-recovery checkpoint; checked to have replayed up to the last record.
  * Both figures are records/s and MiB/s of WAL; the ratio is strata's speed over PostgreSQL's.
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { readWal, walRecords } from '../src/ingest/wal-folder.js';
 import { importDataDirectory } from '../src/ingest/import-datadir.js';
 import { WalIngest } from '../src/ingest/walingest.js';
-import { formatLsn, parseLsn, parseWalFileName } from '../src/pg/lsn.js';
+import { formatLsn, parseWalFileName } from '../src/pg/lsn.js';
 import { InProcessRedoEngine } from '../src/redo/engine.js';
 import { RedoReconstructor } from '../src/repository/redo-reconstructor.js';
 import { Repository } from '../src/repository/repository.js';
-import { PgCluster, pgBin, run } from '../src/testing/cluster.js';
+import { PgCluster, run } from '../src/testing/cluster.js';
+import { timeArchiveRecovery } from '../src/testing/archive-recovery.js';
 import type { WalRecord } from '../src/wal/record.js';
 
 const scale = Number(process.env['STRATA_BENCH_SCALE'] ?? 10);
 const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
-const READY_WAIT_MS_MAX = 600_000;
 
 const primary = await PgCluster.create({ name: 'bench-ingest', start: false, settings: { max_wal_size: '8GB', checkpoint_timeout: '1h' } });
-let replica: PgCluster | undefined;
 const root = mkdtempSync(join(tmpdir(), 'strata-bench-ingest-'));
 try {
   const start = await primary.makeDir('start');
@@ -83,20 +80,7 @@ try {
   await engine.close();
 
   // PostgreSQL
-  replica = await PgCluster.fromDataDir(start, { name: 'bench-ingest-standby', start: false, settings: { restore_command: `cp ${archive}/%f %p`, hot_standby: false, max_wal_size: '8GB' } });
-  writeFileSync(join(replica.dataDir, 'recovery.signal'), '');
-  await run('chown', ['postgres:', join(replica.dataDir, 'recovery.signal')]).catch(() => undefined);
-  const p0 = performance.now();
-  await replica.start();
-  while (spawnSync(pgBin('pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(replica.port)]).status !== 0) {
-    if (performance.now() - p0 > READY_WAIT_MS_MAX) throw new Error(`PostgreSQL was not ready after ${READY_WAIT_MS_MAX} ms of recovery`);
-    await sleep(5);
-  }
-  const pgMs = performance.now() - p0;
-  const log = await replica.serverLog();
-  const redoDone = /redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(log)?.[1];
-  if (redoDone === undefined || parseLsn(redoDone) < last.lsn)
-    throw new Error(`PostgreSQL's recovery stopped at ${redoDone ?? 'an unknown point'}, before the last record at ${formatLsn(last.lsn)}:\n${log.slice(-3000)}`);
+  const pgMs = await timeArchiveRecovery(start, archive, 'bench-ingest-standby', last.lsn);
 
   const line = (name: string, ms: number) =>
     `${name.padEnd(48)} ${(records / (ms / 1000) / 1000).toFixed(0).padStart(7)} k rec/s ${(walMiB / (ms / 1000)).toFixed(1).padStart(8)} MiB/s ${ms.toFixed(0).padStart(8)} ms\n`;
@@ -106,7 +90,6 @@ try {
   process.stdout.write(line('PostgreSQL standby replay (start to ready)', pgMs));
   process.stdout.write(`ratio strata / PostgreSQL speed: ${(pgMs / strataMs).toFixed(2)} (target >= 1)\n`);
 } finally {
-  await replica?.destroy();
   await primary.destroy();
   rmSync(root, { recursive: true, force: true });
 }

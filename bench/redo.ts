@@ -19,15 +19,14 @@
  * the worker-process engine pipelines) and latency per request (one request at a time, p50/p99),
  * then the ratio worker process / in process.
  */
-import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { readWal } from '../src/cli/wal-files.js';
 import { BLCKSZ } from '../src/pg/constants.js';
 import { formatLsn, lsn, parseLsn, parseWalFileName, type Lsn } from '../src/pg/lsn.js';
-import { PgCluster, pgBin, run } from '../src/testing/cluster.js';
+import { PgCluster, run } from '../src/testing/cluster.js';
+import { timeArchiveRecovery } from '../src/testing/archive-recovery.js';
 import { runAllWorkloads } from '../src/testing/workloads.js';
-import { spawnSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { WalRecord } from '../src/wal/record.js';
 import { describeRecord } from '../src/wal/rmgr/index.js';
 import { RedoError } from '../src/redo/errors.js';
@@ -44,7 +43,6 @@ const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
 const indexScale = Number(process.env['STRATA_BENCH_INDEX_SCALE'] ?? 1);
 const SEGMENT_BLOCKS = 131072; // RELSEG_SIZE: 1 GiB relation segment files
 const FORK_SUFFIX = ['', '_fsm', '_vm', '_init'];
-const READY_WAIT_MS_MAX = 600_000;
 
 /** The path of a relation fork's segment file in a data directory (relpath + segment number). */
 function relationFile(dataDir: string, key: PageKey): string {
@@ -158,7 +156,6 @@ const CASES: readonly BenchCase[] = [
 async function runCase(bench: BenchCase): Promise<void> {
   process.stdout.write(`\n[${bench.name}] making WAL: ${bench.describe} ...\n`);
   const primary = await PgCluster.create({ name: `bench-redo-${bench.name}`, settings: { max_wal_size: '8GB', checkpoint_timeout: '1h' } });
-  let replica: PgCluster | undefined;
   try {
     await bench.prepare(primary);
     const backupDir = await primary.baseBackup();
@@ -175,27 +172,7 @@ async function runCase(bench: BenchCase): Promise<void> {
     const strata = strataReplay(backupDir, archive, start);
     const walMiB = Number(strata.end - start) / (1 << 20);
 
-    replica = await PgCluster.fromDataDir(backupDir, {
-      name: `bench-redo-${bench.name}-recovery`,
-      start: false,
-      settings: { restore_command: `cp ${archive}/%f %p`, hot_standby: false, max_wal_size: '8GB' },
-    });
-    writeFileSync(join(replica.dataDir, 'recovery.signal'), '');
-    await run('chown', ['postgres:', join(replica.dataDir, 'recovery.signal')]).catch(() => undefined);
-    const t0 = performance.now();
-    await replica.start();
-    // pg_ctl -w returns once recovery is consistent; ready is when the server accepts connections,
-    // which with hot_standby off is after the last record is replayed.
-    while (spawnSync(pgBin('pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(replica.port)]).status !== 0) {
-      if (performance.now() - t0 > READY_WAIT_MS_MAX) throw new Error(`PostgreSQL was not ready after ${READY_WAIT_MS_MAX} ms of recovery`);
-      await sleep(5);
-    }
-    const pgMs = performance.now() - t0;
-    // The comparison holds only if PostgreSQL replayed the same WAL: its log says where redo ended.
-    const log = await replica.serverLog();
-    const redoDone = /redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(log)?.[1];
-    if (redoDone === undefined || parseLsn(redoDone) < strata.lastRecord)
-      throw new Error(`PostgreSQL's recovery stopped at ${redoDone ?? 'an unknown point'}, before the last record at ${formatLsn(strata.lastRecord)}:\n${log.slice(-3000)}`);
+    const pgMs = await timeArchiveRecovery(backupDir, archive, `bench-redo-${bench.name}-recovery`, strata.lastRecord);
 
     const line = (name: string, ms: number) =>
       `${name.padEnd(46)} ${(strata.records / (ms / 1000) / 1000).toFixed(0).padStart(7)} k rec/s ${(walMiB / (ms / 1000)).toFixed(1).padStart(8)} MiB/s ${ms.toFixed(0).padStart(8)} ms\n`;
@@ -204,7 +181,6 @@ async function runCase(bench: BenchCase): Promise<void> {
     process.stdout.write(line('PostgreSQL archive recovery (start to ready)', pgMs));
     process.stdout.write(`[${bench.name}] ratio strata / PostgreSQL speed: ${(pgMs / strata.ms).toFixed(2)} (target >= 1)\n`);
   } finally {
-    await replica?.destroy();
     await primary.destroy();
   }
 }

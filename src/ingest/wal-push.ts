@@ -6,10 +6,10 @@
  * (DESIGN.md invariant 3), and refuses a different file under a name that exists, which would mean
  * two servers archiving into one folder, or corruption.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseWalFileName } from '../pg/lsn.js';
-import { fsyncDirectory, TEMP_SUFFIX } from '../repository/durable.js';
+import { writeFileDurable } from '../repository/durable.js';
 import { IngestError } from './errors.js';
 
 export type PushResult = 'stored' | 'already-stored';
@@ -32,16 +32,6 @@ export function pushWalFile(source: string, folder: string): PushResult {
     if (readFileSync(target).equals(data)) return 'already-stored';
     throw new IngestError('BAD_RECORD', `Cannot push ${source}: ${target} exists with different contents (two servers archiving into one folder?); nothing was changed`);
   }
-  const temp = target + TEMP_SUFFIX;
-  const fd = openSync(temp, 'w');
-  try {
-    let o = 0;
-    while (o < data.length) o += writeSync(fd, data, o, data.length - o);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, target);
-  fsyncDirectory(folder);
+  writeFileDurable(target, data);
   return 'stored';
 }

@@ -30,7 +30,7 @@ import {
   type CrashPoint,
   type CrashWorkload,
 } from '../testing/repository-crash-workload.js';
-import { keyPool, modelRead, prng, randomValue, toyReconstructor, type ModelTimeline } from '../testing/repository-model.js';
+import { expectRead, keyPool, modelRead, prng, randomValue, toyReconstructor, type ModelTimeline } from '../testing/repository-model.js';
 import { compact } from './compaction.js';
 import { TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
@@ -153,25 +153,6 @@ interface Totals {
 
 const readOptions = { reconstructorFor: () => toyReconstructor, pageCacheBytes: 0 };
 
-/** Expects the repository's answer to a read to be the model's. */
-async function expectRead(t: Timeline, m: ModelTimeline, key: Key, lsn: number, context: string): Promise<void> {
-  const want = modelRead(m, key, lsn);
-  let got: Uint8Array | RepositoryError;
-  try {
-    got = await t.get(key, lsnOf(lsn), 1000);
-  } catch (e) {
-    if (!(e instanceof RepositoryError)) throw e;
-    got = e;
-  }
-  const what = `${context}: ${key} at ${lsn} on ${t.id.slice(0, 4)}`;
-  if (want.kind === 'value') {
-    assert.ok(!(got instanceof RepositoryError), `${what}: expected a value, got ${got instanceof RepositoryError ? got.message : ''}`);
-    assert.ok(Buffer.from(got).equals(want.bytes), `${what}: got ${Buffer.from(got).toString('latin1').replace(/\0/g, '')}, want ${want.bytes.toString('latin1').replace(/\0/g, '')}`);
-  } else {
-    assert.ok(got instanceof RepositoryError, `${what}: expected ${want.kind}, got a value`);
-    assert.equal(got.code, want.kind === 'not-found' ? 'NOT_FOUND' : 'RECONSTRUCT_FAILED', `${what}: ${got.message}`);
-  }
-}
 
 function timelineDirs(root: string, w: CrashWorkload): string[] {
   const dir = join(root, 'tenants', w.tenantId, 'timelines');

@@ -6,12 +6,12 @@
  * buffer. The ephemeral file is not durable, nor does it need to be: the WAL log holds everything
  * above the disk-consistent LSN, and a restart replays it; a restart deletes leftover files.
  */
-import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { AppendWriter } from './append-writer.js';
 import type { Key } from './key.js';
 import type { FoundValue, LayerWriter } from './layer-file.js';
 import { valueStartsHistory } from './value.js';
 
-const WRITE_BUFFER_BYTES = 1 << 20;
 /**
  * A frozen layer up to this size is read back whole, in one read, to be flushed: its values come out
  * in key order, scattered over the file, and one pread per value cost more than the rest of the
@@ -24,10 +24,7 @@ const SLOT = 4;
 export class InMemoryLayer {
   private readonly fd: number;
   private readonly index = new Map<Key, number[]>();
-  private buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
-  private buffered = 0;
-  /** Bytes of values, written or buffered: the layer's size for the freeze threshold. */
-  private size = 0;
+  private readonly out: AppendWriter;
   private values = 0;
   private endLsn: number | undefined;
   private maxLsn = -1;
@@ -42,10 +39,12 @@ export class InMemoryLayer {
     readonly lsnStart: number,
   ) {
     this.fd = openSync(path, 'w+');
+    this.out = new AppendWriter(this.fd, 0);
   }
 
+  /** Bytes of values, written or buffered: the layer's size for the freeze threshold. */
   get bytes(): number {
-    return this.size;
+    return this.out.position;
   }
 
   get valueCount(): number {
@@ -83,32 +82,14 @@ export class InMemoryLayer {
     } else if ((slots[slots.length - SLOT] as number) > lsn) {
       throw new Error(`assert: put of ${key} at LSN ${lsn} below its newest value`);
     }
-    slots.push(lsn, this.size, bytes.length, flags);
+    slots.push(lsn, this.out.position, bytes.length, flags);
     if (lsn > this.maxLsn) this.maxLsn = lsn;
-    this.append(bytes);
+    this.out.append(bytes);
     this.values++;
   }
 
-  private append(bytes: Uint8Array): void {
-    if (this.buffered + bytes.length > this.buffer.length) this.writeBuffer();
-    if (bytes.length > this.buffer.length) {
-      writeAllAt(this.fd, bytes, this.size);
-    } else {
-      this.buffer.set(bytes, this.buffered);
-      this.buffered += bytes.length;
-    }
-    this.size += bytes.length;
-  }
-
-  private writeBuffer(): void {
-    if (this.buffered === 0) return;
-    writeAllAt(this.fd, this.buffer.subarray(0, this.buffered), this.size - this.buffered);
-    this.buffered = 0;
-  }
-
   private read(offset: number, length: number): Uint8Array {
-    const flushed = this.size - this.buffered;
-    if (offset >= flushed) return Uint8Array.prototype.slice.call(this.buffer, offset - flushed, offset - flushed + length);
+    if (offset >= this.out.flushedEnd) return this.out.readBuffered(offset, length);
     const out = Buffer.allocUnsafe(length);
     let o = 0;
     while (o < length) {
@@ -147,7 +128,7 @@ export class InMemoryLayer {
     // A record's puts and its advance() happen without an await between them, so none is cut in two.
     if (this.maxLsn >= lsnEnd) throw new Error(`assert: freeze at ${lsnEnd} with a value at ${this.maxLsn}`);
     this.endLsn = lsnEnd;
-    this.writeBuffer();
+    this.out.flush();
   }
 
   /**
@@ -157,7 +138,7 @@ export class InMemoryLayer {
   async writeTo(writer: LayerWriter, yieldEvery = 2048): Promise<void> {
     const keys = [...this.index.keys()].sort();
     // Frozen: every value is in the file (freeze wrote the buffer out).
-    const whole = this.frozen && this.size <= FLUSH_READ_WHOLE_BYTES_MAX ? this.read(0, this.size) : undefined;
+    const whole = this.frozen && this.bytes <= FLUSH_READ_WHOLE_BYTES_MAX ? this.read(0, this.bytes) : undefined;
     let n = 0;
     for (const key of keys) {
       const slots = this.index.get(key) as number[];
@@ -183,7 +164,3 @@ export class InMemoryLayer {
   }
 }
 
-function writeAllAt(fd: number, bytes: Uint8Array, position: number): void {
-  let o = 0;
-  while (o < bytes.length) o += writeSync(fd, bytes, o, bytes.length - o, position + o);
-}

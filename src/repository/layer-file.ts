@@ -50,10 +50,11 @@
  * reads that need that part, with the file's name, and nothing else. The header's file size catches
  * truncation when the file is opened.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from 'lz4-napi';
 import { crc32c, crc32cRange } from '../pg/crc32c.js';
+import { AppendWriter, writeAllAt } from './append-writer.js';
 import { fsyncDirectory, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
 import { keyFromBytes, keyToBytes, type Key, type KeyRange } from './key.js';
@@ -71,7 +72,6 @@ const INDEX_BLOCK_OVERHEAD = 4 + 4;
 const COMPRESS_BYTES_MIN = 256;
 /** A lookup reads a key's adjacent values in one pread when they span at most this much; more, one by one. */
 const COALESCED_READ_BYTES_MAX = 1 << 20;
-const WRITE_BUFFER_BYTES = 1 << 20;
 
 export const enum LayerKind {
   Delta = 1,
@@ -128,9 +128,7 @@ export interface LayerEntry {
 export class LayerWriter {
   private readonly fd: number;
   private readonly temp: string;
-  private buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
-  private buffered = 0;
-  private position = HEADER_BYTES;
+  private readonly out: AppendWriter;
   private block = Buffer.alloc(INDEX_BLOCK_OVERHEAD + INDEX_BLOCK_ENTRIES_MAX * ENTRY_BYTES);
   private blockEntries = 0;
   private blockFirst: { key: Key; lsn: number } | undefined;
@@ -150,6 +148,7 @@ export class LayerWriter {
   ) {
     this.temp = join(dir, `layer-${process.pid}-${nextTempId++}${TEMP_SUFFIX}`);
     this.fd = openSync(this.temp, 'w');
+    this.out = new AppendWriter(this.fd, HEADER_BYTES);
   }
 
   get firstKey(): Key | undefined {
@@ -209,20 +208,11 @@ export class LayerWriter {
   }
 
   private write(bytes: Uint8Array): void {
-    if (this.buffered + bytes.length > this.buffer.length) this.flushBuffer();
-    if (bytes.length > this.buffer.length) {
-      writeAll(this.fd, bytes, this.position);
-    } else {
-      this.buffer.set(bytes, this.buffered);
-      this.buffered += bytes.length;
-    }
-    this.position += bytes.length;
+    this.out.append(bytes);
   }
 
-  private flushBuffer(): void {
-    if (this.buffered === 0) return;
-    writeAll(this.fd, this.buffer.subarray(0, this.buffered), this.position - this.buffered);
-    this.buffered = 0;
+  private get position(): number {
+    return this.out.position;
   }
 
   private writeIndexBlock(): void {
@@ -262,7 +252,7 @@ export class LayerWriter {
     crc.writeUInt32LE(crc32c(lines), 0);
     this.write(lines);
     this.write(crc);
-    this.flushBuffer();
+    this.out.flush();
     const header = Buffer.alloc(HEADER_BYTES);
     header.write(LAYER_MAGIC, 0, 'latin1');
     header.writeUInt16LE(LAYER_FORMAT_VERSION, 8);
@@ -277,7 +267,7 @@ export class LayerWriter {
     header.writeBigUInt64LE(BigInt(this.entryCount), 80);
     header.writeBigUInt64LE(BigInt(this.position), 88);
     header.writeUInt32LE(crc32cRange(header, 0, 124), 124);
-    writeAll(this.fd, header, 0);
+    writeAllAt(this.fd, header, 0);
     fsyncSync(this.fd);
     closeSync(this.fd);
     this.done = true;
@@ -323,10 +313,6 @@ function readU64(b: Buffer, at: number): number {
   return b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 0x1_0000_0000;
 }
 
-function writeAll(fd: number, bytes: Uint8Array, position: number): void {
-  let o = 0;
-  while (o < bytes.length) o += writeSync(fd, bytes, o, bytes.length - o, position + o);
-}
 
 // ---- reading ----
 

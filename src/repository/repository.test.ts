@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Lsn } from '../pg/lsn.js';
-import { keyPool, modelRead, prng, randomValue, toyReconstructor, type ModelTimeline } from '../testing/repository-model.js';
+import { expectRead, keyPool, modelRead, prng, randomValue, toyReconstructor, type ModelTimeline } from '../testing/repository-model.js';
 import { RepositoryError } from './errors.js';
 import type { Key } from './key.js';
 import { LayerKind } from './layer-file.js';
@@ -40,24 +40,6 @@ interface Stats {
   belowCutoff: number;
 }
 
-async function expectRead(t: Timeline, m: ModelTimeline, key: Key, lsn: number, context: string): Promise<void> {
-  const want = modelRead(m, key, lsn);
-  let got: Uint8Array | RepositoryError;
-  try {
-    got = await t.get(key, L(lsn), 1000);
-  } catch (e) {
-    if (!(e instanceof RepositoryError)) throw e;
-    got = e;
-  }
-  const what = `${context}: ${key} at ${lsn} on ${t.id.slice(0, 6)}`;
-  if (want.kind === 'value') {
-    assert.ok(!(got instanceof RepositoryError), `${what}: expected a value, got ${got instanceof RepositoryError ? got.message : ''}`);
-    assert.ok(Buffer.from(got).equals(want.bytes), `${what}: got ${Buffer.from(got).toString('latin1').replace(/\0/g, '')}, want ${want.bytes.toString('latin1').replace(/\0/g, '')}`);
-  } else {
-    assert.ok(got instanceof RepositoryError, `${what}: expected ${want.kind}, got a value`);
-    assert.equal(got.code, want.kind === 'not-found' ? 'NOT_FOUND' : 'RECONSTRUCT_FAILED', `${what}: ${got.message}`);
-  }
-}
 
 async function runModel(seed: number, steps: number): Promise<Stats> {
   const rand = prng(seed);

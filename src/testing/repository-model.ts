@@ -4,7 +4,11 @@
  * With it, a toy Reconstructor (test only) whose result is the concatenation of the base and the
  * records, so that any wrong, missing or reordered value shows in the bytes.
  */
+import assert from 'node:assert/strict';
+import type { Lsn } from '../pg/lsn.js';
+import { RepositoryError } from '../repository/errors.js';
 import type { Key } from '../repository/key.js';
+import type { Timeline } from '../repository/timeline.js';
 import { makeKey } from '../repository/key.js';
 import type { HistoryValue, Reconstructor } from '../repository/reconstruct.js';
 import type { Value } from '../repository/value.js';
@@ -91,4 +95,24 @@ export function randomValue(rand: () => number, key: Key, lsn: number, first: bo
   if (r < 0.22) return { kind: 'wal', willInit: true, bytes: tag };
   if (r < 0.3) return { kind: 'op', willInit: false, bytes: Buffer.concat([Buffer.from('op:'), tag]) };
   return { kind: 'wal', willInit: false, bytes: tag };
+}
+
+/** Expects the repository's answer to a read of `key` at `lsn` on `t` to be the model's. */
+export async function expectRead(t: Timeline, m: ModelTimeline, key: Key, lsn: number, context: string): Promise<void> {
+  const want = modelRead(m, key, lsn);
+  let got: Uint8Array | RepositoryError;
+  try {
+    got = await t.get(key, BigInt(lsn) as Lsn, 1000);
+  } catch (e) {
+    if (!(e instanceof RepositoryError)) throw e;
+    got = e;
+  }
+  const what = `${context}: ${key} at ${lsn} on ${t.id.slice(0, 6)}`;
+  if (want.kind === 'value') {
+    assert.ok(!(got instanceof RepositoryError), `${what}: expected a value, got ${got instanceof RepositoryError ? got.message : ''}`);
+    assert.ok(Buffer.from(got).equals(want.bytes), `${what}: got ${Buffer.from(got).toString('latin1').replace(/\0/g, '')}, want ${want.bytes.toString('latin1').replace(/\0/g, '')}`);
+  } else {
+    assert.ok(got instanceof RepositoryError, `${what}: expected ${want.kind}, got a value`);
+    assert.equal(got.code, want.kind === 'not-found' ? 'NOT_FOUND' : 'RECONSTRUCT_FAILED', `${what}: ${got.message}`);
+  }
 }
