@@ -288,6 +288,12 @@ export class WalIngest {
     dir.set(name, { relNode: rel.relNode, fork });
     this.markRelDir(rel.spcNode, rel.dbNode);
     this.setRelSize(rel, fork, 0);
+    // The first relation of a database in another tablespace makes its folder there
+    // (TablespaceCreateDbspace): list it, so that base backups find it (Neon's put_rel_creation).
+    if (rel.dbNode !== 0 && !this.databases.some((d) => d.spcNode === rel.spcNode && d.dbNode === rel.dbNode)) {
+      this.databases = [...this.databases, { spcNode: rel.spcNode, dbNode: rel.dbNode }];
+      this.pending.set(DATABASE_DIRECTORY_KEY, () => encodeDatabaseDirectory(this.databases));
+    }
   }
 
   private setRelSize(rel: RelFileNode, fork: number, blocks: number): void {
@@ -469,8 +475,11 @@ export class WalIngest {
         else if (!trackCommitTimestamp && this.commitTsActive) this.deactivateCommitTs();
         return;
       }
-      case 'tablespace.create':
       case 'tablespace.drop':
+        // tblspc_redo XLOG_TBLSPC_DROP: destroy_tablespace_directories removes the (by then empty) database folders.
+        this.dropTablespace(e.tsId);
+        return;
+      case 'tablespace.create':
       case 'timeline.switch':
         // Nothing the repository keeps: a tablespace is a part of database keys; the timeline of a
         // base backup is the one it is made for.
@@ -619,6 +628,18 @@ export class WalIngest {
       this.relDirs.set(relKey(ts, dbNode), new Map());
       this.markRelDir(ts, dbNode);
       for (const k of [...this.relSizes.keys()]) if (k.startsWith(`${ts}/${dbNode}/`)) this.relSizes.delete(k);
+    }
+  }
+
+  /** A dropped tablespace's database folders are gone: only empty ones can be left (DROP TABLESPACE refuses otherwise). */
+  private dropTablespace(spcNode: number): void {
+    const gone = this.databases.filter((d) => d.spcNode === spcNode);
+    if (gone.length === 0) return;
+    this.databases = this.databases.filter((d) => d.spcNode !== spcNode);
+    this.pending.set(DATABASE_DIRECTORY_KEY, () => encodeDatabaseDirectory(this.databases));
+    for (const d of gone) {
+      this.relDirs.set(relKey(spcNode, d.dbNode), new Map());
+      this.markRelDir(spcNode, d.dbNode);
     }
   }
 

@@ -128,6 +128,9 @@ export class CheckPointStruct {
   set oldestMultiDb(v: number) {
     this.bytes.writeUInt32LE(v >>> 0, 56);
   }
+  get fullPageWrites(): boolean {
+    return this.bytes[16] !== 0;
+  }
   get time(): bigint {
     return this.bytes.readBigInt64LE(64);
   }
@@ -172,6 +175,10 @@ export class ControlFile {
   get systemIdentifier(): bigint {
     return this.bytes.readBigUInt64LE(0);
   }
+  /** CATALOG_VERSION_NO: names a tablespace's folder (TABLESPACE_VERSION_DIRECTORY, `PG_15_<it>`). */
+  get catalogVersionNo(): number {
+    return this.bytes.readUInt32LE(12);
+  }
   get state(): number {
     return this.bytes.readUInt32LE(16);
   }
@@ -191,14 +198,66 @@ export class ControlFile {
   set checkPointCopy(c: CheckPointStruct) {
     this.bytes.set(c.bytes, CONTROL_CHECKPOINT_OFFSET);
   }
+  /** pg_time_t of the last pg_control update. */
+  get time(): bigint {
+    return this.bytes.readBigInt64LE(24);
+  }
+  set time(v: bigint) {
+    this.bytes.writeBigInt64LE(v, 24);
+  }
+  get unloggedLsn(): bigint {
+    return this.bytes.readBigUInt64LE(128);
+  }
   get minRecoveryPoint(): bigint {
     return this.bytes.readBigUInt64LE(136);
+  }
+  set minRecoveryPoint(v: bigint) {
+    this.bytes.writeBigUInt64LE(v, 136);
+  }
+  get minRecoveryPointTli(): number {
+    return this.bytes.readUInt32LE(144);
+  }
+  set minRecoveryPointTli(v: number) {
+    this.bytes.writeUInt32LE(v, 144);
+  }
+  get backupStartPoint(): bigint {
+    return this.bytes.readBigUInt64LE(152);
+  }
+  set backupStartPoint(v: bigint) {
+    this.bytes.writeBigUInt64LE(v, 152);
+  }
+  get backupEndPoint(): bigint {
+    return this.bytes.readBigUInt64LE(160);
+  }
+  set backupEndPoint(v: bigint) {
+    this.bytes.writeBigUInt64LE(v, 160);
+  }
+  get backupEndRequired(): boolean {
+    return this.bytes[168] !== 0;
+  }
+  set backupEndRequired(v: boolean) {
+    this.bytes[168] = v ? 1 : 0;
   }
   get walLevel(): number {
     return this.bytes.readInt32LE(172);
   }
   get walLogHints(): boolean {
     return this.bytes[176] !== 0;
+  }
+  get maxConnections(): number {
+    return this.bytes.readInt32LE(180);
+  }
+  get maxWorkerProcesses(): number {
+    return this.bytes.readInt32LE(184);
+  }
+  get maxWalSenders(): number {
+    return this.bytes.readInt32LE(188);
+  }
+  get maxPreparedXacts(): number {
+    return this.bytes.readInt32LE(192);
+  }
+  get maxLocksPerXact(): number {
+    return this.bytes.readInt32LE(196);
   }
   get trackCommitTimestamp(): boolean {
     return this.bytes[200] !== 0;

@@ -1,0 +1,178 @@
+/**
+ * Where a base backup's bytes go: a Node stream (a socket in CopyOut, an HTTP response, a file) or a
+ * function, optionally through gzip (Node's zlib). The archive is assembled in 1 MiB chunks, so the
+ * sink sees few, large writes; the writer waits whenever the sink asks it to (a stream's `write`
+ * returning false, a function's promise), so a slow client holds at most a chunk or two in memory.
+ * The sink is never ended: the caller owns it (a CopyOut socket carries more after the archive).
+ */
+import { createGzip, type Gzip } from 'node:zlib';
+
+/** A stream, or a function that takes each chunk (and may return a promise to slow the writer down). */
+export type BackupSink = NodeJS.WritableStream | ((chunk: Buffer) => void | Promise<void>);
+
+export const OUTPUT_CHUNK_BYTES = 1 << 20;
+
+export class BackupOutputError extends Error {
+  override readonly name = 'BackupOutputError';
+  readonly code = 'OUTPUT_FAILED';
+}
+
+/** Waits for 'drain'; rejects on 'error' or 'close' first. */
+function drained(stream: NodeJS.EventEmitter, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      stream.off('drain', onDrain);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
+    const onDrain = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onError = (e: unknown): void => {
+      cleanup();
+      reject(new BackupOutputError(`Cannot write the base backup to ${what}: ${(e as Error).message}`, { cause: e }));
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new BackupOutputError(`Cannot write the base backup to ${what}: it was closed`));
+    };
+    stream.on('drain', onDrain);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
+}
+
+function streamEmitter(stream: NodeJS.WritableStream): { emit: (chunk: Buffer) => Promise<void>; release: () => void } {
+  let failed: unknown;
+  // A write can fail after write() returned true: remember it and fail the next write.
+  const onError = (e: unknown): void => {
+    failed ??= e;
+  };
+  stream.on('error', onError);
+  const destroyed = (): boolean => (stream as { destroyed?: boolean }).destroyed === true;
+  return {
+    emit: async (chunk) => {
+      if (failed !== undefined) throw new BackupOutputError(`Cannot write the base backup to its stream: ${(failed as Error).message}`, { cause: failed });
+      if (destroyed()) throw new BackupOutputError('Cannot write the base backup to its stream: it was closed');
+      if (!stream.write(chunk)) await drained(stream, 'its stream');
+    },
+    release: () => stream.off('error', onError),
+  };
+}
+
+/** Accumulates archive bytes into chunks and hands them on, through gzip if asked. */
+export class BackupOutput {
+  private chunk = Buffer.allocUnsafe(OUTPUT_CHUNK_BYTES);
+  private used = 0;
+  /** Archive bytes (before compression). */
+  tarBytes = 0;
+  /** Bytes handed to the sink. */
+  sinkBytes = 0;
+  private readonly emitRaw: (chunk: Buffer) => Promise<void>;
+  private readonly release: () => void;
+  private readonly gzip: Gzip | undefined;
+  private readonly pump: Promise<void> | undefined;
+  private sinkError: unknown;
+
+  constructor(sink: BackupSink, gzip: { level: number } | undefined) {
+    let emit: (chunk: Buffer) => Promise<void>;
+    if (typeof sink === 'function') {
+      emit = async (c) => {
+        await sink(c);
+      };
+      this.release = () => undefined;
+    } else {
+      const s = streamEmitter(sink);
+      emit = s.emit;
+      this.release = s.release;
+    }
+    this.emitRaw = emit;
+    if (gzip !== undefined) {
+      const gz = createGzip({ level: gzip.level });
+      this.gzip = gz;
+      // Compressed chunks go to the sink one at a time: gzip pauses while the sink takes one.
+      this.pump = new Promise<void>((resolve, reject) => {
+        gz.on('data', (c: Buffer) => {
+          gz.pause();
+          this.sinkBytes += c.length;
+          emit(c).then(
+            () => gz.resume(),
+            (e: unknown) => {
+              // The sink failed: that is the error to report, also to a writer waiting for gzip to drain.
+              this.sinkError ??= e;
+              gz.destroy(e as Error);
+            },
+          );
+        });
+        gz.on('end', resolve);
+        gz.on('error', (e) => reject(this.sinkError ?? e));
+      });
+      this.pump.catch(() => undefined);
+    }
+  }
+
+  /** `n` bytes of the archive to fill in place (n <= OUTPUT_CHUNK_BYTES). */
+  async reserve(n: number): Promise<Buffer> {
+    if (n > OUTPUT_CHUNK_BYTES) throw new Error(`assert: reserve(${n}) is larger than a chunk`);
+    if (this.used + n > OUTPUT_CHUNK_BYTES) await this.flush();
+    const view = this.chunk.subarray(this.used, this.used + n);
+    this.used += n;
+    this.tarBytes += n;
+    return view;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    for (let o = 0; o < bytes.length; ) {
+      const n = Math.min(OUTPUT_CHUNK_BYTES, bytes.length - o);
+      (await this.reserve(n)).set(bytes.subarray(o, o + n));
+      o += n;
+    }
+  }
+
+  async zeros(n: number): Promise<void> {
+    for (let left = n; left > 0; ) {
+      const k = Math.min(OUTPUT_CHUNK_BYTES, left);
+      (await this.reserve(k)).fill(0);
+      left -= k;
+    }
+  }
+
+  /** Hands the current chunk on; the next one is a new buffer, as the sink may keep this one. */
+  async flush(): Promise<void> {
+    if (this.used === 0) return;
+    const out = this.chunk.subarray(0, this.used);
+    this.chunk = Buffer.allocUnsafe(OUTPUT_CHUNK_BYTES);
+    this.used = 0;
+    if (this.gzip !== undefined) {
+      if (this.gzip.destroyed) await this.pump;
+      try {
+        if (!this.gzip.write(out)) await drained(this.gzip, 'gzip');
+      } catch (e) {
+        throw this.sinkError ?? e;
+      }
+    } else {
+      this.sinkBytes += out.length;
+      await this.emitRaw(out);
+    }
+  }
+
+  /** Flushes everything (and ends gzip's stream); the sink itself is left open. */
+  async finish(): Promise<void> {
+    try {
+      await this.flush();
+      if (this.gzip !== undefined) {
+        this.gzip.end();
+        await this.pump;
+      }
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Stops after a failure: gzip is torn down, the sink is left as it is. */
+  abort(): void {
+    this.gzip?.destroy();
+    this.release();
+  }
+}
