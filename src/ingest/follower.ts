@@ -23,6 +23,11 @@ export interface FollowerOptions {
   readonly walLogDir: string;
   readonly connect: ConnectOptions;
   readonly slotName: string;
+  /**
+   * The record the stream's WAL starts with, when it is not the next after the timeline's last
+   * record: a compute started from a base backup begins its WAL at the backup's checkpoint record.
+   */
+  readonly startAt?: Lsn;
   /** How often WAL the timeline has flushed to layers is removed from the log. */
   readonly trimIntervalMs?: number;
   readonly onEvent?: (event: ReceiverEvent) => void;
@@ -59,8 +64,8 @@ export class TimelineFollower {
       slotName: o.slotName,
       // An empty log starts streaming at the segment that holds the timeline's end.
       startLsn: segmentStart(segmentNumber(from, ingest.walSegmentSize), ingest.walSegmentSize),
-      // Decoding starts at a page boundary (XLogFindNextRecord does too); records the timeline has are skipped.
-      replayFrom: pageStart(from),
+      // Decoding starts at a page boundary (XLogFindNextRecord does too) unless told where the WAL's first record is; records the timeline has are skipped.
+      replayFrom: o.startAt ?? pageStart(from),
       onRecords: async (records) => {
         if (follower === undefined) {
           pending.push([...records]);
