@@ -465,7 +465,15 @@ class Connection {
     const batch: (PagestreamRequest | PagestreamResponse)[] = [];
     let endAfter: (() => void) | undefined;
     while (batch.length < this.service.options.batchRequestsMax) {
-      const m = this.reader.next();
+      let m: FrontendMessage | undefined;
+      try {
+        m = this.reader.next();
+      } catch (e) {
+        // Broken framing: answer what came before it, then say why and close.
+        if (!(e instanceof WireProtocolError)) throw e;
+        endAfter = () => this.fatal(SQLSTATE.protocolViolation, e.message);
+        break;
+      }
       if (m === undefined) break;
       const type = String.fromCharCode(m.type);
       if (type === 'd') {
