@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { importDataDirectory } from '../ingest/import-datadir.js';
 import { formatLsn, LsnParseError, parseLsn, type Lsn } from '../pg/lsn.js';
-import type { ControlFile } from '../pg/control.js';
+import { ControlFileError, type ControlFile } from '../pg/control.js';
 import { compact } from '../repository/compaction.js';
 import { gc } from '../repository/gc.js';
 import type { Repository } from '../repository/repository.js';
@@ -221,6 +221,7 @@ async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<stri
     if (importDir !== undefined) {
       if (!isAbsolute(importDir)) throw bad(`Cannot import ${JSON.stringify(importDir)}: give an absolute path on the page server's host`);
       if (!existsSync(importDir) || !statSync(importDir).isDirectory()) throw bad(`Cannot import ${importDir}: it is not a folder`);
+      if (!existsSync(join(importDir, 'global', 'pg_control'))) throw bad(`Cannot import ${importDir}: it is not a PostgreSQL data directory (it has no global/pg_control)`);
       dir = importDir;
     } else {
       cleanup = await runInitdb(ctx.pgBinDir);
@@ -234,6 +235,9 @@ async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<stri
       return t;
     } catch (e) {
       await tenant.deleteTimeline(t.id).catch(() => undefined);
+      // The folder is the caller's: a pg_control that does not parse or a file that cannot be read is its fault.
+      if (e instanceof ControlFileError) throw bad(`Cannot import ${dir}: ${e.message}`);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'EACCES') throw bad(`Cannot import ${dir}: ${(e as Error).message}`);
       throw e;
     } finally {
       if (cleanup !== undefined) rmSync(cleanup, { recursive: true, force: true });
