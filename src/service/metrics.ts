@@ -52,10 +52,15 @@ export class Counter implements Metric {
   ) {}
 
   inc(labels: Labels = {}, by = 1): void {
+    this.with(labels).value += by;
+  }
+
+  /** The series for `labels`: keep it to count without a label lookup per increment (`series.value++`). */
+  with(labels: Labels = {}): { value: number } {
     const k = labelsKey(labels);
-    const e = this.values.get(k);
-    if (e === undefined) this.values.set(k, { labels, value: by });
-    else e.value += by;
+    let e = this.values.get(k);
+    if (e === undefined) this.values.set(k, (e = { labels, value: 0 }));
+    return e;
   }
 
   get(labels: Labels = {}): number {

@@ -33,6 +33,7 @@ const FORK_FSM = 1;
 const FORK_VM = 2;
 const FORK_MAX = 3;
 const ZERO_PAGE = new Uint8Array(BLCKSZ);
+const REL_SIZE_CACHE_ENTRIES_MAX = 10_000;
 
 /** Why a request failed, as the prefix of its Error message (Neon's PageStreamError Display). */
 export type PagestreamFailure = 'Bad request' | 'Not found' | 'LSN timeout' | 'Read error' | 'Shutting down';
@@ -88,6 +89,8 @@ function asRequestError(e: unknown): PagestreamRequestError {
 
 export class PageReads {
   private readonly reader: DatadirReader;
+  /** Relation fork sizes by the exact LSN they were read at (undefined blocks: the fork does not exist). */
+  private readonly sizes = new Map<string, { lsn: number; blocks: number | undefined }>();
 
   constructor(
     readonly timeline: Timeline,
@@ -160,10 +163,22 @@ export class PageReads {
 
   /** The fork's size in blocks, or undefined when it does not exist at `lsn`. */
   async relSize(rel: RelFileNode, fork: number, lsn: Lsn): Promise<number | undefined> {
+    // History at one LSN never changes (GC only refuses reads below its cutoff, checked before),
+    // so a size read at exactly this LSN is still right: a stream reading at "latest" while no WAL
+    // arrives asks the repository once per relation, not once per page.
+    const at = Number(lsn);
+    const k = `${rel.spcNode}/${rel.dbNode}/${rel.relNode}/${fork}`;
+    const cached = this.sizes.get(k);
+    if (cached !== undefined && cached.lsn === at) return cached.blocks;
     const dir = await this.valueOrUndefined(relDirectoryKey(rel.spcNode, rel.dbNode), lsn);
-    if (dir === undefined || !directorySet(dir).has(rel.relNode * 4 + fork)) return undefined;
-    const size = await this.valueOrUndefined(relSizeKey(rel, fork), lsn);
-    return size === undefined ? 0 : decodeU32(size, 'a relation size');
+    let blocks: number | undefined;
+    if (dir !== undefined && directorySet(dir).has(rel.relNode * 4 + fork)) {
+      const size = await this.valueOrUndefined(relSizeKey(rel, fork), lsn);
+      blocks = size === undefined ? 0 : decodeU32(size, 'a relation size');
+    }
+    if (this.sizes.size >= REL_SIZE_CACHE_ENTRIES_MAX) this.sizes.clear();
+    this.sizes.set(k, { lsn: at, blocks });
+    return blocks;
   }
 
   /** get_rel_size: a missing FSM or VM fork has 0 blocks; any other missing fork is an error. */

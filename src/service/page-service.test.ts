@@ -234,7 +234,8 @@ describe('page service: answers equal the repository\'s', { timeout: 300_000 }, 
       }
       const batches = (text: string) => Number(/^strata_pagestream_batch_requests_count (\d+)$/m.exec(text)?.[1] ?? 0);
       const served = batches(server.metrics.render()) - batches(before);
-      assert.ok(served >= 2 && served <= 20, `100 requests sent in one write were served in ${served} batches (at most 64 a batch)`);
+      // Requests that arrive together start together: one write of 100 requests is a few socket reads, not 100 batches.
+      assert.ok(served >= 1 && served <= 10, `100 requests sent in one write were served in ${served} batches`);
     } finally {
       c.close();
     }

@@ -14,11 +14,15 @@
  * sensible over loopback) checked against SCRAM secrets; or a JWT as the password (as Neon's page
  * service takes it), whose scope must cover the tenant named in `pagestream_v3`.
  *
- * Pipelining and batching: a client may send many requests before reading any answer. Every request
- * whose bytes have arrived when the previous batch is done (at most `batchRequestsMax`) is served as
- * one batch: all of them run concurrently, and their answers are written in request order with one
- * socket write. One request's failure is an Error response for its request id; the others and the
- * connection go on.
+ * Pipelining and batching: a client may send many requests before reading any answer. The
+ * requests that one socket read brings are one batch: they all start at once (each is a few awaits
+ * on the repository, or a redo request). Answers are written strictly in request order: those that
+ * complete in the same turn of the event loop go out in one socket write, and a slow request (a
+ * redo, a wait for WAL) holds back the answers after it but not the start of later requests. At
+ * most `inFlightRequestsMax` requests per connection are unanswered; past that, and while more than
+ * `writeBufferBytesMax` of answers wait for the client to read them, the connection is not read.
+ * One request's failure is an Error response for its request id; the others and the connection go
+ * on.
  *
  * Malformed input: a CopyData payload whose 25-byte header is whole but whose tag or length is wrong
  * gets an in-band Error for its request id. A payload shorter than the header, a message length
@@ -83,8 +87,8 @@ export interface PageServiceOptions {
   readonly auth?: PageServiceAuth;
   /** How long a request waits for WAL up to its LSN. */
   readonly waitLsnTimeoutMs?: number;
-  /** Requests served together in one batch at most. */
-  readonly batchRequestsMax?: number;
+  /** Requests started and not yet answered, per connection; past it, reading waits. */
+  readonly inFlightRequestsMax?: number;
   /** A message longer than this breaks the framing (requests are tens of bytes). */
   readonly messageBytesMax?: number;
   /** Stop reading a connection while this many bytes of answers wait to be sent. */
@@ -95,7 +99,7 @@ export interface PageServiceOptions {
 const DEFAULTS = {
   host: '127.0.0.1',
   waitLsnTimeoutMs: 30_000,
-  batchRequestsMax: 64,
+  inFlightRequestsMax: 256,
   messageBytesMax: 64 * 1024,
   writeBufferBytesMax: 4 << 20,
 };
@@ -136,7 +140,7 @@ export class PageService {
       host: options.host ?? DEFAULTS.host,
       auth: options.auth ?? { kind: 'trust' },
       waitLsnTimeoutMs: options.waitLsnTimeoutMs ?? DEFAULTS.waitLsnTimeoutMs,
-      batchRequestsMax: options.batchRequestsMax ?? DEFAULTS.batchRequestsMax,
+      inFlightRequestsMax: options.inFlightRequestsMax ?? DEFAULTS.inFlightRequestsMax,
       messageBytesMax: options.messageBytesMax ?? DEFAULTS.messageBytesMax,
       writeBufferBytesMax: options.writeBufferBytesMax ?? DEFAULTS.writeBufferBytesMax,
       metrics: options.metrics,
@@ -197,7 +201,10 @@ class Connection {
   private readonly reader: MessageReader;
   private state: State = { kind: 'startup' };
   private claims: JwtClaims | undefined;
-  private busy = false;
+  /** Requests started and not yet written, in request order. */
+  private readonly inFlight: AnswerSlot[] = [];
+  private endAfter: (() => void) | undefined;
+  private flushScheduled = false;
   private paused = false;
 
   constructor(
@@ -244,10 +251,10 @@ class Connection {
     this.write(errorResponse({ severity: 'ERROR', ...fields }));
   }
 
-  /** Takes every whole message received; in the stream, hands batches to `serveBatch` one at a time. */
+  /** Takes every whole message received; in the stream, starts each batch of requests as it arrives. */
   private drain(): void {
     try {
-      while (!this.busy && this.state.kind !== 'closed') {
+      while (this.state.kind !== 'closed') {
         if (this.state.kind === 'startup') {
           const p = this.reader.nextStartup();
           if (p === undefined) return;
@@ -460,11 +467,16 @@ class Connection {
 
   // ---- the stream ----
 
-  /** Takes the requests received so far (up to the batch limit) and starts serving them; false when there are none. */
+  /**
+   * Starts every request received so far (up to `inFlightRequestsMax` unanswered), as one batch;
+   * false when there is nothing to take. A message that ends the stream (CopyDone, CopyFail,
+   * Terminate, broken framing) is acted on once every request before it is answered.
+   */
   private takeBatch(reads: PageReads): boolean {
+    if (this.endAfter !== undefined || this.inFlight.length >= this.service.options.inFlightRequestsMax) return false;
     const batch: (PagestreamRequest | PagestreamResponse)[] = [];
     let endAfter: (() => void) | undefined;
-    while (batch.length < this.service.options.batchRequestsMax) {
+    while (this.inFlight.length + batch.length < this.service.options.inFlightRequestsMax) {
       let m: FrontendMessage | undefined;
       try {
         m = this.reader.next();
@@ -499,8 +511,9 @@ class Connection {
           this.state = { kind: 'ready' };
         };
       } else if (type === 'f') {
+        const why = readCString(m.body, 0, 'the CopyFail message').value;
         endAfter = () => {
-          this.error({ sqlstate: '57014', message: `pagestream ended by the client's CopyFail: ${readCString(m.body, 0, 'the CopyFail message').value}` });
+          this.error({ sqlstate: '57014', message: `pagestream ended by the client's CopyFail: ${why}` });
           this.write(readyForQuery());
           this.state = { kind: 'ready' };
         };
@@ -512,49 +525,80 @@ class Connection {
       break;
     }
     if (batch.length === 0 && endAfter === undefined) return false;
-    this.busy = true;
-    this.serveBatch(reads, batch)
-      .then(
-        () => {
-          this.busy = false;
-          endAfter?.();
-          this.drain();
-        },
-        (e: unknown) => {
-          this.busy = false;
-          this.fatal(SQLSTATE.internal, `Cannot serve the pagestream: ${(e as Error).message}`);
-        },
-      );
+    this.endAfter = endAfter;
+    if (batch.length > 0) this.startBatch(reads, batch);
+    else this.flushAnswers();
     return true;
   }
 
-  /** Serves one batch: every request at once, answers in request order, one write. */
-  private async serveBatch(reads: PageReads, batch: readonly (PagestreamRequest | PagestreamResponse)[]): Promise<void> {
-    if (batch.length === 0) return;
+  /** Starts one batch: every request at once; their answers join the in-order queue. */
+  private startBatch(reads: PageReads, batch: readonly (PagestreamRequest | PagestreamResponse)[]): void {
     const metrics = this.service.options.metrics;
     metrics?.onBatch(batch.length);
     const t0 = performance.now();
     const gone = this.timelineGone(reads);
-    const answers = await Promise.all(
-      batch.map(async (r): Promise<PagestreamResponse> => {
-        if (!isRequest(r)) return r;
-        if (gone !== undefined) return { kind: 'error', hdr: r.hdr, message: gone };
-        const answer = await reads.execute(r);
+    for (const r of batch) {
+      const slot: AnswerSlot = { answer: undefined };
+      this.inFlight.push(slot);
+      if (!isRequest(r)) {
+        slot.answer = r;
+        continue;
+      }
+      if (gone !== undefined) {
+        slot.answer = { kind: 'error', hdr: r.hdr, message: gone };
+        continue;
+      }
+      reads.execute(r).then((answer) => {
         metrics?.onRequest(r.kind, answer.kind === 'error', (performance.now() - t0) / 1000);
-        return answer;
-      }),
-    );
-    if (this.state.kind === 'closed') return;
-    let bytes = 0;
-    for (const a of answers) bytes += COPY_DATA_HEADER_BYTES + pagestreamResponseBytes(a);
-    const out = Buffer.allocUnsafe(bytes);
-    let o = 0;
-    for (const a of answers) {
-      o = writeCopyDataHeader(out, o, pagestreamResponseBytes(a));
-      o = encodePagestreamResponseInto(a, out, o);
+        slot.answer = answer;
+        this.scheduleFlush();
+      }, (e: unknown) => {
+        // execute() answers every failure itself: this is a bug, and still only this request's.
+        slot.answer = { kind: 'error', hdr: r.hdr, message: `Read error: ${(e as Error).message}` };
+        this.scheduleFlush();
+      });
     }
-    if (o !== bytes) throw new Error(`assert: a batch's answers are ${bytes} bytes, wrote ${o}`);
-    this.write(out);
+    this.scheduleFlush();
+  }
+
+  /** Answers that complete in the same turn of the event loop go out in one write. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushAnswers();
+    });
+  }
+
+  /** Writes the answered prefix of the queue, in request order; then ends the stream if asked and all is answered. */
+  private flushAnswers(): void {
+    if (this.state.kind === 'closed') return;
+    let n = 0;
+    let bytes = 0;
+    for (const slot of this.inFlight) {
+      if (slot.answer === undefined) break;
+      bytes += COPY_DATA_HEADER_BYTES + pagestreamResponseBytes(slot.answer);
+      n++;
+    }
+    if (n > 0) {
+      const out = Buffer.allocUnsafe(bytes);
+      let o = 0;
+      for (const slot of this.inFlight.splice(0, n)) {
+        const a = slot.answer as PagestreamResponse;
+        o = writeCopyDataHeader(out, o, pagestreamResponseBytes(a));
+        o = encodePagestreamResponseInto(a, out, o);
+      }
+      if (o !== bytes) throw new Error(`assert: answers are ${bytes} bytes, wrote ${o}`);
+      this.write(out);
+    }
+    if (this.inFlight.length === 0 && this.endAfter !== undefined) {
+      const end = this.endAfter;
+      this.endAfter = undefined;
+      end();
+    }
+    // Room for more requests, or a new state after the end: take what waits.
+    this.drain();
   }
 
   /** The Error message for every request if the stream's timeline was deleted or replaced since the stream began. */
@@ -568,6 +612,10 @@ class Connection {
     }
     return `Not found: timeline ${s.timelineId} of tenant ${s.tenantId} no longer exists`;
   }
+}
+
+interface AnswerSlot {
+  answer: PagestreamResponse | undefined;
 }
 
 function isRequest(r: PagestreamRequest | PagestreamResponse): r is PagestreamRequest {

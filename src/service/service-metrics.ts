@@ -24,6 +24,8 @@ export class ServiceMetrics implements PageServiceMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter;
   private readonly latency = new Map<string, HistogramSeries>();
+  /** Request counters by `kind` or `kind/error`, looked up once. */
+  private readonly requestSeries = new Map<string, { value: number }>();
   private readonly batchSize: HistogramSeries;
   private readonly lsnWaitTimeouts: Counter;
   readonly lsnWait: HistogramSeries;
@@ -35,7 +37,11 @@ export class ServiceMetrics implements PageServiceMetrics {
     const r = this.registry;
     this.requests = r.register(new Counter('strata_pagestream_requests_total', 'Pagestream requests answered, by kind and outcome (ok or error).'));
     const latency = r.register(new Histogram('strata_pagestream_request_seconds', 'Seconds from a pagestream request\'s arrival to its answer, by kind (getpage: GetPage@LSN).', LATENCY_BUCKETS_S));
-    for (const k of REQUEST_KINDS) this.latency.set(k, latency.with({ kind: k }));
+    for (const k of REQUEST_KINDS) {
+      this.latency.set(k, latency.with({ kind: k }));
+      this.requestSeries.set(k, this.requests.with({ kind: k, outcome: 'ok' }));
+      this.requestSeries.set(`${k}/error`, this.requests.with({ kind: k, outcome: 'error' }));
+    }
     this.batchSize = r.register(new Histogram('strata_pagestream_batch_requests', 'Requests served together in one batch.', [1, 2, 4, 8, 16, 32, 64, 128])).with();
     r.register(new Gauge('strata_page_service_connections', 'Open page service connections.', () => [[{}, this.connections]]));
     this.lsnWait = r.register(new Histogram('strata_lsn_wait_seconds', 'Seconds requests waited for WAL up to their LSN (waits that ended in time).', LATENCY_BUCKETS_S)).with();
@@ -102,7 +108,8 @@ export class ServiceMetrics implements PageServiceMetrics {
   }
 
   onRequest(kind: PagestreamRequest['kind'], failed: boolean, seconds: number): void {
-    this.requests.inc({ kind, outcome: failed ? 'error' : 'ok' });
+    const series = this.requestSeries.get(failed ? `${kind}/error` : kind);
+    if (series !== undefined) series.value++;
     this.latency.get(kind)?.observe(seconds);
   }
 
