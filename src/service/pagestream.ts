@@ -23,7 +23,7 @@
  *  101 Nblocks         ... request fields | n_blocks u32                                = 42
  *  102 GetPage         ... request fields | page (8192 bytes)                           = 42 + 8192
  *  103 Error           header only | message (UTF-8) | 0x00                             = 26 + message
- *  104 DbSize          ... dbnode u32 | db_size i64 (bytes)                             = 41
+ *  104 DbSize          ... dbnode u32 | db_size i64 (bytes)                             = 37
  *  105 GetSlruSegment  ... kind u8 | segno u32 | n_blocks u32 | n_blocks x 8192 bytes   = 34 + segment
  * ```
  * request_lsn = 0xFFFFFFFFFFFFFFFF (Lsn::MAX) means "the latest": read at the last record LSN.
