@@ -1,0 +1,133 @@
+/**
+ * bench/pagebench's load generator, run in a worker thread so that the clients' event loop is not
+ * the server's: N pagestream connections, each keeping `depth` GetPage requests in flight at the
+ * latest LSN for uniformly random blocks, refilling after every socket read with one write. Latency
+ * is per request, from the write that sent it to the read that brought its answer.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { MAX_LSN, type Lsn } from '../src/pg/lsn.js';
+import { encodePagestreamRequest, PagestreamTag } from '../src/service/pagestream.js';
+import { copyDataMessage } from '../src/service/pgwire.js';
+import { PagestreamClient } from '../src/testing/pagestream-client.js';
+
+export interface LoadConfig {
+  readonly port: number;
+  readonly tenantId: string;
+  readonly timelineId: string;
+  readonly notModifiedSince: string;
+  /** [spcNode, dbNode, relNode, blocks] of every relation to read from. */
+  readonly rels: readonly (readonly [number, number, number, number])[];
+  readonly clients: number;
+  readonly depth: number;
+  readonly warmupMs: number;
+  readonly measureMs: number;
+}
+
+export interface LoadResult {
+  readonly requests: number;
+  readonly errors: number;
+  readonly firstError: string | undefined;
+  readonly seconds: number;
+  /** Microseconds, sorted. */
+  readonly latenciesUs: Float64Array;
+}
+
+const cfg = workerData as LoadConfig;
+const totalBlocks = cfg.rels.reduce((n, r) => n + r[3], 0);
+const cumulative = cfg.rels.map((_, i) => cfg.rels.slice(0, i + 1).reduce((n, r) => n + r[3], 0));
+
+function randomBlock(): [number, number, number, number] {
+  const x = Math.floor(Math.random() * totalBlocks);
+  let i = 0;
+  while ((cumulative[i] as number) <= x) i++;
+  const r = cfg.rels[i] as readonly [number, number, number, number];
+  return [r[0], r[1], r[2], x - (i === 0 ? 0 : (cumulative[i - 1] as number))];
+}
+
+let measuring = false;
+let stopped = false;
+let requests = 0;
+let errors = 0;
+let firstError: string | undefined;
+const latencies: number[] = [];
+
+async function runClient(): Promise<void> {
+  const c = await PagestreamClient.connect(cfg.port);
+  await c.startPagestream(cfg.tenantId, cfg.timelineId);
+  const socket = c.socket;
+  socket.removeAllListeners('data');
+  const nms = BigInt(cfg.notModifiedSince) as Lsn;
+  const sentAt = new Map<bigint, number>();
+  let reqid = 0n;
+  let inFlight = 0;
+  const fill = () => {
+    const out: Buffer[] = [];
+    while (inFlight < cfg.depth && !stopped) {
+      const [spcNode, dbNode, relNode, blkno] = randomBlock();
+      const id = reqid++;
+      out.push(copyDataMessage(encodePagestreamRequest({ kind: 'getpage', hdr: { reqid: id, requestLsn: MAX_LSN, notModifiedSince: nms }, rel: { spcNode, dbNode, relNode, forkNum: 0 }, blkno })));
+      sentAt.set(id, performance.now());
+      inFlight++;
+    }
+    if (out.length > 0) socket.write(Buffer.concat(out));
+  };
+  let buf: Buffer = Buffer.alloc(0);
+  await new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      let o = 0;
+      const now = performance.now();
+      while (buf.length - o >= 5) {
+        const len = buf.readInt32BE(o + 1);
+        if (buf.length - o < len + 1) break;
+        const type = buf[o];
+        if (type !== 0x64) {
+          reject(new Error(`unexpected message type ${String.fromCharCode(type as number)} from the page service`));
+          return;
+        }
+        const tag = buf[o + 5];
+        const id = buf.readBigUInt64BE(o + 6);
+        const t0 = sentAt.get(id);
+        sentAt.delete(id);
+        inFlight--;
+        if (measuring) {
+          requests++;
+          if (t0 !== undefined) latencies.push((now - t0) * 1000);
+          if (tag !== PagestreamTag.GetPageResponse) {
+            errors++;
+            firstError ??= buf.toString('utf8', o + 5 + 25, o + len);
+          }
+        }
+        o += len + 1;
+      }
+      buf = o === buf.length ? Buffer.alloc(0) : buf.subarray(o);
+      if (stopped && inFlight === 0) {
+        c.close();
+        resolve();
+        return;
+      }
+      fill();
+    });
+    socket.on('error', reject);
+    fill();
+  });
+}
+
+const clients = Array.from({ length: cfg.clients }, () => runClient());
+setTimeout(() => {
+  measuring = true;
+  const t0 = performance.now();
+  setTimeout(() => {
+    measuring = false;
+    const seconds = (performance.now() - t0) / 1000;
+    stopped = true;
+    Promise.all(clients).then(
+      () => {
+        const sorted = Float64Array.from(latencies).sort();
+        const result: LoadResult = { requests, errors, firstError, seconds, latenciesUs: sorted };
+        parentPort?.postMessage(result);
+      },
+      (e: unknown) => parentPort?.postMessage({ error: String((e as Error).stack ?? e) }),
+    );
+  }, cfg.measureMs);
+}, cfg.warmupMs);

@@ -1,0 +1,475 @@
+/**
+ * The HTTP API's routes (http-api.ts serves them): one table that both dispatches requests and
+ * becomes the OpenAPI document, with each route's scope (public, tenant, admin), its JSON body
+ * fields (checked: an unknown field or a wrong type is a 400), its query parameters and handler.
+ *
+ * Timelines as JSON: LSNs are `X/X` strings (DESIGN.md), ids 32 hex digits.
+ */
+import { spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { importDataDirectory } from '../ingest/import-datadir.js';
+import { formatLsn, LsnParseError, parseLsn, type Lsn } from '../pg/lsn.js';
+import { ControlFileError, type ControlFile } from '../pg/control.js';
+import { compact } from '../repository/compaction.js';
+import { gc } from '../repository/gc.js';
+import type { Repository } from '../repository/repository.js';
+import { DEFAULT_TENANT_CONFIG, type Tenant, type TenantConfig } from '../repository/tenant.js';
+import type { Timeline } from '../repository/timeline.js';
+import { ServiceError } from './errors.js';
+
+/** What the routes use of the server. */
+export interface ApiContext {
+  readonly repository: Repository;
+  /** A tenant was created or deleted, or a timeline was imported (its pg_control says how redo must run). */
+  onTenantDeleted(tenantId: string): Promise<void>;
+  onImported(tenantId: string, control: ControlFile): void;
+  /** For `initdb` timelines: PostgreSQL's bin folder, and the OS user initdb runs as when the server is root. */
+  readonly pgBinDir: string;
+  status(): Record<string, unknown>;
+  metricsText(): string;
+}
+
+export interface RouteResult {
+  readonly status: number;
+  readonly json?: unknown;
+  /** A text body (metrics). */
+  readonly text?: string;
+}
+
+interface FieldSpec {
+  readonly type: 'string' | 'integer' | 'boolean' | 'object';
+  readonly description: string;
+}
+
+export interface RouteRequest {
+  readonly ctx: ApiContext;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+}
+
+export interface Route {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** `/v1/tenant/{tenant_id}`: `{name}` matches one path segment. */
+  readonly path: string;
+  readonly scope: 'public' | 'tenant' | 'admin';
+  readonly summary: string;
+  readonly body?: Readonly<Record<string, FieldSpec>>;
+  readonly query?: Readonly<Record<string, FieldSpec>>;
+  readonly handler: (r: RouteRequest) => Promise<RouteResult> | RouteResult;
+}
+
+const INITDB_TIMEOUT_MS = 120_000;
+const ID = /^[0-9a-f]{32}$/;
+
+function bad(message: string): ServiceError {
+  return new ServiceError('BAD_REQUEST', message);
+}
+
+function id(what: string, value: string): string {
+  if (!ID.test(value)) throw bad(`Cannot use ${what} ${JSON.stringify(value.slice(0, 64))}: an id is 32 lowercase hex digits`);
+  return value;
+}
+
+function lsnParam(what: string, value: unknown): Lsn {
+  if (typeof value !== 'string') throw bad(`Cannot read ${what}: an LSN is a string like "0/16B3748", received ${JSON.stringify(value)}`);
+  try {
+    return parseLsn(value);
+  } catch (e) {
+    if (e instanceof LsnParseError) throw bad(`Cannot read ${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+function timestampParam(what: string, value: string): number {
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw bad(`Cannot read ${what}: expected an ISO 8601 timestamp like 2024-01-02T03:04:05Z, received ${JSON.stringify(value.slice(0, 64))}`);
+  return ms;
+}
+
+/** The body as an object whose fields match `spec`; a missing body is `{}`. */
+function checkedBody(body: unknown, spec: Readonly<Record<string, FieldSpec>>): Record<string, unknown> {
+  if (body === undefined) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('Cannot read the body: it must be a JSON object');
+  const o = body as Record<string, unknown>;
+  for (const [k, v] of Object.entries(o)) {
+    const f = spec[k];
+    if (f === undefined) throw bad(`Cannot read the body: unknown field ${JSON.stringify(k)} (known: ${Object.keys(spec).join(', ') || 'none'})`);
+    if (v === null) continue;
+    const ok = f.type === 'integer' ? Number.isSafeInteger(v) : f.type === 'object' ? typeof v === 'object' && !Array.isArray(v) : typeof v === f.type;
+    if (!ok) throw bad(`Cannot read field ${JSON.stringify(k)}: expected ${f.type}, received ${JSON.stringify(v)}`);
+  }
+  return o;
+}
+
+function optionalString(o: Record<string, unknown>, k: string): string | undefined {
+  const v = o[k];
+  return v === undefined || v === null ? undefined : (v as string);
+}
+
+// ---- JSON views ----
+
+function timelineJson(t: Timeline, tenantId: string): Record<string, unknown> {
+  return {
+    tenant_id: tenantId,
+    timeline_id: t.id,
+    ancestor_timeline_id: t.ancestor?.id ?? null,
+    ancestor_lsn: t.ancestor === undefined ? null : formatLsn(BigInt(t.ancestorLsn)),
+    last_record_lsn: formatLsn(t.lastRecordLsn),
+    disk_consistent_lsn: formatLsn(t.diskConsistentLsn),
+    gc_cutoff_lsn: formatLsn(t.gcCutoff),
+    layers: t.layers.length,
+    in_memory_bytes: t.inMemoryBytes,
+    created_at: t.createdAt,
+  };
+}
+
+function tenantJson(t: Tenant): Record<string, unknown> {
+  return { tenant_id: t.id, timelines: t.list().length, config: t.config };
+}
+
+/** Timelines as a forest: each with its children and the LSN they branch at. */
+function timelineTree(tenant: Tenant): unknown[] {
+  const all = tenant.list();
+  const node = (t: Timeline): Record<string, unknown> => ({
+    ...timelineJson(t, tenant.id),
+    children: all.filter((c) => c.ancestor === t).map((c) => ({ branch_lsn: formatLsn(BigInt(c.ancestorLsn)), ...node(c) })),
+  });
+  return all.filter((t) => t.ancestor === undefined).map(node);
+}
+
+/**
+ * LSN by timestamp: the newest (LSN, time) sample at or before `ms` (Timeline.samples keeps one per
+ * second). "past": the timestamp is before every sample, and the LSN is the oldest one known.
+ */
+export function lsnByTimestamp(t: Timeline, ms: number): { lsn: Lsn; kind: 'present' | 'past' } {
+  let found: number | undefined;
+  for (const [lsn, at] of t.samples) if (at <= ms) found = lsn;
+  if (found !== undefined) return { lsn: BigInt(found) as Lsn, kind: 'present' };
+  const first = t.samples[0];
+  if (first === undefined) throw new ServiceError('NOT_FOUND', `Cannot find an LSN by timestamp on timeline ${t.id}: it has no (LSN, time) samples yet (no WAL was ingested since it was created)`);
+  return { lsn: BigInt(first[0]) as Lsn, kind: 'past' };
+}
+
+// ---- timeline creation ----
+
+/** initdb into a fresh temporary folder (as the postgres user when this process is root: initdb refuses root). */
+async function runInitdb(pgBinDir: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-initdb-'));
+  const data = join(dir, 'data');
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (root) chownSync(dir, ...postgresIds());
+  const args = ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'];
+  const [file, argv] = root ? ['runuser', ['-u', 'postgres', '--', join(pgBinDir, 'initdb'), ...args]] : [join(pgBinDir, 'initdb'), args];
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(file, argv, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), INITDB_TIMEOUT_MS);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new ServiceError('INTERNAL', `Cannot run initdb from ${pgBinDir}: ${e.message}`));
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new ServiceError('INTERNAL', `Cannot make a timeline by initdb: initdb exited with ${code ?? signal}: ${stderr.trim()}`));
+    });
+  }).catch((e: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  });
+  return dir;
+}
+
+function postgresIds(): [number, number] {
+  // /etc/passwd: name:x:uid:gid:...
+  const line = (existsSync('/etc/passwd') ? readFileSync('/etc/passwd', 'utf8') : '').split('\n').find((l) => l.startsWith('postgres:'));
+  if (line === undefined) throw new ServiceError('INTERNAL', 'Cannot run initdb as root: there is no postgres user');
+  const [, , uid, gid] = line.split(':');
+  return [Number(uid), Number(gid)];
+}
+
+async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<string, unknown>): Promise<Timeline> {
+  const newId = optionalString(body, 'new_timeline_id');
+  if (newId !== undefined) id('new_timeline_id', newId);
+  const ancestor = optionalString(body, 'ancestor_timeline_id');
+  const importDir = optionalString(body, 'import_datadir');
+  const initdb = body['initdb'] === true;
+  const modes = [ancestor !== undefined, importDir !== undefined, initdb].filter(Boolean).length;
+  if (modes > 1) throw bad('Cannot create a timeline: give at most one of ancestor_timeline_id, import_datadir and initdb');
+  if (ancestor !== undefined) {
+    id('ancestor_timeline_id', ancestor);
+    if (body['ancestor_lsn'] != null && body['ancestor_timestamp'] != null) throw bad('Cannot branch: give ancestor_lsn or ancestor_timestamp, not both');
+    let at: Lsn | undefined;
+    if (body['ancestor_lsn'] != null) at = lsnParam('ancestor_lsn', body['ancestor_lsn']);
+    const ts = optionalString(body, 'ancestor_timestamp');
+    if (ts !== undefined) {
+      const found = lsnByTimestamp(tenant.timeline(ancestor), timestampParam('ancestor_timestamp', ts));
+      if (found.kind === 'past') throw bad(`Cannot branch timeline ${ancestor} at ${ts}: it is before the oldest sample of the timeline's history (${formatLsn(found.lsn)})`);
+      at = found.lsn;
+    }
+    return tenant.branch(ancestor, at, newId);
+  }
+  for (const k of ['ancestor_lsn', 'ancestor_timestamp']) if (body[k] != null) throw bad(`Cannot use ${k} without ancestor_timeline_id`);
+  if (importDir !== undefined || initdb) {
+    if (body['start_lsn'] != null) throw bad('Cannot use start_lsn with import_datadir or initdb: the data directory\'s checkpoint says where the timeline starts');
+    let dir: string;
+    let cleanup: string | undefined;
+    if (importDir !== undefined) {
+      if (!isAbsolute(importDir)) throw bad(`Cannot import ${JSON.stringify(importDir)}: give an absolute path on the page server's host`);
+      if (!existsSync(importDir) || !statSync(importDir).isDirectory()) throw bad(`Cannot import ${importDir}: it is not a folder`);
+      if (!existsSync(join(importDir, 'global', 'pg_control'))) throw bad(`Cannot import ${importDir}: it is not a PostgreSQL data directory (it has no global/pg_control)`);
+      dir = importDir;
+    } else {
+      cleanup = await runInitdb(ctx.pgBinDir);
+      dir = join(cleanup, 'data');
+    }
+    const t = tenant.createTimeline(newId);
+    try {
+      const imported = importDataDirectory(t, dir);
+      ctx.onImported(tenant.id, imported.control);
+      await t.flush();
+      return t;
+    } catch (e) {
+      await tenant.deleteTimeline(t.id).catch(() => undefined);
+      // The folder is the caller's: a pg_control that does not parse or a file that cannot be read is its fault.
+      if (e instanceof ControlFileError) throw bad(`Cannot import ${dir}: ${e.message}`);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'EACCES') throw bad(`Cannot import ${dir}: ${(e as Error).message}`);
+      throw e;
+    } finally {
+      if (cleanup !== undefined) rmSync(cleanup, { recursive: true, force: true });
+    }
+  }
+  const start = body['start_lsn'] == null ? undefined : lsnParam('start_lsn', body['start_lsn']);
+  return tenant.createTimeline(newId, start);
+}
+
+function tenantConfig(v: unknown): Partial<TenantConfig> {
+  if (v === undefined || v === null) return {};
+  const out: Record<string, number> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (!(k in DEFAULT_TENANT_CONFIG)) throw bad(`Cannot use tenant config field ${JSON.stringify(k)}: known fields are ${Object.keys(DEFAULT_TENANT_CONFIG).join(', ')}`);
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw bad(`Cannot use tenant config ${k}=${JSON.stringify(x)}: a non-negative integer is needed`);
+    out[k] = x;
+  }
+  return out as Partial<TenantConfig>;
+}
+
+function timelineOf(r: RouteRequest): { tenant: Tenant; t: Timeline } {
+  const tenant = r.ctx.repository.tenant(id('tenant_id', r.params['tenant_id'] as string));
+  return { tenant, t: tenant.timeline(id('timeline_id', r.params['timeline_id'] as string)) };
+}
+
+function intQuery(q: URLSearchParams, name: string, dflt: number, max: number): number {
+  const v = q.get(name);
+  if (v === null) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) > max) throw bad(`Cannot read query parameter ${name}: expected an integer from 0 to ${max}, received ${JSON.stringify(v.slice(0, 32))}`);
+  return Number(v);
+}
+
+const WAIT_LSN_TIMEOUT_MS_MAX = 600_000;
+
+export const ROUTES: readonly Route[] = [
+  { method: 'GET', path: '/v1/status', scope: 'public', summary: 'Server status: version, uptime, ports, tenant and timeline counts', handler: (r) => ({ status: 200, json: r.ctx.status() }) },
+  { method: 'GET', path: '/v1/openapi.json', scope: 'public', summary: 'This API as an OpenAPI 3 document', handler: () => ({ status: 200, json: buildOpenApi() }) },
+  { method: 'GET', path: '/metrics', scope: 'public', summary: 'Prometheus metrics (text exposition format 0.0.4)', handler: (r) => ({ status: 200, text: r.ctx.metricsText() }) },
+  { method: 'GET', path: '/v1/tenant', scope: 'admin', summary: 'List tenants', handler: (r) => ({ status: 200, json: r.ctx.repository.list().map(tenantJson) }) },
+  {
+    method: 'POST',
+    path: '/v1/tenant',
+    scope: 'admin',
+    summary: 'Create a tenant',
+    body: { new_tenant_id: { type: 'string', description: '32 hex digits; made up when absent' }, config: { type: 'object', description: 'Tenant configuration fields over the defaults (checkpointDistanceBytes, gcHorizonBytes, ...)' } },
+    handler: (r) => {
+      const b = checkedBody(r.body, ROUTE_BODIES.createTenant);
+      const tid = optionalString(b, 'new_tenant_id');
+      if (tid !== undefined) id('new_tenant_id', tid);
+      return { status: 201, json: tenantJson(r.ctx.repository.createTenant(tid, tenantConfig(b['config']))) };
+    },
+  },
+  { method: 'GET', path: '/v1/tenant/{tenant_id}', scope: 'tenant', summary: 'Get a tenant', handler: (r) => ({ status: 200, json: tenantJson(r.ctx.repository.tenant(id('tenant_id', r.params['tenant_id'] as string))) }) },
+  {
+    method: 'DELETE',
+    path: '/v1/tenant/{tenant_id}',
+    scope: 'admin',
+    summary: 'Delete a tenant and all its timelines',
+    handler: async (r) => {
+      const tid = id('tenant_id', r.params['tenant_id'] as string);
+      await r.ctx.repository.deleteTenant(tid);
+      await r.ctx.onTenantDeleted(tid);
+      return { status: 200, json: { tenant_id: tid, deleted: true } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenant/{tenant_id}/timeline',
+    scope: 'tenant',
+    summary: 'List timelines (tree=true: as a tree with branch points)',
+    query: { tree: { type: 'boolean', description: 'true: roots with their children, each child with its branch_lsn' } },
+    handler: (r) => {
+      const tenant = r.ctx.repository.tenant(id('tenant_id', r.params['tenant_id'] as string));
+      const tree = r.query.get('tree');
+      if (tree !== null && tree !== 'true' && tree !== 'false') throw bad(`Cannot read query parameter tree: expected true or false, received ${JSON.stringify(tree.slice(0, 16))}`);
+      return { status: 200, json: tree === 'true' ? timelineTree(tenant) : tenant.list().map((t) => timelineJson(t, tenant.id)) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/tenant/{tenant_id}/timeline',
+    scope: 'tenant',
+    summary: 'Create a timeline: empty, by importing a stopped data directory, by initdb, or as a branch at an LSN or timestamp',
+    body: {
+      new_timeline_id: { type: 'string', description: '32 hex digits; made up when absent' },
+      start_lsn: { type: 'string', description: 'Empty timeline: its history starts above this LSN' },
+      ancestor_timeline_id: { type: 'string', description: 'Branch from this timeline' },
+      ancestor_lsn: { type: 'string', description: "Branch point (default: the ancestor's last record LSN)" },
+      ancestor_timestamp: { type: 'string', description: 'Branch at the newest LSN reached at or before this ISO 8601 time' },
+      import_datadir: { type: 'string', description: "Absolute path of a cleanly stopped PostgreSQL 15 data directory on the page server's host" },
+      initdb: { type: 'boolean', description: 'Run initdb into a temporary folder and import it' },
+    },
+    handler: async (r) => {
+      const tenant = r.ctx.repository.tenant(id('tenant_id', r.params['tenant_id'] as string));
+      const t = await createTimeline(r.ctx, tenant, checkedBody(r.body, ROUTE_BODIES.createTimeline));
+      return { status: 201, json: timelineJson(t, tenant.id) };
+    },
+  },
+  { method: 'GET', path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}', scope: 'tenant', summary: 'Get a timeline', handler: (r) => ({ status: 200, json: timelineJson(timelineOf(r).t, r.params['tenant_id'] as string) }) },
+  {
+    method: 'DELETE',
+    path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}',
+    scope: 'tenant',
+    summary: 'Delete a timeline that has no branches',
+    handler: async (r) => {
+      const { tenant, t } = timelineOf(r);
+      await tenant.deleteTimeline(t.id);
+      return { status: 200, json: { timeline_id: t.id, deleted: true } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}/get_lsn_by_timestamp',
+    scope: 'tenant',
+    summary: 'The newest LSN the timeline had reached at or before a time',
+    query: { timestamp: { type: 'string', description: 'ISO 8601' } },
+    handler: (r) => {
+      const { t } = timelineOf(r);
+      const ts = r.query.get('timestamp');
+      if (ts === null) throw bad('Cannot find an LSN by timestamp: the query parameter timestamp is missing');
+      const found = lsnByTimestamp(t, timestampParam('timestamp', ts));
+      return { status: 200, json: { lsn: formatLsn(found.lsn), kind: found.kind } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}/wait_lsn',
+    scope: 'tenant',
+    summary: 'Wait until WAL up to an LSN is ingested (408 after the timeout)',
+    query: { lsn: { type: 'string', description: 'X/X' }, timeout_ms: { type: 'integer', description: `default 30000, at most ${WAIT_LSN_TIMEOUT_MS_MAX}` } },
+    handler: async (r) => {
+      const { tenant, t } = timelineOf(r);
+      const lsn = lsnParam('lsn', r.query.get('lsn') ?? undefined);
+      await t.waitForLsn(lsn, intQuery(r.query, 'timeout_ms', tenant.config.waitLsnTimeoutMs, WAIT_LSN_TIMEOUT_MS_MAX));
+      return { status: 200, json: { lsn: formatLsn(lsn), last_record_lsn: formatLsn(t.lastRecordLsn) } };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}/checkpoint',
+    scope: 'tenant',
+    summary: 'Flush every in-memory layer to layer files',
+    handler: async (r) => {
+      const { t } = timelineOf(r);
+      await t.flush();
+      return { status: 200, json: timelineJson(t, r.params['tenant_id'] as string) };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}/compact',
+    scope: 'tenant',
+    summary: 'Run compaction now (force=true: even below the L0 threshold)',
+    query: { force: { type: 'boolean', description: 'compact whatever L0 layers there are' } },
+    handler: async (r) => ({ status: 200, json: await compact(timelineOf(r).t, { force: r.query.get('force') === 'true' }) }),
+  },
+  { method: 'PUT', path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}/do_gc', scope: 'tenant', summary: 'Run GC now', handler: async (r) => ({ status: 200, json: await gc(timelineOf(r).t) }) },
+];
+
+const ROUTE_BODIES = {
+  get createTenant() {
+    return (ROUTES.find((x) => x.method === 'POST' && x.path === '/v1/tenant') as Route).body as Record<string, FieldSpec>;
+  },
+  get createTimeline() {
+    return (ROUTES.find((x) => x.method === 'POST' && x.path === '/v1/tenant/{tenant_id}/timeline') as Route).body as Record<string, FieldSpec>;
+  },
+};
+
+export type RouteMatch = { kind: 'route'; route: Route; params: Record<string, string> } | { kind: 'no-route' } | { kind: 'wrong-method'; allowed: string[] };
+
+export function matchRoute(method: string, pathname: string): RouteMatch {
+  const segs = pathname.split('/');
+  const allowed: string[] = [];
+  for (const route of ROUTES) {
+    const rs = route.path.split('/');
+    if (rs.length !== segs.length) continue;
+    const params: Record<string, string> = {};
+    let ok = true;
+    for (let i = 0; i < rs.length && ok; i++) {
+      const p = rs[i] as string;
+      const s = segs[i] as string;
+      if (p.startsWith('{')) {
+        if (s === '') ok = false;
+        else params[p.slice(1, -1)] = decodeURIComponent(s);
+      } else if (p !== s) ok = false;
+    }
+    if (!ok) continue;
+    if (route.method === method) return { kind: 'route', route, params };
+    allowed.push(route.method);
+  }
+  return allowed.length > 0 ? { kind: 'wrong-method', allowed } : { kind: 'no-route' };
+}
+
+/** The OpenAPI 3.0 document of ROUTES. */
+export function buildOpenApi(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const errorRef = { $ref: '#/components/schemas/Error' };
+  for (const r of ROUTES) {
+    const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{32}$' } }));
+    const query = Object.entries(r.query ?? {}).map(([name, f]) => ({ name, in: 'query', required: false, description: f.description, schema: { type: f.type } }));
+    const op: Record<string, unknown> = {
+      summary: r.summary,
+      parameters: [...params, ...query],
+      security: r.scope === 'public' ? [] : [{ bearerJwt: [] }],
+      'x-strata-scope': r.scope,
+      responses: {
+        [r.method === 'POST' ? '201' : '200']: { description: 'OK', content: r.path === '/metrics' ? { 'text/plain': {} } : { 'application/json': {} } },
+        '4XX': { description: 'A bad request: what was wrong', content: { 'application/json': { schema: errorRef } } },
+        '5XX': { description: 'A server failure', content: { 'application/json': { schema: errorRef } } },
+      },
+    };
+    if (r.body !== undefined) {
+      op['requestBody'] = {
+        required: false,
+        content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: Object.fromEntries(Object.entries(r.body).map(([k, f]) => [k, { type: f.type, description: f.description }])) } } },
+      };
+    }
+    (paths[r.path] ??= {})[r.method.toLowerCase()] = op;
+  }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'strata page server management API', version: '1' },
+    paths,
+    components: {
+      securitySchemes: { bearerJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (HS256 or EdDSA; claims scope "tenant" with tenant_id, or "admin")' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+        },
+      },
+    },
+  };
+}
