@@ -10,6 +10,7 @@ import { writeAllSync } from './write.js';
 import { runVerifyRedo, type VerifyRedoOptions } from './verify-redo.js';
 import { pushWalFile } from '../ingest/wal-push.js';
 import { IngestError } from '../ingest/errors.js';
+import { registerControlCommands } from './control.js';
 
 /** pg_waldump's optional-argument `--stats[=record]`, which a generic parser cannot express. */
 function rewriteStatsArgs(argv: string[]): string[] {
@@ -25,7 +26,9 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('strata')
     .description('A page server for stock PostgreSQL: every version of every page, at any LSN, on any branch')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .option('--dir <folder>', 'the work folder (default ./.strata, or $STRATA_DIR)')
+    .option('--json', 'print JSON, for scripts');
 
   let code = 0;
   program
@@ -92,6 +95,10 @@ export async function main(argv: string[]): Promise<number> {
     .action(async () => {
       code = await runDemo();
     });
+
+  registerControlCommands(program, (c) => {
+    code = c;
+  });
 
   try {
     await program.parseAsync(rewriteStatsArgs(argv), { from: 'user' });

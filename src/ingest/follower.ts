@@ -65,7 +65,7 @@ export class TimelineFollower {
       // An empty log starts streaming at the segment that holds the timeline's end.
       startLsn: segmentStart(segmentNumber(from, ingest.walSegmentSize), ingest.walSegmentSize),
       // Decoding starts at a page boundary (XLogFindNextRecord does too) unless told where the WAL's first record is; records the timeline has are skipped.
-      replayFrom: o.startAt ?? pageStart(from),
+      replayFrom: o.startAt !== undefined && pageStart(from) < o.startAt ? o.startAt : pageStart(from),
       onRecords: async (records) => {
         if (follower === undefined) {
           pending.push([...records]);

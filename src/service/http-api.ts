@@ -119,6 +119,25 @@ export class HttpApi {
     res.end(text);
   }
 
+  /**
+   * A streamed answer: headers, then chunks as the producer makes them, waiting when the client
+   * reads slowly. A failure after the headers went out can only cut the connection: the client
+   * sees a short body (a tar with no end), never a complete-looking one.
+   */
+  private async sendStream(res: ServerResponse, status: number, stream: NonNullable<RouteResult['stream']>): Promise<void> {
+    res.writeHead(status, { 'Content-Type': stream.contentType, ...stream.headers });
+    try {
+      await stream.run(async (chunk) => {
+        if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', () => resolve()));
+      });
+    } catch (e) {
+      console.error(`strata: a streamed answer failed after its headers: ${(e as Error).message}`);
+      res.destroy();
+      return;
+    }
+    res.end();
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
     const url = new URL(req.url ?? '/', 'http://strata');
@@ -144,7 +163,8 @@ export class HttpApi {
       const body = await this.readBody(req, route.body !== undefined);
       const result: RouteResult = await route.handler({ ctx: this.ctx, params, query: url.searchParams, body });
       status = result.status;
-      if (result.text !== undefined) this.send(res, status, result.text);
+      if (result.stream !== undefined) await this.sendStream(res, status, result.stream);
+      else if (result.text !== undefined) this.send(res, status, result.text);
       else this.send(res, status, result.json ?? {});
     } catch (e) {
       const err = httpError(e);

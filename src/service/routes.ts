@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { importDataDirectory } from '../ingest/import-datadir.js';
 import { formatLsn, LsnParseError, parseLsn, type Lsn } from '../pg/lsn.js';
+import { writeBaseBackup } from './basebackup.js';
+import { RepositoryError } from '../repository/errors.js';
 import { ControlFileError, type ControlFile } from '../pg/control.js';
 import { compact } from '../repository/compaction.js';
 import { gc } from '../repository/gc.js';
@@ -29,6 +31,18 @@ export interface ApiContext {
   readonly pgBinDir: string;
   status(): Record<string, unknown>;
   metricsText(): string;
+  /** Follow a compute's (or a primary's) WAL into the timeline over physical replication. */
+  follow(tenantId: string, timeline: Timeline, target: FollowTarget): Promise<Record<string, unknown>>;
+  /** Stop following, once the timeline has WAL up to `waitLsn` (if given). */
+  unfollow(tenantId: string, timeline: Timeline, waitLsn: Lsn | undefined): Promise<Record<string, unknown>>;
+}
+
+export interface FollowTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password?: string;
+  readonly slot: string;
 }
 
 export interface RouteResult {
@@ -36,6 +50,8 @@ export interface RouteResult {
   readonly json?: unknown;
   /** A text body (metrics). */
   readonly text?: string;
+  /** A streamed body (base backups): headers first, then `write` is called with each chunk. */
+  readonly stream?: { readonly contentType: string; readonly headers: Readonly<Record<string, string>>; readonly run: (write: (chunk: Buffer) => Promise<void>) => Promise<void> };
 }
 
 interface FieldSpec {
@@ -395,11 +411,75 @@ export const ROUTES: readonly Route[] = [
     handler: async (r) => ({ status: 200, json: await compact(timelineOf(r).t, { force: r.query.get('force') === 'true' }) }),
   },
   { method: 'PUT', path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}/do_gc', scope: 'tenant', summary: 'Run GC now', handler: async (r) => ({ status: 200, json: await gc(timelineOf(r).t) }) },
+  {
+    method: 'GET',
+    path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}/basebackup',
+    scope: 'tenant',
+    summary: 'A tar of the data directory at an LSN (default: the last record LSN) that stock PostgreSQL 15 starts from; header X-Strata-Lsn says which',
+    query: { lsn: { type: 'string', description: 'X/X (default: the last record LSN)' }, gzip: { type: 'boolean', description: 'a .tar.gz' } },
+    handler: async (r) => {
+      const { t } = timelineOf(r);
+      const asked = r.query.get('lsn');
+      const lsn = asked === null ? t.lastRecordLsn : lsnParam('lsn', asked);
+      const gzip = r.query.get('gzip') === 'true';
+      // Fail before the headers go out when the LSN cannot be served at all.
+      if (lsn < t.gcCutoff) throw new RepositoryError('BELOW_GC_HORIZON', `Cannot make a base backup of timeline ${t.id} at ${formatLsn(lsn)}: it is below the GC cutoff ${formatLsn(t.gcCutoff)}`);
+      return {
+        status: 200,
+        stream: {
+          contentType: gzip ? 'application/gzip' : 'application/x-tar',
+          headers: { 'X-Strata-Lsn': formatLsn(lsn) },
+          run: async (write) => {
+            await writeBaseBackup(t, lsn, write, { gzip });
+          },
+        },
+      };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}/follow',
+    scope: 'tenant',
+    summary: "Follow a server's WAL into the timeline over physical replication (a compute started from this timeline's base backup, or a primary)",
+    body: {
+      host: { type: 'string', description: 'the server to follow' },
+      port: { type: 'integer', description: 'its port' },
+      user: { type: 'string', description: 'a role with REPLICATION' },
+      password: { type: 'string', description: 'its password, if it needs one' },
+      slot: { type: 'string', description: 'the physical replication slot strata uses there (made if missing)' },
+    },
+    handler: async (r) => {
+      const { tenant, t } = timelineOf(r);
+      const b = checkedBody(r.body, ROUTE_BODIES.follow);
+      const host = optionalString(b, 'host');
+      const user = optionalString(b, 'user');
+      const slot = optionalString(b, 'slot');
+      const port = b['port'];
+      if (host === undefined || user === undefined || slot === undefined || typeof port !== 'number') throw bad('Cannot follow: the body needs host, port, user and slot');
+      const password = optionalString(b, 'password');
+      return { status: 200, json: await r.ctx.follow(tenant.id, t, { host, port, user, slot, ...(password !== undefined ? { password } : {}) }) };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}/follow',
+    scope: 'tenant',
+    summary: 'Stop following (after WAL up to wait_lsn is ingested, if given)',
+    query: { wait_lsn: { type: 'string', description: 'X/X' } },
+    handler: async (r) => {
+      const { tenant, t } = timelineOf(r);
+      const w = r.query.get('wait_lsn');
+      return { status: 200, json: await r.ctx.unfollow(tenant.id, t, w === null ? undefined : lsnParam('wait_lsn', w)) };
+    },
+  },
 ];
 
 const ROUTE_BODIES = {
   get createTenant() {
     return (ROUTES.find((x) => x.method === 'POST' && x.path === '/v1/tenant') as Route).body as Record<string, FieldSpec>;
+  },
+  get follow() {
+    return (ROUTES.find((x) => x.method === 'PUT' && x.path === '/v1/tenant/{tenant_id}/timeline/{timeline_id}/follow') as Route).body as Record<string, FieldSpec>;
   },
   get createTimeline() {
     return (ROUTES.find((x) => x.method === 'POST' && x.path === '/v1/tenant/{tenant_id}/timeline') as Route).body as Record<string, FieldSpec>;

@@ -13,6 +13,8 @@
  * wal_log_hints); it is read per tenant when the server starts and when a timeline is imported.
  */
 import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { Followers } from './followers.js';
 import { ControlFile, ControlFileError } from '../pg/control.js';
 import { createRedoEngine, type RedoEngine, type RedoEngineConfig } from '../redo/engine.js';
 import { DEFAULT_REDO_SETTINGS } from '../redo/redo.js';
@@ -51,6 +53,8 @@ export interface ServerConfig {
   readonly background?: boolean;
   /** PostgreSQL's bin folder, for timelines made by initdb. */
   readonly pgBinDir?: string;
+  /** Where the WAL logs of followed timelines live (default: `<root>/wal`); `follows.json` there lists what is followed. */
+  readonly walLogRoot?: string;
 }
 
 const DEFAULT_PG_BINDIR = '/usr/lib/postgresql/15/bin';
@@ -75,6 +79,7 @@ export class StrataServer {
     readonly pageService: PageService,
     readonly httpApi: HttpApi,
     private readonly redoSettings: Map<string, RedoSettings>,
+    readonly followers: Followers,
   ) {}
 
   static async start(config: ServerConfig): Promise<StrataServer> {
@@ -100,6 +105,7 @@ export class StrataServer {
         background: config.background ?? true,
       });
       const metrics = new ServiceMetrics(repository, redo);
+      const followers = new Followers(repository, config.walLogRoot ?? join(config.root, 'wal'));
       const pageService = new PageService(repository, {
         host,
         port: config.pageServicePort ?? DEFAULT_PAGE_SERVICE_PORT,
@@ -120,12 +126,15 @@ export class StrataServer {
           onImported: (tenantId, control) => settings.set(tenantId, { hintBitsLogged: control.hintBitsLogged }),
           status: () => server?.status() ?? {},
           metricsText: () => metrics.render(),
+          follow: (tenantId, timeline, target) => followers.follow(tenantId, timeline, target),
+          unfollow: (tenantId, timeline, waitLsn) => followers.unfollow(tenantId, timeline, waitLsn),
         },
         metrics,
         { host, port: config.httpPort ?? DEFAULT_HTTP_PORT, jwt: verifier },
       );
-      server = new StrataServer(repo, redo, metrics, pageService, httpApi, settings);
+      server = new StrataServer(repo, redo, metrics, pageService, httpApi, settings, followers);
       await server.loadRedoSettings();
+      await followers.resume();
       await pageService.listen();
       try {
         await httpApi.listen();
@@ -179,6 +188,7 @@ export class StrataServer {
     this.stopped = true;
     await this.httpApi.close();
     await this.pageService.close();
+    await this.followers.stopAll();
     await this.repository.close(flush);
     await this.redo.close();
   }
