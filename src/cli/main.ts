@@ -5,12 +5,12 @@
 import { Command, CommanderError } from 'commander';
 import { runWaldump, UsageError, type WaldumpOptions } from './waldump.js';
 import { RMGR_NAMES } from '../pg/rmgr-ids.js';
-import { runDemo } from './demo.js';
+import { runDemo } from '../control/demo.js';
 import { writeAllSync } from './write.js';
 import { runVerifyRedo, type VerifyRedoOptions } from './verify-redo.js';
 import { pushWalFile } from '../ingest/wal-push.js';
 import { IngestError } from '../ingest/errors.js';
-import { registerControlCommands } from './control.js';
+import { registerControlCommands, STRATA_BIN } from './control.js';
 
 /** pg_waldump's optional-argument `--stats[=record]`, which a generic parser cannot express. */
 function rewriteStatsArgs(argv: string[]): string[] {
@@ -91,9 +91,13 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('demo')
-    .description('start a stock PostgreSQL on embedded defaults, make WAL, and decode it with strata waldump')
-    .action(async () => {
-      code = await runDemo();
+    .description('the main job on embedded defaults: a page server, an endpoint on main, pgbench, a branch 30 s in the past and an endpoint on it, side by side')
+    .option('--scale <n>', 'pgbench scale', '5')
+    .option('--seconds <n>', 'seconds of pgbench before the branch', '45')
+    .option('--keep-running', 'leave the page server and endpoints running')
+    .action(async (opts: { scale: string; seconds: string; keepRunning?: boolean }, cmd: Command) => {
+      const dir = cmd.optsWithGlobals<{ dir?: string }>().dir;
+      code = await runDemo({ strataBin: STRATA_BIN, scale: Number(opts.scale), workloadSeconds: Number(opts.seconds), ...(dir !== undefined ? { dir } : {}), ...(opts.keepRunning === true ? { keepRunning: true } : {}) });
     });
 
   registerControlCommands(program, (c) => {
