@@ -58,6 +58,12 @@ export interface WalReadOptions {
   readonly end?: Lsn | undefined;
   readonly timeline: number;
   readonly segmentSize: number;
+  /**
+   * The caller is done with each record when `onRecord` returns (it keeps no record, view or
+   * description): reading then reuses its buffers instead of taking fresh memory for each read, whose
+   * page faults cost more than the reads themselves.
+   */
+  readonly recordsDieInCallback?: boolean;
 }
 
 /**
@@ -67,7 +73,12 @@ export interface WalReadOptions {
  */
 export function readWal(o: WalReadOptions, onRecord: (r: WalRecord) => boolean): string | undefined {
   const readFrom = pageStart(o.start);
-  const decoder = new WalDecoder({ startLsn: readFrom, segmentSize: o.segmentSize, timeline: o.timeline });
+  const reuse = o.recordsDieInCallback === true;
+  const decoder = new WalDecoder({ startLsn: readFrom, segmentSize: o.segmentSize, timeline: o.timeline, reuseMemory: reuse });
+  // Two buffers in turn: once the next chunk is pushed the decoder holds nothing of the one before
+  // (what it still needs of a record it copies), so that one can take the read after.
+  const spare = reuse ? [Buffer.allocUnsafe(READ_BYTES_MAX), Buffer.allocUnsafe(READ_BYTES_MAX)] : [];
+  let reads = 0;
   // Numbers, not the records' bigint LSNs: this runs once per record.
   let lastRead = -1;
   const startNumber = Number(o.start);
@@ -83,11 +94,11 @@ export function readWal(o: WalReadOptions, onRecord: (r: WalRecord) => boolean):
       const segEnd = o.end !== undefined ? Math.min(o.segmentSize, Number(o.end - segBase)) : o.segmentSize;
       for (let pos = offset; pos < segEnd; ) {
         const want = Math.min(segEnd - pos, READ_BYTES_MAX);
-        const chunk = Buffer.allocUnsafe(want);
+        const chunk = reuse ? spare[reads++ % 2]! : Buffer.allocUnsafe(want);
         const n = readSync(fd, chunk, 0, want, pos);
         if (n <= 0) return `could not read from file ${name}, offset ${pos}: read ${n} of ${want}`;
         pos += n;
-        decoder.push(n === want ? chunk : chunk.subarray(0, n));
+        decoder.push(n === chunk.length ? chunk : chunk.subarray(0, n));
         try {
           for (;;) {
             const r = decoder.next();

@@ -76,24 +76,23 @@ export interface WalRecord {
 }
 
 const EMPTY: Uint8Array = new Uint8Array(0);
+/** The block list of the many records that reference no block, shared. */
+const NO_BLOCK_REFS: readonly (BlockRef | undefined)[] = Object.freeze([]);
 
 /**
- * A block reference as decoded: header fields at once, the views of its image and data only when
- * asked for (most readers of most records never look at them), from offsets set after all headers.
+ * A block reference as decoded: header fields at once, the flag bits and the views of its image and
+ * data only when asked for (most readers of most records never look at them), from offsets into the
+ * record's bytes set after all headers.
  */
-class DecodedBlock implements BlockRef {
-  readonly fork: number;
-  readonly willInit: boolean;
-  readonly hasData: boolean;
-  readonly hasImage: boolean;
-  readonly applyImage: boolean;
+export class DecodedBlock implements BlockRef {
   imageStart = 0;
   dataStart = 0;
   #image: Uint8Array | undefined;
   #data: Uint8Array | undefined;
 
   constructor(
-    private readonly raw: Uint8Array,
+    /** The bytes the record lies in (a pushed chunk, or the record's own reassembly buffer). */
+    readonly source: Uint8Array,
     readonly id: number,
     readonly rel: RelFileNode,
     readonly flags: number,
@@ -103,20 +102,34 @@ class DecodedBlock implements BlockRef {
     readonly bimgInfo: number,
     readonly holeOffset: number,
     readonly holeLength: number,
-  ) {
-    this.fork = flags & BKPBLOCK_FORK_MASK;
-    this.willInit = (flags & BKPBLOCK_WILL_INIT) !== 0;
-    this.hasData = dataLen > 0;
-    this.hasImage = (flags & BKPBLOCK_HAS_IMAGE) !== 0;
-    this.applyImage = this.hasImage && (bimgInfo & BKPIMAGE_APPLY) !== 0;
+  ) {}
+
+  get fork(): number {
+    return this.flags & BKPBLOCK_FORK_MASK;
+  }
+
+  get willInit(): boolean {
+    return (this.flags & BKPBLOCK_WILL_INIT) !== 0;
+  }
+
+  get hasData(): boolean {
+    return this.dataLen > 0;
+  }
+
+  get hasImage(): boolean {
+    return (this.flags & BKPBLOCK_HAS_IMAGE) !== 0;
+  }
+
+  get applyImage(): boolean {
+    return (this.flags & BKPBLOCK_HAS_IMAGE) !== 0 && (this.bimgInfo & BKPIMAGE_APPLY) !== 0;
   }
 
   get image(): Uint8Array {
-    return (this.#image ??= this.hasImage ? this.raw.subarray(this.imageStart, this.imageStart + this.bimgLen) : EMPTY);
+    return (this.#image ??= this.hasImage ? this.source.subarray(this.imageStart, this.imageStart + this.bimgLen) : EMPTY);
   }
 
   get data(): Uint8Array {
-    return (this.#data ??= this.dataLen > 0 ? this.raw.subarray(this.dataStart, this.dataStart + this.dataLen) : EMPTY);
+    return (this.#data ??= this.dataLen > 0 ? this.source.subarray(this.dataStart, this.dataStart + this.dataLen) : EMPTY);
   }
 }
 
@@ -126,21 +139,40 @@ function malformed(message: string, at: number): never {
   throw new WalDecodeError('MALFORMED_RECORD', `${message} at ${formatLsn(lsn)}`, lsn);
 }
 
+function shortData(at: number): never {
+  malformed('record with invalid length', at);
+}
+
 /** An LSN from a JavaScript number that is exact (below 2^53), without BigInt shifts. */
 function lsnOf(n: number): Lsn {
   return BigInt(n) as Lsn;
 }
 
 /**
- * Takes apart a record whose CRC has been checked. `raw` holds exactly xl_tot_len bytes; `start`
- * and `end` are its LSN and the next record's, as exact numbers.
+ * The relation of the last block reference decoded, shared by the next records that name the same
+ * relation: most records touch the relation the one before touched, and RelFileNodes are immutable.
  */
-export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRecord {
-  const totLen = readU32(raw, 0);
-  let ptr = SIZE_OF_XLOG_RECORD;
+let lastRelDecoded: RelFileNode = { spcNode: 0 as Oid, dbNode: 0 as Oid, relNode: 0 as Oid };
+
+function relFileNodeAt(b: Uint8Array, o: number): RelFileNode {
+  const spcNode = readU32(b, o);
+  const dbNode = readU32(b, o + 4);
+  const relNode = readU32(b, o + 8);
+  const last = lastRelDecoded;
+  if (last.relNode === relNode && last.dbNode === dbNode && last.spcNode === spcNode) return last;
+  return (lastRelDecoded = { spcNode: spcNode as Oid, dbNode: dbNode as Oid, relNode: relNode as Oid });
+}
+
+/**
+ * Takes apart a record whose CRC has been checked: `bytes[at, at + xl_tot_len)` holds it (the
+ * decoder passes the chunk the record lies in, so no view is made per record); `start` and `end`
+ * are its LSN and the next record's, as exact numbers.
+ */
+export function decodeRecord(bytes: Uint8Array, start: number, end: number, at = 0): WalRecord {
+  const totLen = readU32(bytes, at);
+  let ptr = at + SIZE_OF_XLOG_RECORD;
   let remaining = totLen - SIZE_OF_XLOG_RECORD;
   let datatotal = 0;
-  const shortData = (): never => malformed('record with invalid length', start);
 
   let origin = 0;
   let toplevelXid = 0;
@@ -148,42 +180,42 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
   let maxBlockId = -1;
   let lastRel: RelFileNode | null = null;
   // Header fields first; the images and data follow all headers, in block order (as in PostgreSQL).
-  const blocks: DecodedBlock[] = [];
+  let blocks: DecodedBlock[] | undefined;
   while (remaining > datatotal) {
-    if (remaining < 1) shortData();
-    const blockId = raw[ptr]!;
+    if (remaining < 1) shortData(start);
+    const blockId = bytes[ptr]!;
     ptr += 1;
     remaining -= 1;
     if (blockId === XLR_BLOCK_ID_DATA_SHORT) {
-      if (remaining < 1) shortData();
-      mainDataLen = raw[ptr]!;
+      if (remaining < 1) shortData(start);
+      mainDataLen = bytes[ptr]!;
       ptr += 1;
       remaining -= 1;
       datatotal += mainDataLen;
       break; // by convention, the main data fragment is last
     } else if (blockId === XLR_BLOCK_ID_DATA_LONG) {
-      if (remaining < 4) shortData();
-      mainDataLen = readU32(raw, ptr);
+      if (remaining < 4) shortData(start);
+      mainDataLen = readU32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
       datatotal += mainDataLen;
       break;
     } else if (blockId === XLR_BLOCK_ID_ORIGIN) {
-      if (remaining < 2) shortData();
-      origin = readU16(raw, ptr);
+      if (remaining < 2) shortData(start);
+      origin = readU16(bytes, ptr);
       ptr += 2;
       remaining -= 2;
     } else if (blockId === XLR_BLOCK_ID_TOPLEVEL_XID) {
-      if (remaining < 4) shortData();
-      toplevelXid = readU32(raw, ptr);
+      if (remaining < 4) shortData(start);
+      toplevelXid = readU32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
     } else if (blockId <= XLR_MAX_BLOCK_ID) {
       if (blockId <= maxBlockId) malformed(`out-of-order block_id ${blockId}`, start);
       maxBlockId = blockId;
-      if (remaining < 3) shortData();
-      const flags = raw[ptr]!;
-      const dataLen = readU16(raw, ptr + 1);
+      if (remaining < 3) shortData(start);
+      const flags = bytes[ptr]!;
+      const dataLen = readU16(bytes, ptr + 1);
       ptr += 3;
       remaining -= 3;
       const hasData = (flags & BKPBLOCK_HAS_DATA) !== 0;
@@ -195,17 +227,17 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
       let holeLength = 0;
       let bimgInfo = 0;
       if ((flags & BKPBLOCK_HAS_IMAGE) !== 0) {
-        if (remaining < 5) shortData();
-        bimgLen = readU16(raw, ptr);
-        holeOffset = readU16(raw, ptr + 2);
-        bimgInfo = raw[ptr + 4]!;
+        if (remaining < 5) shortData(start);
+        bimgLen = readU16(bytes, ptr);
+        holeOffset = readU16(bytes, ptr + 2);
+        bimgInfo = bytes[ptr + 4]!;
         ptr += 5;
         remaining -= 5;
         const compressed = (bimgInfo & BKPIMAGE_COMPRESSED_MASK) !== 0;
         if (compressed) {
           if ((bimgInfo & BKPIMAGE_HAS_HOLE) !== 0) {
-            if (remaining < 2) shortData();
-            holeLength = readU16(raw, ptr);
+            if (remaining < 2) shortData(start);
+            holeLength = readU16(bytes, ptr);
             ptr += 2;
             remaining -= 2;
           }
@@ -231,12 +263,8 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
       }
       let rel: RelFileNode;
       if ((flags & BKPBLOCK_SAME_REL) === 0) {
-        if (remaining < 12) shortData();
-        rel = {
-          spcNode: readU32(raw, ptr) as Oid,
-          dbNode: readU32(raw, ptr + 4) as Oid,
-          relNode: readU32(raw, ptr + 8) as Oid,
-        };
+        if (remaining < 12) shortData(start);
+        rel = relFileNodeAt(bytes, ptr);
         ptr += 12;
         remaining -= 12;
         lastRel = rel;
@@ -244,56 +272,66 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
         if (lastRel === null) malformed('BKPBLOCK_SAME_REL set but no previous rel', start);
         rel = lastRel;
       }
-      if (remaining < 4) shortData();
-      const blkno = readU32(raw, ptr);
+      if (remaining < 4) shortData(start);
+      const blkno = readU32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
-      blocks[blockId] = new DecodedBlock(raw, blockId, rel, flags, blkno as BlockNumber, dataLen, bimgLen, bimgInfo, holeOffset, holeLength);
+      blocks ??= [];
+      blocks[blockId] = new DecodedBlock(bytes, blockId, rel, flags, blkno as BlockNumber, dataLen, bimgLen, bimgInfo, holeOffset, holeLength);
     } else {
       malformed(`invalid block_id ${blockId}`, start);
     }
   }
-  if (remaining !== datatotal) shortData();
+  if (remaining !== datatotal) shortData(start);
 
   // Images and data follow all headers, in block order; their views are made when first asked for.
-  for (const b of blocks) {
-    if (b === undefined) continue;
-    b.imageStart = ptr;
-    ptr += b.bimgLen;
-    b.dataStart = ptr;
-    ptr += b.dataLen;
+  if (blocks !== undefined) {
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i];
+      if (b === undefined) continue;
+      b.imageStart = ptr;
+      ptr += b.bimgLen;
+      b.dataStart = ptr;
+      ptr += b.dataLen;
+    }
   }
-  const mainDataStart = ptr;
 
   return new DecodedRecord(
+    bytes,
+    at,
     start,
     end,
-    readU32(raw, 12) * 0x1_0000_0000 + readU32(raw, 8),
+    readU32(bytes, at + 12) * 0x1_0000_0000 + readU32(bytes, at + 8),
     totLen,
-    readU32(raw, 4) as TransactionId,
-    raw[16]!,
-    raw[17]!,
-    readU32(raw, 20),
-    blocks,
+    readU32(bytes, at + 4) as TransactionId,
+    bytes[at + 16]!,
+    bytes[at + 17]!,
+    blocks ?? NO_BLOCK_REFS,
     origin,
     toplevelXid as TransactionId,
-    mainDataStart,
+    ptr,
     mainDataLen,
-    raw,
   );
 }
 
 /**
  * A decoded record. Its LSNs are kept as exact numbers and made into branded bigints only when
- * asked (three BigInts per record were a tenth of the decoder's time), and its main data view is
- * made when first asked for.
+ * asked (three BigInts per record were a tenth of the decoder's time), and its views (the whole
+ * record, its main data) are made when first asked for: the record keeps the bytes it lies in and
+ * its offset there, which readers use directly.
  */
-class DecodedRecord implements WalRecord {
+export class DecodedRecord implements WalRecord {
   #lsn: Lsn | undefined;
   #endLsn: Lsn | undefined;
   #prev: Lsn | undefined;
+  #mainData: Uint8Array | undefined;
+  #raw: Uint8Array | undefined;
 
   constructor(
+    /** The bytes the record lies in (a pushed chunk, or the record's own reassembly buffer). */
+    readonly source: Uint8Array,
+    /** The offset of the record's first byte in `source`. */
+    readonly at: number,
     readonly lsnNumber: number,
     readonly endLsnNumber: number,
     readonly prevNumber: number,
@@ -301,19 +339,24 @@ class DecodedRecord implements WalRecord {
     readonly xid: TransactionId,
     readonly info: number,
     readonly rmid: number,
-    readonly crc: number,
     readonly blocks: readonly (BlockRef | undefined)[],
     readonly origin: number,
     readonly toplevelXid: TransactionId,
-    private readonly mainDataStart: number,
-    private readonly mainDataLen: number,
-    readonly raw: Uint8Array,
+    /** The offset of the main data in `source`. */
+    readonly mainDataStart: number,
+    readonly mainDataLen: number,
   ) {}
 
-  #mainData: Uint8Array | undefined;
+  get crc(): number {
+    return readU32(this.source, this.at + 20);
+  }
 
   get mainData(): Uint8Array {
-    return (this.#mainData ??= this.mainDataLen > 0 ? this.raw.subarray(this.mainDataStart, this.mainDataStart + this.mainDataLen) : EMPTY);
+    return (this.#mainData ??= this.mainDataLen > 0 ? this.source.subarray(this.mainDataStart, this.mainDataStart + this.mainDataLen) : EMPTY);
+  }
+
+  get raw(): Uint8Array {
+    return (this.#raw ??= this.source.subarray(this.at, this.at + this.totLen));
   }
 
   get lsn(): Lsn {

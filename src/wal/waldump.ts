@@ -1,16 +1,18 @@
 /**
  * pg_waldump's text, produced from decoded records: one record's lines (XLogDumpDisplayRecord with
- * XLogRecGetBlockRefInfo) and the `--stats` table (XLogDumpDisplayStats). Pure: strings out, so the
- * CLI and the tests that diff against pg_waldump share it.
+ * XLogRecGetBlockRefInfo), written as bytes into a TextBuffer, and the `--stats` table
+ * (XLogDumpDisplayStats), a string. Pure, so the CLI and the tests that diff against pg_waldump
+ * share it.
  */
-import { BKPIMAGE_COMPRESS_LZ4, BKPIMAGE_COMPRESS_PGLZ, BKPIMAGE_COMPRESS_ZSTD, BKPIMAGE_COMPRESSED_MASK, BLCKSZ, XLR_INFO_MASK } from '../pg/constants.js';
+import assert from 'node:assert/strict';
+import { BKPIMAGE_COMPRESS_LZ4, BKPIMAGE_COMPRESS_PGLZ, BKPIMAGE_COMPRESS_ZSTD, BKPIMAGE_COMPRESSED_MASK, BLCKSZ, XLR_INFO_MASK, XLR_MAX_BLOCK_ID } from '../pg/constants.js';
 import { formatLsn } from '../pg/lsn.js';
 import { RM_MAX_BUILTIN_ID, RM_XACT_ID } from '../pg/rmgr-ids.js';
 import { FORK_NAMES } from '../pg/types.js';
 import { WalDecodeError } from './errors.js';
 import { recordLengths, type BlockRef, type WalRecord } from './record.js';
 import { RMGRS } from './rmgr/index.js';
-import { putAscii, putBytes, putLsnPadded, putUint, type TextBuffer } from './text-buffer.js';
+import { literal, literals, putDigitsBefore, putLiteral, putLsnPadded, putText, putUint, type Literal, type TextBuffer } from './text-buffer.js';
 
 const NEWLINE = 0x0a;
 const SLASH = 0x2f;
@@ -19,97 +21,173 @@ function pad(s: string | number, width: number): string {
   return String(s).padStart(width, ' ');
 }
 
-/** `desc: ID rm_desc` without the block references. */
-export function describeText(record: WalRecord): string {
-  const m = RMGRS[record.rmid];
-  const id = m?.identify(record.info);
-  const head = id ?? `UNKNOWN (${(record.info & ~XLR_INFO_MASK).toString(16)})`;
-  if (m === undefined) return `${head} `;
+/**
+ * `, desc: ID ` for each rmgr id and xl_info, with pg_waldump's rm_identify or UNKNOWN (%x); made on
+ * first use.
+ */
+const DESC_HEADS: (readonly Literal[] | undefined)[] = [];
+
+function descHeads(rmid: number): readonly Literal[] {
+  const m = RMGRS[rmid];
+  return Array.from({ length: 256 }, (_, info) => literal(`, desc: ${m?.identify(info) ?? `UNKNOWN (${(info & ~XLR_INFO_MASK).toString(16)})`} `));
+}
+
+/** `, blkref #N: rel ` and, for -b, `\tblkref #N: rel ` for each block id. */
+const BLOCK_HEADS: readonly Literal[] = Array.from({ length: XLR_MAX_BLOCK_ID + 1 }, (_, id) => literal(`, blkref #${id}: rel `));
+const BLOCK_HEADS_DETAILED: readonly Literal[] = Array.from({ length: XLR_MAX_BLOCK_ID + 1 }, (_, id) => literal(`\tblkref #${id}: rel `));
+
+/**
+ * `rmgr: NAME        len (rec/tot): ______/______, tx: __________, lsn: ` for each rmgr id, its
+ * three numeric fields left blank: they have fixed widths (%6u/%6u, %10u), so a line starts with one
+ * copy of this and the digits are written into the blanks (`putDigitsBefore`).
+ */
+const LINE_HEADS: readonly Literal[] = Array.from({ length: 256 }, (_, id) => {
+  const name = RMGRS[id]?.name ?? `custom${String(id).padStart(3, '0')}`;
+  return literal(`rmgr: ${name.padEnd(11, ' ')} len (rec/tot): ${' '.repeat(6)}/${' '.repeat(6)}, tx: ${' '.repeat(10)}, lsn: `);
+});
+/** Where the blanks of a line head end, and its length. */
+const REC_LEN_END = 39;
+const TOT_LEN_END = 46;
+const XID_END = 62;
+const LINE_HEAD_BYTES = 69;
+/** The largest length the %6u fields hold without growing the line. */
+const LEN_FIELD_MAX = 999_999;
+
+/** ` fork NAME` for each fork number a block reference can hold (4 bits). */
+const FORK_TEXTS: readonly Literal[] = Array.from({ length: 16 }, (_, fork) => literal(` fork ${FORK_NAMES[fork] ?? String(fork)}`));
+
+/** The fixed pieces of a line, encoded once. */
+const T = literals({
+  blk: ' blk ',
+  fpw: ' FPW',
+  fpwVerify: ' FPW for WAL verification',
+  fpwHole: ' (FPW); hole: offset: ',
+  fpwVerifyHole: ' (FPW for WAL verification); hole: offset: ',
+  cLength: ', length: ',
+  cCompressionSaved: ', compression saved: ',
+  cMethod: ', method: ',
+  pglz: 'pglz',
+  lz4: 'lz4',
+  zstd: 'zstd',
+  unknown: 'unknown',
+  cTx: ', tx: ',
+  cLsn: ', lsn: ',
+  cPrev: ', prev ',
+});
+
+/** `, desc: ID rm_desc` (without the block references), as XLogDumpDisplayRecord prints it. */
+function putDesc(b: Uint8Array, o: number, record: WalRecord): number {
+  const rmid = record.rmid;
+  o = putLiteral(b, o, (DESC_HEADS[rmid] ??= descHeads(rmid))[record.info]!);
+  const m = RMGRS[rmid];
+  if (m === undefined) return o;
   try {
     // Even an unnamed info value can decode (heap, BRIN pick the type by opcode bits), as in pg_waldump.
-    return `${head} ${m.format(m.describe(record), record)}`;
+    return m.put(b, o, m.describe(record), record);
   } catch (e) {
     if (!(e instanceof WalDecodeError)) throw e;
     // pg_waldump's rm_desc prints nothing for a type it does not know; any other failure is shown.
-    return e.code === 'UNKNOWN_RECORD_TYPE' && id === undefined ? `${head} ` : `${head} <${e.message}>`;
+    if (e.code === 'UNKNOWN_RECORD_TYPE' && m.identify(record.info) === undefined) return o;
+    return putText(b, o, `<${e.message}>`);
   }
 }
 
-/** `rmgr: NAME        len (rec/tot): ` for each rmgr id, as bytes, built once. */
-const LINE_HEADS: readonly Uint8Array[] = Array.from({ length: 256 }, (_, id) => {
-  const name = RMGRS[id]?.name ?? `custom${String(id).padStart(3, '0')}`;
-  return Buffer.from(`rmgr: ${name.padEnd(11, ' ')} len (rec/tot): `, 'latin1');
-});
-
+/** Room asked for a line before its desc text is known: enough for all but unusual records. */
+const RECORD_BYTES_GUESS = 512;
 /** The longest block reference text (-b, compressed image), with room to spare. */
 const BLOCK_REF_BYTES_MAX = 200;
-const FIXED_PART_BYTES_MAX = 160;
 
-function compressionMethod(bimgInfo: number): string {
-  if ((bimgInfo & BKPIMAGE_COMPRESS_PGLZ) !== 0) return 'pglz';
-  if ((bimgInfo & BKPIMAGE_COMPRESS_LZ4) !== 0) return 'lz4';
-  if ((bimgInfo & BKPIMAGE_COMPRESS_ZSTD) !== 0) return 'zstd';
-  return 'unknown';
+function compressionMethod(bimgInfo: number): Literal {
+  if ((bimgInfo & BKPIMAGE_COMPRESS_PGLZ) !== 0) return T.pglz;
+  if ((bimgInfo & BKPIMAGE_COMPRESS_LZ4) !== 0) return T.lz4;
+  if ((bimgInfo & BKPIMAGE_COMPRESS_ZSTD) !== 0) return T.zstd;
+  return T.unknown;
 }
 
 /** One block reference, as XLogRecGetBlockRefInfo writes it with pretty = true. */
 function putBlockRef(b: Uint8Array, o: number, ref: BlockRef, detailed: boolean): number {
-  o = putAscii(b, o, detailed ? '\tblkref #' : ', blkref #');
-  o = putUint(b, o, ref.id);
-  o = putAscii(b, o, ': rel ');
-  o = putUint(b, o, ref.rel.spcNode);
+  o = putLiteral(b, o, (detailed ? BLOCK_HEADS_DETAILED : BLOCK_HEADS)[ref.id]!);
+  const rel = ref.rel;
+  o = putUint(b, o, rel.spcNode);
   b[o++] = SLASH;
-  o = putUint(b, o, ref.rel.dbNode);
+  o = putUint(b, o, rel.dbNode);
   b[o++] = SLASH;
-  o = putUint(b, o, ref.rel.relNode);
-  if (detailed || ref.fork !== 0) {
-    o = putAscii(b, o, ' fork ');
-    o = putAscii(b, o, FORK_NAMES[ref.fork] ?? String(ref.fork));
-  }
-  o = putAscii(b, o, ' blk ');
+  o = putUint(b, o, rel.relNode);
+  const fork = ref.fork;
+  if (detailed || fork !== 0) o = putLiteral(b, o, FORK_TEXTS[fork]!);
+  o = putLiteral(b, o, T.blk);
   o = putUint(b, o, ref.blkno);
   if (ref.hasImage) {
-    if (!detailed) return putAscii(b, o, ref.applyImage ? ' FPW' : ' FPW for WAL verification');
-    o = putAscii(b, o, ref.applyImage ? ' (FPW); hole: offset: ' : ' (FPW for WAL verification); hole: offset: ');
+    if (!detailed) return putLiteral(b, o, ref.applyImage ? T.fpw : T.fpwVerify);
+    o = putLiteral(b, o, ref.applyImage ? T.fpwHole : T.fpwVerifyHole);
     o = putUint(b, o, ref.holeOffset);
-    o = putAscii(b, o, ', length: ');
+    o = putLiteral(b, o, T.cLength);
     o = putUint(b, o, ref.holeLength);
     if ((ref.bimgInfo & BKPIMAGE_COMPRESSED_MASK) !== 0) {
-      o = putAscii(b, o, ', compression saved: ');
+      o = putLiteral(b, o, T.cCompressionSaved);
       o = putUint(b, o, BLCKSZ - ref.holeLength - ref.bimgLen);
-      o = putAscii(b, o, ', method: ');
-      o = putAscii(b, o, compressionMethod(ref.bimgInfo));
+      o = putLiteral(b, o, T.cMethod);
+      o = putLiteral(b, o, compressionMethod(ref.bimgInfo));
     }
   }
   if (detailed) b[o++] = NEWLINE;
   return o;
 }
 
-/** One record as pg_waldump prints it (XLogDumpDisplayRecord), trailing newline included. */
-export function writeRecord(t: TextBuffer, record: WalRecord, detailed: boolean): void {
-  let fpiLen = 0;
-  for (const ref of record.blocks) if (ref !== undefined && ref.hasImage) fpiLen += ref.bimgLen;
-  let o = t.begin(FIXED_PART_BYTES_MAX);
-  let b = t.bytes;
-  o = putBytes(b, o, LINE_HEADS[record.rmid]!);
+/** The line head of a record too long for the %6u fields, which then grow as printf's do. */
+function putLongRecordHead(b: Uint8Array, o: number, record: WalRecord, fpiLen: number): number {
+  const name = RMGRS[record.rmid]?.name ?? `custom${String(record.rmid).padStart(3, '0')}`;
+  o = putText(b, o, `rmgr: ${name.padEnd(11, ' ')} len (rec/tot): `);
   o = putUint(b, o, record.totLen - fpiLen, 6);
   b[o++] = SLASH;
   o = putUint(b, o, record.totLen, 6);
-  o = putAscii(b, o, ', tx: ');
+  o = putLiteral(b, o, T.cTx);
   o = putUint(b, o, record.xid, 10);
-  o = putAscii(b, o, ', lsn: ');
+  return putLiteral(b, o, T.cLsn);
+}
+
+/** One record's line(s) at `b[o]`; returns the offset after them (exact even past `b.length`). */
+function putRecord(b: Uint8Array, o: number, record: WalRecord, detailed: boolean): number {
+  const blocks = record.blocks;
+  let fpiLen = 0;
+  for (let i = 0; i < blocks.length; i++) {
+    const ref = blocks[i];
+    if (ref !== undefined && ref.hasImage) fpiLen += ref.bimgLen;
+  }
+  const totLen = record.totLen;
+  if (totLen <= LEN_FIELD_MAX) {
+    putLiteral(b, o, LINE_HEADS[record.rmid]!);
+    putDigitsBefore(b, o + REC_LEN_END, totLen - fpiLen);
+    putDigitsBefore(b, o + TOT_LEN_END, totLen);
+    putDigitsBefore(b, o + XID_END, record.xid);
+    o += LINE_HEAD_BYTES;
+  } else {
+    o = putLongRecordHead(b, o, record, fpiLen);
+  }
   o = putLsnPadded(b, o, record.lsnNumber);
-  o = putAscii(b, o, ', prev ');
+  o = putLiteral(b, o, T.cPrev);
   o = putLsnPadded(b, o, record.prevNumber);
-  o = putAscii(b, o, ', desc: ');
-  t.commit(o);
-  t.text(describeText(record));
-  o = t.begin(1 + record.blocks.length * BLOCK_REF_BYTES_MAX + 1);
-  b = t.bytes;
+  o = putDesc(b, o, record);
   if (detailed) b[o++] = NEWLINE;
-  for (const ref of record.blocks) if (ref !== undefined) o = putBlockRef(b, o, ref, detailed);
+  for (let i = 0; i < blocks.length; i++) {
+    const ref = blocks[i];
+    if (ref !== undefined) o = putBlockRef(b, o, ref, detailed);
+  }
   if (!detailed) b[o++] = NEWLINE;
-  t.commit(o);
+  return o;
+}
+
+/** One record as pg_waldump prints it (XLogDumpDisplayRecord), trailing newline included. */
+export function writeRecord(t: TextBuffer, record: WalRecord, detailed: boolean): void {
+  let start = t.begin(RECORD_BYTES_GUESS + record.blocks.length * BLOCK_REF_BYTES_MAX);
+  let end = putRecord(t.bytes, start, record, detailed);
+  if (end > t.bytes.length) {
+    // A desc text longer than the guess (thousands of xids, say): now its length is known.
+    start = t.begin(end - start);
+    end = putRecord(t.bytes, start, record, detailed);
+    assert(end <= t.bytes.length, 'a record line came out longer the second time it was written');
+  }
+  t.commit(end);
 }
 
 interface Counter {

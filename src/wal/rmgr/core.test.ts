@@ -19,7 +19,7 @@ import { logicalMsgRmgr } from './logicalmsg.js';
 import { multixactRmgr } from './multixact.js';
 import { relmapRmgr } from './relmap.js';
 import { replOriginRmgr } from './replorigin.js';
-import type { RmgrModule } from './rmgr.js';
+import { formatDesc, type RmgrModule } from './rmgr.js';
 import { smgrRmgr } from './smgr.js';
 import { standbyRmgr } from './standby.js';
 import { tblspcRmgr } from './tblspc.js';
@@ -72,7 +72,7 @@ function record(rmid: number, info: number, mainData: Uint8Array, extra: { xid?:
 
 /** desc text as pg_waldump shows it after the type name. */
 function text<D extends DescriptionBase>(m: RmgrModule<D>, r: WalRecord): string {
-  return m.format(m.describe(r), r);
+  return formatDesc(m, m.describe(r), r);
 }
 
 function throwsCode(fn: () => unknown, code: string): void {
