@@ -80,6 +80,14 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 const NO_BLOCK_REFS: readonly (BlockRef | undefined)[] = Object.freeze([]);
 
 /**
+ * Where decodeRecord gathers a record's block references before copying them to a list of exactly
+ * their size (an array grown from empty reserves room for 17). Entries are cleared after each use.
+ */
+const gathered: (DecodedBlock | undefined)[] = new Array<DecodedBlock | undefined>(XLR_MAX_BLOCK_ID + 1).fill(undefined);
+/** The highest entry of `gathered` that may be set: -1 unless a malformed record left some. */
+let gatheredMax = -1;
+
+/**
  * A block reference as decoded: header fields at once, the flag bits and the views of its image and
  * data only when asked for (most readers of most records never look at them), from offsets into the
  * record's bytes set after all headers.
@@ -170,6 +178,10 @@ function relFileNodeAt(b: Uint8Array, o: number): RelFileNode {
  */
 export function decodeRecord(bytes: Uint8Array, start: number, end: number, at = 0): WalRecord {
   const totLen = readU32(bytes, at);
+  if (gatheredMax >= 0) {
+    gathered.fill(undefined, 0, gatheredMax + 1);
+    gatheredMax = -1;
+  }
   let ptr = at + SIZE_OF_XLOG_RECORD;
   let remaining = totLen - SIZE_OF_XLOG_RECORD;
   let datatotal = 0;
@@ -180,7 +192,6 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
   let maxBlockId = -1;
   let lastRel: RelFileNode | null = null;
   // Header fields first; the images and data follow all headers, in block order (as in PostgreSQL).
-  let blocks: DecodedBlock[] | undefined;
   while (remaining > datatotal) {
     if (remaining < 1) shortData(start);
     const blockId = bytes[ptr]!;
@@ -276,24 +287,28 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
       const blkno = readU32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
-      blocks ??= [];
-      blocks[blockId] = new DecodedBlock(bytes, blockId, rel, flags, blkno as BlockNumber, dataLen, bimgLen, bimgInfo, holeOffset, holeLength);
+      gatheredMax = blockId;
+      gathered[blockId] = new DecodedBlock(bytes, blockId, rel, flags, blkno as BlockNumber, dataLen, bimgLen, bimgInfo, holeOffset, holeLength);
     } else {
       malformed(`invalid block_id ${blockId}`, start);
     }
   }
+  let blocks = NO_BLOCK_REFS;
+  if (maxBlockId >= 0) {
+    blocks = gathered.slice(0, maxBlockId + 1);
+    gathered.fill(undefined, 0, maxBlockId + 1);
+    gatheredMax = -1;
+  }
   if (remaining !== datatotal) shortData(start);
 
   // Images and data follow all headers, in block order; their views are made when first asked for.
-  if (blocks !== undefined) {
-    for (let i = 0; i < blocks.length; i++) {
-      const b = blocks[i];
-      if (b === undefined) continue;
-      b.imageStart = ptr;
-      ptr += b.bimgLen;
-      b.dataStart = ptr;
-      ptr += b.dataLen;
-    }
+  for (let i = 0; i <= maxBlockId; i++) {
+    const b = blocks[i] as DecodedBlock | undefined;
+    if (b === undefined) continue;
+    b.imageStart = ptr;
+    ptr += b.bimgLen;
+    b.dataStart = ptr;
+    ptr += b.dataLen;
   }
 
   return new DecodedRecord(
@@ -306,7 +321,7 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
     readU32(bytes, at + 4) as TransactionId,
     bytes[at + 16]!,
     bytes[at + 17]!,
-    blocks ?? NO_BLOCK_REFS,
+    blocks,
     origin,
     toplevelXid as TransactionId,
     ptr,

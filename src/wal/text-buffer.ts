@@ -216,7 +216,8 @@ export function putLsnPadded(b: Uint8Array, o: number, lsn: number): number {
   b[o++] = 0x2f;
   if (o + 8 > b.length) return o + 8;
   // The low half: eight digits, two per store.
-  const lo = lsn % 0x1_0000_0000;
+  // A subtraction, not `%`: a float remainder is a call into C.
+  const lo = lsn - hi * 0x1_0000_0000;
   const v = viewOf(b);
   v.setUint16(o, HEX_PAIRS[lo >>> 24]!, true);
   v.setUint16(o + 2, HEX_PAIRS[(lo >>> 16) & 0xff]!, true);

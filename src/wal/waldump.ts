@@ -41,15 +41,20 @@ const BLOCK_HEADS_DETAILED: readonly Literal[] = Array.from({ length: XLR_MAX_BL
  * three numeric fields left blank: they have fixed widths (%6u/%6u, %10u), so a line starts with one
  * copy of this and the digits are written into the blanks (`putDigitsBefore`).
  */
-const LINE_HEADS: readonly Literal[] = Array.from({ length: 256 }, (_, id) => {
-  const name = RMGRS[id]?.name ?? `custom${String(id).padStart(3, '0')}`;
-  return literal(`rmgr: ${name.padEnd(11, ' ')} len (rec/tot): ${' '.repeat(6)}/${' '.repeat(6)}, tx: ${' '.repeat(10)}, lsn: `);
-});
-/** Where the blanks of a line head end, and its length. */
+const LINE_HEADS: readonly Literal[] = Array.from({ length: 256 }, (_, id) => literal(`rmgr: ${rmgrName(id).padEnd(11, ' ')} len (rec/tot): ${' '.repeat(6)}/${' '.repeat(6)}, tx: ${' '.repeat(10)}, lsn: `));
+/**
+ * Where the blanks of a line head end, and its length, for names of up to 11 characters; %-11s pads
+ * but does not cut, so a longer name (LogicalMessage) moves them by `NAME_OVERFLOW[id]`.
+ */
 const REC_LEN_END = 39;
 const TOT_LEN_END = 46;
 const XID_END = 62;
 const LINE_HEAD_BYTES = 69;
+const NAME_OVERFLOW: readonly number[] = Array.from({ length: 256 }, (_, id) => Math.max(0, rmgrName(id).length - 11));
+
+function rmgrName(id: number): string {
+  return RMGRS[id]?.name ?? `custom${String(id).padStart(3, '0')}`;
+}
 /** The largest length the %6u fields hold without growing the line. */
 const LEN_FIELD_MAX = 999_999;
 
@@ -136,8 +141,7 @@ function putBlockRef(b: Uint8Array, o: number, ref: BlockRef, detailed: boolean)
 
 /** The line head of a record too long for the %6u fields, which then grow as printf's do. */
 function putLongRecordHead(b: Uint8Array, o: number, record: WalRecord, fpiLen: number): number {
-  const name = RMGRS[record.rmid]?.name ?? `custom${String(record.rmid).padStart(3, '0')}`;
-  o = putText(b, o, `rmgr: ${name.padEnd(11, ' ')} len (rec/tot): `);
+  o = putText(b, o, `rmgr: ${rmgrName(record.rmid).padEnd(11, ' ')} len (rec/tot): `);
   o = putUint(b, o, record.totLen - fpiLen, 6);
   b[o++] = SLASH;
   o = putUint(b, o, record.totLen, 6);
@@ -156,7 +160,9 @@ function putRecord(b: Uint8Array, o: number, record: WalRecord, detailed: boolea
   }
   const totLen = record.totLen;
   if (totLen <= LEN_FIELD_MAX) {
-    putLiteral(b, o, LINE_HEADS[record.rmid]!);
+    const rmid = record.rmid;
+    putLiteral(b, o, LINE_HEADS[rmid]!);
+    o += NAME_OVERFLOW[rmid]!;
     putDigitsBefore(b, o + REC_LEN_END, totLen - fpiLen);
     putDigitsBefore(b, o + TOT_LEN_END, totLen);
     putDigitsBefore(b, o + XID_END, record.xid);

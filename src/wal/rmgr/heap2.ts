@@ -12,7 +12,7 @@ import type { ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_HEAP2_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
+import { NO_EFFECTS, type BlockUse, type DescriptionBase, type Effect } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import {
   FIRST_OFFSET_NUMBER,
@@ -294,6 +294,62 @@ class MultiInsertTupleInRecord implements MultiInsertTuple {
   }
 }
 
+/**
+ * Walks the xl_multi_insert_tuples of block 0's data (SHORTALIGNed, each with its data), calling
+ * `each` with the fields and where the data lies; checks they fill the data exactly.
+ */
+function walkMultiInsertTuples(
+  record: WalRecord,
+  r: ByteReader,
+  ntuples: number,
+  each?: (i: number, infomask2: number, infomask: number, hoff: number, start: number, datalen: number) => void,
+): void {
+  for (let i = 0; i < ntuples; i++) {
+    r.align(2); // xl_multi_insert_tuple is SHORTALIGNed
+    const datalen = r.u16('xl_multi_insert_tuple.datalen');
+    const infomask2 = r.u16('xl_multi_insert_tuple.t_infomask2');
+    const infomask = r.u16('xl_multi_insert_tuple.t_infomask');
+    const hoff = r.u8('xl_multi_insert_tuple.t_hoff');
+    r.need(datalen, 'tuple data');
+    if (each !== undefined) each(i, infomask2, infomask, hoff, r.offset, datalen);
+    r.offset += datalen;
+  }
+  // heap_xlog_multi_insert: "total tuple length mismatch"
+  if (r.remaining !== 0) malformedPayload(record, `MULTI_INSERT block 0 data has ${r.remaining} bytes after ${ntuples} tuples`);
+}
+
+/**
+ * XLOG_HEAP2_MULTI_INSERT's description. Its tuples (often a hundred, each two objects) are checked
+ * when the record is described and made when first asked for: only redo asks.
+ */
+class MultiInsertDescription implements Heap2MultiInsert {
+  readonly kind = 'heap2.multiInsert' as const;
+  #tuples: readonly MultiInsertTuple[] | undefined;
+
+  constructor(
+    private readonly record: WalRecord,
+    readonly flags: number,
+    readonly ntuples: number,
+    readonly offsets: readonly number[],
+    readonly initPage: boolean,
+    readonly blocks: readonly BlockUse[],
+    readonly effects: readonly Effect[],
+  ) {}
+
+  get tuples(): readonly MultiInsertTuple[] {
+    if (this.#tuples !== undefined) return this.#tuples;
+    const block = this.record.blocks[0];
+    const out: MultiInsertTuple[] = [];
+    if (block !== undefined && block.hasData) {
+      const r = blockDataReader(this.record, block, 'block 0 data');
+      walkMultiInsertTuples(this.record, r, this.ntuples, (i, infomask2, infomask, hoff, start, datalen) =>
+        out.push(new MultiInsertTupleInRecord(this.offsets[i]!, { infomask2, infomask, hoff }, r.bytes, start, datalen)),
+      );
+    }
+    return (this.#tuples = out);
+  }
+}
+
 function multiInsert(record: WalRecord, initPage: boolean): Heap2MultiInsert {
   const m = mainDataReader(record);
   const flags = m.u8('flags');
@@ -301,28 +357,10 @@ function multiInsert(record: WalRecord, initPage: boolean): Heap2MultiInsert {
   const ntuples = m.u16('ntuples');
   const offsets: number[] = [];
   for (let i = 0; i < ntuples; i++) offsets.push(initPage ? FIRST_OFFSET_NUMBER + i : m.u16('offsets[]'));
-  const tuples = blockData(
-    record,
-    (r) => {
-      const out: MultiInsertTuple[] = [];
-      for (let i = 0; i < ntuples; i++) {
-        r.align(2); // xl_multi_insert_tuple is SHORTALIGNed
-        const datalen = r.u16('xl_multi_insert_tuple.datalen');
-        const infomask2 = r.u16('xl_multi_insert_tuple.t_infomask2');
-        const infomask = r.u16('xl_multi_insert_tuple.t_infomask');
-        const hoff = r.u8('xl_multi_insert_tuple.t_hoff');
-        r.need(datalen, 'tuple data');
-        out.push(new MultiInsertTupleInRecord(offsets[i]!, { infomask2, infomask, hoff }, r.bytes, r.offset, datalen));
-        r.offset += datalen;
-      }
-      // heap_xlog_multi_insert: "total tuple length mismatch"
-      if (r.remaining !== 0) malformedPayload(record, `MULTI_INSERT block 0 data has ${r.remaining} bytes after ${ntuples} tuples`);
-      return out;
-    },
-    [],
-  );
+  const heap = requireBlock(record, 0, 'MULTI_INSERT');
+  if (heap.hasData) walkMultiInsertTuples(record, blockDataReader(record, heap, 'block 0 data'), ntuples);
   const effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
-  return { kind: 'heap2.multiInsert', flags, ntuples, offsets, initPage, tuples, blocks: HEAP_BLOCK.uses(record, initPage), effects };
+  return new MultiInsertDescription(record, flags, ntuples, offsets, initPage, HEAP_BLOCK.uses(record, initPage), effects);
 }
 
 function lockUpdated(record: WalRecord): Heap2LockUpdated {
