@@ -5,9 +5,10 @@
 import { Command, CommanderError } from 'commander';
 import { runWaldump, UsageError, type WaldumpOptions } from './waldump.js';
 import { RMGR_NAMES } from '../pg/rmgr-ids.js';
-import { runDemo } from './demo.js';
 import { writeAllSync } from './write.js';
-import { runVerifyRedo, type VerifyRedoOptions } from './verify-redo.js';
+// The other subcommands load their modules when run: `strata waldump` starts in a third of the
+// time without the redo engine and the control plane.
+import type { VerifyRedoOptions } from './verify-redo.js';
 
 /** pg_waldump's optional-argument `--stats[=record]`, which a generic parser cannot express. */
 function rewriteStatsArgs(argv: string[]): string[] {
@@ -67,7 +68,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('-s, --start <RECPTR>', 'start at WAL location RECPTR (default: the start of the oldest segment)')
     .option('-e, --end <RECPTR>', 'stop at WAL location RECPTR')
     .option('-t, --timeline <TLI>', 'timeline to read (default 1)')
-    .action((opts: VerifyRedoOptions) => {
+    .action(async (opts: VerifyRedoOptions) => {
+      const { runVerifyRedo } = await import('./verify-redo.js');
       code = runVerifyRedo(opts, (s) => process.stdout.write(s));
     });
 
@@ -75,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('demo')
     .description('start a stock PostgreSQL on embedded defaults, make WAL, and decode it with strata waldump')
     .action(async () => {
+      const { runDemo } = await import('./demo.js');
       code = await runDemo();
     });
 

@@ -208,6 +208,23 @@ export function putLsn(b: Uint8Array, o: number, lsn: bigint): number {
 /** Each byte's two hex digits, as the little-endian uint16 that stores them in order. */
 const HEX_PAIRS = Uint16Array.from({ length: 256 }, (_, i) => HEX[i >> 4]! | (HEX[i & 15]! << 8));
 
+/**
+ * `%X/%08X` of an LSN below 16 * 2^32 (one high digit) written over the ten bytes at `o`: a blank
+ * field of a Literal.
+ */
+export function putLsnAt(b: Uint8Array, o: number, lsn: number): void {
+  const hi = Math.floor(lsn / 0x1_0000_0000);
+  const lo = lsn - hi * 0x1_0000_0000;
+  if (o + 10 > b.length) return;
+  b[o] = HEX[hi]!;
+  b[o + 1] = 0x2f;
+  const v = viewOf(b);
+  v.setUint16(o + 2, HEX_PAIRS[lo >>> 24]!, true);
+  v.setUint16(o + 4, HEX_PAIRS[(lo >>> 16) & 0xff]!, true);
+  v.setUint16(o + 6, HEX_PAIRS[(lo >>> 8) & 0xff]!, true);
+  v.setUint16(o + 8, HEX_PAIRS[lo & 0xff]!, true);
+}
+
 /** `%X/%08X` of an LSN given as an exact number (below 2^53). */
 export function putLsnPadded(b: Uint8Array, o: number, lsn: number): number {
   const hi = Math.floor(lsn / 0x1_0000_0000);

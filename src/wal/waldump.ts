@@ -12,7 +12,7 @@ import { FORK_NAMES } from '../pg/types.js';
 import { WalDecodeError } from './errors.js';
 import { recordLengths, type BlockRef, type WalRecord } from './record.js';
 import { RMGRS } from './rmgr/index.js';
-import { literal, literals, putDigitsBefore, putLiteral, putLsnPadded, putText, putUint, type Literal, type TextBuffer } from './text-buffer.js';
+import { literal, literals, putDigitsBefore, putLiteral, putLsnAt, putLsnPadded, putText, putUint, type Literal, type TextBuffer } from './text-buffer.js';
 
 const NEWLINE = 0x0a;
 const SLASH = 0x2f;
@@ -28,35 +28,49 @@ function pad(s: string | number, width: number): string {
 const DESC_HEADS: (readonly Literal[] | undefined)[] = [];
 
 function descHeads(rmid: number): readonly Literal[] {
-  const m = RMGRS[rmid];
-  return Array.from({ length: 256 }, (_, info) => literal(`, desc: ${m?.identify(info) ?? `UNKNOWN (${(info & ~XLR_INFO_MASK).toString(16)})`} `));
+  return Array.from({ length: 256 }, (_, info) => literal(`, desc: ${identifyText(rmid, info)} `));
 }
+
+function identifyText(rmid: number, info: number): string {
+  return RMGRS[rmid]?.identify(info) ?? `UNKNOWN (${(info & ~XLR_INFO_MASK).toString(16)})`;
+}
+
+/**
+ * The whole fixed part of a line for each rmgr id and xl_info, made on first use:
+ * `rmgr: NAME        len (rec/tot): ______/______, tx: __________, lsn: _/________, prev _/________, desc: ID `
+ * with its numeric fields blank. Every field has a fixed width while the lengths fit %6u and the
+ * LSNs are below 64 GiB (one hex digit before the slash), which is nearly always: a line then starts
+ * with one copy of this and its digits written into the blanks.
+ */
+const LINE_TEMPLATES: (readonly Literal[] | undefined)[] = [];
+
+function lineTemplates(rmid: number): readonly Literal[] {
+  const head = `rmgr: ${rmgrName(rmid).padEnd(11, ' ')} len (rec/tot): ${' '.repeat(6)}/${' '.repeat(6)}, tx: ${' '.repeat(10)}, lsn: `;
+  return Array.from({ length: 256 }, (_, info) => literal(`${head}_/________, prev _/________, desc: ${identifyText(rmid, info)} `));
+}
+
+// Where the fields of a line template are, for rmgr names of up to 11 characters: %-11s pads but
+// does not cut, so a longer name (LogicalMessage) moves them all by NAME_OVERFLOW[id].
+const REC_LEN_END = 39;
+const TOT_LEN_END = 46;
+const XID_END = 62;
+const LSN_HI_AT = 69;
+const PREV_HI_AT = 86;
+/** The largest length the %6u fields hold, and the first LSN whose %X high half takes two digits. */
+const LEN_FIELD_MAX = 999_999;
+const TWO_DIGIT_LSN = 16 * 0x1_0000_0000;
 
 /** `, blkref #N: rel ` and, for -b, `\tblkref #N: rel ` for each block id. */
 const BLOCK_HEADS: readonly Literal[] = Array.from({ length: XLR_MAX_BLOCK_ID + 1 }, (_, id) => literal(`, blkref #${id}: rel `));
 const BLOCK_HEADS_DETAILED: readonly Literal[] = Array.from({ length: XLR_MAX_BLOCK_ID + 1 }, (_, id) => literal(`\tblkref #${id}: rel `));
 
-/**
- * `rmgr: NAME        len (rec/tot): ______/______, tx: __________, lsn: ` for each rmgr id, its
- * three numeric fields left blank: they have fixed widths (%6u/%6u, %10u), so a line starts with one
- * copy of this and the digits are written into the blanks (`putDigitsBefore`).
- */
-const LINE_HEADS: readonly Literal[] = Array.from({ length: 256 }, (_, id) => literal(`rmgr: ${rmgrName(id).padEnd(11, ' ')} len (rec/tot): ${' '.repeat(6)}/${' '.repeat(6)}, tx: ${' '.repeat(10)}, lsn: `));
-/**
- * Where the blanks of a line head end, and its length, for names of up to 11 characters; %-11s pads
- * but does not cut, so a longer name (LogicalMessage) moves them by `NAME_OVERFLOW[id]`.
- */
-const REC_LEN_END = 39;
-const TOT_LEN_END = 46;
-const XID_END = 62;
-const LINE_HEAD_BYTES = 69;
+/** `rmgr: NAME        len (rec/tot): ` for each rmgr id, for lines that do not fit a template. */
+const LINE_STARTS: readonly Literal[] = Array.from({ length: 256 }, (_, id) => literal(`rmgr: ${rmgrName(id).padEnd(11, ' ')} len (rec/tot): `));
 const NAME_OVERFLOW: readonly number[] = Array.from({ length: 256 }, (_, id) => Math.max(0, rmgrName(id).length - 11));
 
 function rmgrName(id: number): string {
   return RMGRS[id]?.name ?? `custom${String(id).padStart(3, '0')}`;
 }
-/** The largest length the %6u fields hold without growing the line. */
-const LEN_FIELD_MAX = 999_999;
 
 /** ` fork NAME` for each fork number a block reference can hold (4 bits). */
 const FORK_TEXTS: readonly Literal[] = Array.from({ length: 16 }, (_, fork) => literal(` fork ${FORK_NAMES[fork] ?? String(fork)}`));
@@ -80,11 +94,9 @@ const T = literals({
   cPrev: ', prev ',
 });
 
-/** `, desc: ID rm_desc` (without the block references), as XLogDumpDisplayRecord prints it. */
+/** rm_desc (the text after `desc: ID `, without the block references), as XLogDumpDisplayRecord prints it. */
 function putDesc(b: Uint8Array, o: number, record: WalRecord): number {
-  const rmid = record.rmid;
-  o = putLiteral(b, o, (DESC_HEADS[rmid] ??= descHeads(rmid))[record.info]!);
-  const m = RMGRS[rmid];
+  const m = RMGRS[record.rmid];
   if (m === undefined) return o;
   try {
     // Even an unnamed info value can decode (heap, BRIN pick the type by opcode bits), as in pg_waldump.
@@ -139,15 +151,19 @@ function putBlockRef(b: Uint8Array, o: number, ref: BlockRef, detailed: boolean)
   return o;
 }
 
-/** The line head of a record too long for the %6u fields, which then grow as printf's do. */
-function putLongRecordHead(b: Uint8Array, o: number, record: WalRecord, fpiLen: number): number {
-  o = putText(b, o, `rmgr: ${rmgrName(record.rmid).padEnd(11, ' ')} len (rec/tot): `);
+/** The fixed part of a line that does not fit its template (see LINE_TEMPLATES), piece by piece. */
+function putLineHead(b: Uint8Array, o: number, record: WalRecord, fpiLen: number): number {
+  o = putLiteral(b, o, LINE_STARTS[record.rmid]!);
   o = putUint(b, o, record.totLen - fpiLen, 6);
   b[o++] = SLASH;
   o = putUint(b, o, record.totLen, 6);
   o = putLiteral(b, o, T.cTx);
   o = putUint(b, o, record.xid, 10);
-  return putLiteral(b, o, T.cLsn);
+  o = putLiteral(b, o, T.cLsn);
+  o = putLsnPadded(b, o, record.lsnNumber);
+  o = putLiteral(b, o, T.cPrev);
+  o = putLsnPadded(b, o, record.prevNumber);
+  return putLiteral(b, o, (DESC_HEADS[record.rmid] ??= descHeads(record.rmid))[record.info]!);
 }
 
 /** One record's line(s) at `b[o]`; returns the offset after them (exact even past `b.length`). */
@@ -159,20 +175,22 @@ function putRecord(b: Uint8Array, o: number, record: WalRecord, detailed: boolea
     if (ref !== undefined && ref.hasImage) fpiLen += ref.bimgLen;
   }
   const totLen = record.totLen;
-  if (totLen <= LEN_FIELD_MAX) {
+  const lsn = record.lsnNumber;
+  const prev = record.prevNumber;
+  if (totLen <= LEN_FIELD_MAX && lsn < TWO_DIGIT_LSN && prev < TWO_DIGIT_LSN) {
     const rmid = record.rmid;
-    putLiteral(b, o, LINE_HEADS[rmid]!);
-    o += NAME_OVERFLOW[rmid]!;
-    putDigitsBefore(b, o + REC_LEN_END, totLen - fpiLen);
-    putDigitsBefore(b, o + TOT_LEN_END, totLen);
-    putDigitsBefore(b, o + XID_END, record.xid);
-    o += LINE_HEAD_BYTES;
+    const template = (LINE_TEMPLATES[rmid] ??= lineTemplates(rmid))[record.info]!;
+    putLiteral(b, o, template);
+    const at = o + NAME_OVERFLOW[rmid]!;
+    putDigitsBefore(b, at + REC_LEN_END, totLen - fpiLen);
+    putDigitsBefore(b, at + TOT_LEN_END, totLen);
+    putDigitsBefore(b, at + XID_END, record.xid);
+    putLsnAt(b, at + LSN_HI_AT, lsn);
+    putLsnAt(b, at + PREV_HI_AT, prev);
+    o += template.bytes.length;
   } else {
-    o = putLongRecordHead(b, o, record, fpiLen);
+    o = putLineHead(b, o, record, fpiLen);
   }
-  o = putLsnPadded(b, o, record.lsnNumber);
-  o = putLiteral(b, o, T.cPrev);
-  o = putLsnPadded(b, o, record.prevNumber);
   o = putDesc(b, o, record);
   if (detailed) b[o++] = NEWLINE;
   for (let i = 0; i < blocks.length; i++) {

@@ -7,13 +7,13 @@
  * (kept as views into the record), and the xl_btree_metadata that rebuilds the metapage. Block roles
  * follow the registrations in nbtinsert.c and nbtpage.c.
  */
-import type { ByteReader } from '../../pg/bytes.js';
+import { readU16, type ByteReader } from '../../pg/bytes.js';
 import { RM_BTREE_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
 import { NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import { literals, putLiteral, putText, putUint } from '../text-buffer.js';
-import { mainDataReader, blockDataReader, BlockUseSpec, blockUses, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import { blockDataReader, blockUses, BlockUseSpec, mainDataBytes, mainDataReader, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
 
 export const XLOG_BTREE_INSERT_LEAF = 0x00;
 export const XLOG_BTREE_INSERT_UPPER = 0x10;
@@ -261,7 +261,7 @@ const INTERNAL_INSERT_BLOCKS = new BlockUseSpec([
 ]);
 
 function insert(record: WalRecord, info: keyof typeof INSERT_KINDS): BtreeInsert {
-  const offnum = mainDataReader(record).u16('offnum');
+  const offnum = readU16(mainDataBytes(record), mainDataStruct(record, 2, 'xl_btree_insert'));
   const target = requireBlock(record, 0, 'INSERT');
   const posting = info === XLOG_BTREE_INSERT_POST;
   let postingOff = 0;

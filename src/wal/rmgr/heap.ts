@@ -10,13 +10,13 @@
  * redo clears before it touches the page. Like heap_redo, the opcode is `info & XLOG_HEAP_OPMASK`;
  * XLOG_HEAP_INIT_PAGE says redo starts the (new) page from scratch.
  */
-import type { ByteReader } from '../../pg/bytes.js';
+import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import { RM_HEAP_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, TransactionId } from '../../pg/types.js';
 import { NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import { literals, putHexByte, putLiteral, putUint } from '../text-buffer.js';
-import { BlockUseSpec, blockDataReader, mainDataReader, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { BlockUseSpec, blockDataBytes, blockDataEnd, blockDataStruct, mainDataBytes, mainDataReader, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 
 // heapam_xlog.h: opcodes in the high bits of xl_info.
 export const XLOG_HEAP_INSERT = 0x00;
@@ -210,11 +210,30 @@ class TupleInRecord implements UpdateNewTuple {
 }
 
 /** An xl_heap_header and the tuple bytes after it, up to the end of the reader (which it consumes). */
-function readLoggedTuple(r: ByteReader, prefixLen = 0, suffixLen = 0): UpdateNewTuple {
+function readLoggedTuple(r: ByteReader): LoggedTuple {
   const header = readHeapHeader(r);
   const start = r.offset;
   r.offset = r.end;
-  return new TupleInRecord(header, r.bytes, start, r.end - start, prefixLen, suffixLen);
+  return new TupleInRecord(header, r.bytes, start, r.end - start, 0, 0);
+}
+
+/**
+ * The tuple in a block's data: `prefixBytes` of other fields (UPDATE's prefix and suffix lengths),
+ * then an xl_heap_header, then the tuple bytes to the end of the data.
+ */
+function blockTuple(record: WalRecord, block: BlockRef, prefixBytes: number, prefixLen: number, suffixLen: number): UpdateNewTuple {
+  const b = blockDataBytes(block);
+  const o = blockDataStruct(record, block, prefixBytes + SIZE_OF_HEAP_HEADER, 'xl_heap_header') + prefixBytes;
+  const header = { infomask2: readU16(b, o), infomask: readU16(b, o + 2), hoff: b[o + 4]! };
+  const start = o + SIZE_OF_HEAP_HEADER;
+  return new TupleInRecord(header, b, start, blockDataEnd(block) - start, prefixLen, suffixLen);
+}
+
+/** A reader of the main data after its fixed struct of `size` bytes (the old tuple of DELETE and UPDATE). */
+function afterStruct(record: WalRecord, size: number): ByteReader {
+  const r = mainDataReader(record);
+  r.skip(size);
+  return r;
 }
 
 /** The block reference redo cannot do without, or a MALFORMED_PAYLOAD error. */
@@ -236,23 +255,38 @@ const UPDATE_BLOCKS = new BlockUseSpec([
   [1, 'old'],
 ]);
 
+// The fixed structs of the main data (heapam_xlog.h), read at their members' offsets.
+/** SizeOfHeapInsert: offnum u16, flags u8. */
+const SIZE_OF_HEAP_INSERT = 3;
+/** SizeOfHeapDelete: xmax u32, offnum u16, infobits_set u8, flags u8. */
+const SIZE_OF_HEAP_DELETE = 8;
+/** SizeOfHeapUpdate: old_xmax u32, old_offnum u16, old_infobits_set u8, flags u8, new_xmax u32, new_offnum u16. */
+const SIZE_OF_HEAP_UPDATE = 14;
+/** SizeOfHeapLock: locking_xid u32, offnum u16, infobits_set u8, flags u8. */
+const SIZE_OF_HEAP_LOCK = 8;
+/** SizeOfHeapHeader: t_infomask2 u16, t_infomask u16, t_hoff u8. */
+const SIZE_OF_HEAP_HEADER = 5;
+
 function insert(record: WalRecord, initPage: boolean): HeapInsert {
-  const r = mainDataReader(record);
-  const offnum = r.u16('offnum');
-  const flags = r.u8('flags');
+  const m = mainDataBytes(record);
+  const o = mainDataStruct(record, SIZE_OF_HEAP_INSERT, 'xl_heap_insert');
+  const offnum = readU16(m, o);
+  const flags = m[o + 2]!;
   const heap = requireBlock(record, 0, 'INSERT');
-  const tuple = heap.hasData ? readLoggedTuple(blockDataReader(record, heap, 'block 0 data')) : undefined;
+  const tuple = heap.hasData ? blockTuple(record, heap, 0, 0, 0) : undefined;
   const effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
   return { kind: 'heap.insert', offnum, flags, initPage, tuple, blocks: HEAP_BLOCK.uses(record, initPage), effects };
 }
 
 function del(record: WalRecord): HeapDelete {
-  const r = mainDataReader(record);
-  const xmax = r.u32('xmax') as TransactionId;
-  const offnum = r.u16('offnum');
-  const infobitsSet = r.u8('infobits_set');
-  const flags = r.u8('flags');
-  const oldTuple = (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(r) : undefined;
+  const m = mainDataBytes(record);
+  const o = mainDataStruct(record, SIZE_OF_HEAP_DELETE, 'xl_heap_delete');
+  const xmax = readU32(m, o) as TransactionId;
+  const offnum = readU16(m, o + 4);
+  const infobitsSet = m[o + 6]!;
+  const flags = m[o + 7]!;
+  const oldTuple =
+    (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(afterStruct(record, SIZE_OF_HEAP_DELETE)) : undefined;
   requireBlock(record, 0, 'DELETE');
   const effects = (flags & XLH_DELETE_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
   return { kind: 'heap.delete', xmax, offnum, infobitsSet, flags, oldTuple, blocks: HEAP_BLOCK.uses(record), effects };
@@ -261,21 +295,32 @@ function del(record: WalRecord): HeapDelete {
 function update(record: WalRecord, hot: boolean, initPage: boolean): HeapUpdate {
   // Fields are read into locals and the description built in one literal: object spreads here cost
   // more than the rest of the decoding on pgbench WAL.
-  const r = mainDataReader(record);
-  const oldXmax = r.u32('old_xmax') as TransactionId;
-  const oldOffnum = r.u16('old_offnum');
-  const oldInfobitsSet = r.u8('old_infobits_set');
-  const flags = r.u8('flags');
-  const newXmax = r.u32('new_xmax') as TransactionId;
-  const newOffnum = r.u16('new_offnum');
-  const oldTuple = (flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(r) : undefined;
+  const m = mainDataBytes(record);
+  const o = mainDataStruct(record, SIZE_OF_HEAP_UPDATE, 'xl_heap_update');
+  const oldXmax = readU32(m, o) as TransactionId;
+  const oldOffnum = readU16(m, o + 4);
+  const oldInfobitsSet = m[o + 6]!;
+  const flags = m[o + 7]!;
+  const newXmax = readU32(m, o + 8) as TransactionId;
+  const newOffnum = readU16(m, o + 12);
+  const oldTuple =
+    (flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(afterStruct(record, SIZE_OF_HEAP_UPDATE)) : undefined;
   const newPage = requireBlock(record, 0, 'UPDATE');
   let newTuple: UpdateNewTuple | undefined;
   if (newPage.hasData) {
-    const d = blockDataReader(record, newPage, 'block 0 data');
-    const prefixLen = (flags & XLH_UPDATE_PREFIX_FROM_OLD) !== 0 ? d.u16('prefixlen') : 0;
-    const suffixLen = (flags & XLH_UPDATE_SUFFIX_FROM_OLD) !== 0 ? d.u16('suffixlen') : 0;
-    newTuple = readLoggedTuple(d, prefixLen, suffixLen);
+    // The prefix and suffix lengths (uint16 each) lead the block data when the flags say so.
+    const hasPrefix = (flags & XLH_UPDATE_PREFIX_FROM_OLD) !== 0;
+    const hasSuffix = (flags & XLH_UPDATE_SUFFIX_FROM_OLD) !== 0;
+    let prefixLen = 0;
+    let suffixLen = 0;
+    const lengthBytes = (hasPrefix ? 2 : 0) + (hasSuffix ? 2 : 0);
+    if (lengthBytes > 0) {
+      const d = blockDataBytes(newPage);
+      const p = blockDataStruct(record, newPage, lengthBytes, 'prefixlen/suffixlen');
+      if (hasPrefix) prefixLen = readU16(d, p);
+      if (hasSuffix) suffixLen = readU16(d, hasPrefix ? p + 2 : p);
+    }
+    newTuple = blockTuple(record, newPage, lengthBytes, prefixLen, suffixLen);
   }
   // heap_xlog_update: without block 1 the old tuple is on the new page, and INIT_PAGE does not apply.
   const separateOld = record.blocks[1] !== undefined;
@@ -316,11 +361,12 @@ function truncate(record: WalRecord): HeapTruncate {
 }
 
 function lock(record: WalRecord): HeapLock {
-  const r = mainDataReader(record);
-  const lockingXid = r.u32('locking_xid') as TransactionId;
-  const offnum = r.u16('offnum');
-  const infobitsSet = r.u8('infobits_set');
-  const flags = r.u8('flags');
+  const m = mainDataBytes(record);
+  const o = mainDataStruct(record, SIZE_OF_HEAP_LOCK, 'xl_heap_lock');
+  const lockingXid = readU32(m, o) as TransactionId;
+  const offnum = readU16(m, o + 4);
+  const infobitsSet = m[o + 6]!;
+  const flags = m[o + 7]!;
   requireBlock(record, 0, 'LOCK');
   const effects = (flags & XLH_LOCK_ALL_FROZEN_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_ALL_FROZEN)] : NO_EFFECTS;
   return { kind: 'heap.lock', lockingXid, offnum, infobitsSet, flags, blocks: HEAP_BLOCK.uses(record), effects };

@@ -8,7 +8,7 @@
  * routines read, from the main data and from block 0's data. Like heap2_redo, the opcode is
  * `info & XLOG_HEAP_OPMASK`.
  */
-import type { ByteReader } from '../../pg/bytes.js';
+import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_HEAP2_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
@@ -28,7 +28,7 @@ import {
   type XlHeapHeader,
 } from './heap.js';
 import { literals, putHexByte, putLiteral, putUint } from '../text-buffer.js';
-import { BlockUseSpec, blockDataReader, mainDataReader, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import { blockDataBytes, blockDataEnd, blockDataReader, blockDataStruct, BlockUseSpec, mainDataBytes, mainDataReader, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
 
 const SPACE = 0x20;
 const SLASH = 0x2f;
@@ -215,22 +215,40 @@ const VISIBLE_BLOCKS = new BlockUseSpec([
   [1, 'heap'],
 ]);
 
+/** SizeOfHeapPrune: latestRemovedXid u32, nredirected u16, ndead u16. */
+const SIZE_OF_HEAP_PRUNE = 8;
+/** SizeOfHeapVisible: cutoff_xid u32, flags u8. */
+const SIZE_OF_HEAP_VISIBLE = 5;
+
+/** `n` OffsetNumbers (uint16) at `b[o]`. */
+function offsetsAt(b: Uint8Array, o: number, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(readU16(b, o + 2 * i));
+  return out;
+}
+
 function prune(record: WalRecord): Heap2Prune {
-  const m = mainDataReader(record);
-  const latestRemovedXid = m.u32('latestRemovedXid') as TransactionId;
-  const nredirected = m.u16('nredirected');
-  const ndead = m.u16('ndead');
+  const m = mainDataBytes(record);
+  const mo = mainDataStruct(record, SIZE_OF_HEAP_PRUNE, 'xl_heap_prune');
+  const latestRemovedXid = readU32(m, mo) as TransactionId;
+  const nredirected = readU16(m, mo + 4);
+  const ndead = readU16(m, mo + 6);
   const redirected: (readonly [number, number])[] = [];
   let nowDead: readonly number[] = NO_OFFSETS;
   let nowUnused: readonly number[] = NO_OFFSETS;
   const heap = requireBlock(record, 0, 'PRUNE');
   if (heap.hasData) {
-    const r = blockDataReader(record, heap, 'block 0 data');
-    for (let i = 0; i < nredirected; i++) redirected.push([r.u16('redirected[]'), r.u16('redirected[] target')]);
-    if (ndead > 0) nowDead = offsetArray(r, ndead, 'nowdead[]');
-    // nunused is not stored: the rest of the block data is the now-unused offsets.
-    if (r.remaining % 2 !== 0) malformedPayload(record, `PRUNE block 0 data leaves ${r.remaining} bytes for now-unused offsets, not a whole number of them`);
-    if (r.remaining > 0) nowUnused = offsetArray(r, r.remaining / 2, 'nowunused[]');
+    // Block 0's data: the redirect pairs, the now-dead offsets, then the now-unused offsets, whose
+    // count is not stored: they are the rest.
+    const b = blockDataBytes(heap);
+    const fixedBytes = 4 * nredirected + 2 * ndead;
+    let o = blockDataStruct(record, heap, fixedBytes, 'redirected and nowdead offsets');
+    const unusedBytes = blockDataEnd(heap) - o - fixedBytes;
+    if (unusedBytes % 2 !== 0) malformedPayload(record, `PRUNE block 0 data leaves ${unusedBytes} bytes for now-unused offsets, not a whole number of them`);
+    for (let i = 0; i < nredirected; i++, o += 4) redirected.push([readU16(b, o), readU16(b, o + 2)]);
+    if (ndead > 0) nowDead = offsetsAt(b, o, ndead);
+    o += 2 * ndead;
+    if (unusedBytes > 0) nowUnused = offsetsAt(b, o, unusedBytes / 2);
   }
   return { kind: 'heap2.prune', latestRemovedXid, nredirected, ndead, redirected, nowDead, nowUnused, blocks: HEAP_BLOCK.uses(record), effects: NO_EFFECTS };
 }
@@ -269,9 +287,10 @@ function freezePage(record: WalRecord): Heap2FreezePage {
 }
 
 function visible(record: WalRecord): Heap2Visible {
-  const r = mainDataReader(record);
-  const cutoffXid = r.u32('cutoff_xid') as TransactionId;
-  const flags = r.u8('flags');
+  const m = mainDataBytes(record);
+  const o = mainDataStruct(record, SIZE_OF_HEAP_VISIBLE, 'xl_heap_visible');
+  const cutoffXid = readU32(m, o) as TransactionId;
+  const flags = m[o + 4]!;
   requireBlock(record, 0, 'VISIBLE');
   requireBlock(record, 1, 'VISIBLE');
   return { kind: 'heap2.visible', cutoffXid, flags, blocks: VISIBLE_BLOCKS.uses(record), effects: NO_EFFECTS };

@@ -107,6 +107,43 @@ export function blockDataReader(record: WalRecord, block: BlockRef, where: strin
   return new PayloadReader(record, data, 0, data.length, where);
 }
 
+/**
+ * The bytes the record's main data lies in: with `mainDataStruct`, for fixed structs read at their
+ * members' offsets as the C code reads them, with no reader object per record.
+ */
+export function mainDataBytes(record: WalRecord): Uint8Array {
+  return record instanceof DecodedRecord ? record.source : record.mainData;
+}
+
+/**
+ * Where a fixed struct of `size` bytes at the start of the main data begins in
+ * `mainDataBytes(record)`, once the main data is checked to hold it (else MALFORMED_PAYLOAD).
+ */
+export function mainDataStruct(record: WalRecord, size: number, what: string): number {
+  const decoded = record instanceof DecodedRecord;
+  const length = decoded ? record.mainDataLen : record.mainData.length;
+  if (length < size) malformedPayload(record, `main data too short: ${new ShortReadError(what, 0, size, length).message}`);
+  return decoded ? record.mainDataStart : 0;
+}
+
+/** The bytes a block reference's data lies in (see mainDataBytes). */
+export function blockDataBytes(block: BlockRef): Uint8Array {
+  return block instanceof DecodedBlock ? block.source : block.data;
+}
+
+/** Where the data of `block` begins in `blockDataBytes(block)`, once checked to hold `size` bytes. */
+export function blockDataStruct(record: WalRecord, block: BlockRef, size: number, what: string): number {
+  const decoded = block instanceof DecodedBlock;
+  const length = decoded ? block.dataLen : block.data.length;
+  if (length < size) malformedPayload(record, `block ${block.id} data too short: ${new ShortReadError(what, 0, size, length).message}`);
+  return decoded ? block.dataStart : 0;
+}
+
+/** Where the data of `block` ends in `blockDataBytes(block)`. */
+export function blockDataEnd(block: BlockRef): number {
+  return block instanceof DecodedBlock ? block.dataStart + block.dataLen : block.data.length;
+}
+
 /** A reader of any bytes of the record, a block's data say; `where` names them in errors. */
 export function bytesReader(record: WalRecord, bytes: Uint8Array, where: string): ByteReader {
   return new PayloadReader(record, bytes, 0, bytes.length, where);
