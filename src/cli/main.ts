@@ -2,13 +2,16 @@
  * The `strata` command. Subcommands live in their own modules; this file wires them to the
  * argument parser and turns errors into one clear line and an exit code.
  */
-import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
 import { runWaldump, UsageError, type WaldumpOptions } from './waldump.js';
 import { RMGR_NAMES } from '../pg/rmgr-ids.js';
 import { writeAllSync } from './write.js';
 // The other subcommands load their modules when run: `strata waldump` starts in a third of the
 // time without the redo engine and the control plane.
 import type { VerifyRedoOptions } from './verify-redo.js';
+
+// commander is CommonJS: require skips the ESM translation of it, a few milliseconds of every start.
+const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof import('commander');
 
 /** pg_waldump's optional-argument `--stats[=record]`, which a generic parser cannot express. */
 function rewriteStatsArgs(argv: string[]): string[] {

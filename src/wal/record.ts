@@ -90,34 +90,53 @@ let gatheredMax = -1;
 /**
  * A block reference as decoded: header fields at once, the flag bits and the views of its image and
  * data only when asked for (most readers of most records never look at them), from offsets into the
- * record's bytes set after all headers.
+ * record's bytes set after all headers. Small fields share a number each: one of these is made for
+ * nearly every record, and their size is a good part of the decoder's garbage.
  */
 export class DecodedBlock implements BlockRef {
-  imageStart = 0;
+  /** Where the block's data starts in `source`, once decodeRecord has placed it; its image ends there. */
   dataStart = 0;
-  #image: Uint8Array | undefined;
   #data: Uint8Array | undefined;
 
   constructor(
     /** The bytes the record lies in (a pushed chunk, or the record's own reassembly buffer). */
     readonly source: Uint8Array,
-    readonly id: number,
+    /** id | fork_flags << 8 | bimg_info << 16 */
+    private readonly packed: number,
     readonly rel: RelFileNode,
-    readonly flags: number,
     readonly blkno: BlockNumber,
     readonly dataLen: number,
     readonly bimgLen: number,
-    readonly bimgInfo: number,
-    readonly holeOffset: number,
-    readonly holeLength: number,
+    /** hole_offset | hole_length << 16 */
+    private readonly hole: number,
   ) {}
 
+  get id(): number {
+    return this.packed & 0xff;
+  }
+
+  get flags(): number {
+    return (this.packed >> 8) & 0xff;
+  }
+
+  get bimgInfo(): number {
+    return this.packed >>> 16;
+  }
+
+  get holeOffset(): number {
+    return this.hole & 0xffff;
+  }
+
+  get holeLength(): number {
+    return this.hole >>> 16;
+  }
+
   get fork(): number {
-    return this.flags & BKPBLOCK_FORK_MASK;
+    return (this.packed >> 8) & BKPBLOCK_FORK_MASK;
   }
 
   get willInit(): boolean {
-    return (this.flags & BKPBLOCK_WILL_INIT) !== 0;
+    return ((this.packed >> 8) & BKPBLOCK_WILL_INIT) !== 0;
   }
 
   get hasData(): boolean {
@@ -125,15 +144,15 @@ export class DecodedBlock implements BlockRef {
   }
 
   get hasImage(): boolean {
-    return (this.flags & BKPBLOCK_HAS_IMAGE) !== 0;
+    return ((this.packed >> 8) & BKPBLOCK_HAS_IMAGE) !== 0;
   }
 
   get applyImage(): boolean {
-    return (this.flags & BKPBLOCK_HAS_IMAGE) !== 0 && (this.bimgInfo & BKPIMAGE_APPLY) !== 0;
+    return ((this.packed >> 8) & BKPBLOCK_HAS_IMAGE) !== 0 && ((this.packed >>> 16) & BKPIMAGE_APPLY) !== 0;
   }
 
   get image(): Uint8Array {
-    return (this.#image ??= this.hasImage ? this.source.subarray(this.imageStart, this.imageStart + this.bimgLen) : EMPTY);
+    return this.hasImage ? this.source.subarray(this.dataStart - this.bimgLen, this.dataStart) : EMPTY;
   }
 
   get data(): Uint8Array {
@@ -157,18 +176,21 @@ function lsnOf(n: number): Lsn {
 }
 
 /**
- * The relation of the last block reference decoded, shared by the next records that name the same
- * relation: most records touch the relation the one before touched, and RelFileNodes are immutable.
+ * Relations decoded lately, by the low bits of their relNode: a record's relation is most often one
+ * a recent record named (a workload touches a few tables and indexes), and RelFileNodes are
+ * immutable, so they are shared rather than made again for each block reference.
  */
-let lastRelDecoded: RelFileNode = { spcNode: 0 as Oid, dbNode: 0 as Oid, relNode: 0 as Oid };
+const RECENT_RELS_MASK = 15;
+const recentRels: RelFileNode[] = Array.from({ length: RECENT_RELS_MASK + 1 }, () => ({ spcNode: 0 as Oid, dbNode: 0 as Oid, relNode: 0 as Oid }));
 
 function relFileNodeAt(b: Uint8Array, o: number): RelFileNode {
   const spcNode = readU32(b, o);
   const dbNode = readU32(b, o + 4);
   const relNode = readU32(b, o + 8);
-  const last = lastRelDecoded;
-  if (last.relNode === relNode && last.dbNode === dbNode && last.spcNode === spcNode) return last;
-  return (lastRelDecoded = { spcNode: spcNode as Oid, dbNode: dbNode as Oid, relNode: relNode as Oid });
+  const slot = relNode & RECENT_RELS_MASK;
+  const recent = recentRels[slot]!;
+  if (recent.relNode === relNode && recent.dbNode === dbNode && recent.spcNode === spcNode) return recent;
+  return (recentRels[slot] = { spcNode: spcNode as Oid, dbNode: dbNode as Oid, relNode: relNode as Oid });
 }
 
 /**
@@ -179,7 +201,7 @@ function relFileNodeAt(b: Uint8Array, o: number): RelFileNode {
 export function decodeRecord(bytes: Uint8Array, start: number, end: number, at = 0): WalRecord {
   const totLen = readU32(bytes, at);
   if (gatheredMax >= 0) {
-    gathered.fill(undefined, 0, gatheredMax + 1);
+    for (let i = 0; i <= gatheredMax; i++) gathered[i] = undefined;
     gatheredMax = -1;
   }
   let ptr = at + SIZE_OF_XLOG_RECORD;
@@ -288,15 +310,20 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
       ptr += 4;
       remaining -= 4;
       gatheredMax = blockId;
-      gathered[blockId] = new DecodedBlock(bytes, blockId, rel, flags, blkno as BlockNumber, dataLen, bimgLen, bimgInfo, holeOffset, holeLength);
+      gathered[blockId] = new DecodedBlock(bytes, blockId | (flags << 8) | (bimgInfo << 16), rel, blkno as BlockNumber, dataLen, bimgLen, holeOffset | (holeLength << 16));
     } else {
       malformed(`invalid block_id ${blockId}`, start);
     }
   }
   let blocks = NO_BLOCK_REFS;
-  if (maxBlockId >= 0) {
+  if (maxBlockId === 0) {
+    // Most records reference one block, as block 0: a literal is the cheapest exact list.
+    blocks = [gathered[0]];
+    gathered[0] = undefined;
+    gatheredMax = -1;
+  } else if (maxBlockId > 0) {
     blocks = gathered.slice(0, maxBlockId + 1);
-    gathered.fill(undefined, 0, maxBlockId + 1);
+    for (let i = 0; i <= maxBlockId; i++) gathered[i] = undefined;
     gatheredMax = -1;
   }
   if (remaining !== datatotal) shortData(start);
@@ -305,42 +332,24 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
   for (let i = 0; i <= maxBlockId; i++) {
     const b = blocks[i] as DecodedBlock | undefined;
     if (b === undefined) continue;
-    b.imageStart = ptr;
     ptr += b.bimgLen;
     b.dataStart = ptr;
     ptr += b.dataLen;
   }
 
-  return new DecodedRecord(
-    bytes,
-    at,
-    start,
-    end,
-    readU32(bytes, at + 12) * 0x1_0000_0000 + readU32(bytes, at + 8),
-    totLen,
-    readU32(bytes, at + 4) as TransactionId,
-    bytes[at + 16]!,
-    bytes[at + 17]!,
-    blocks,
-    origin,
-    toplevelXid as TransactionId,
-    ptr,
-    mainDataLen,
-  );
+  return new DecodedRecord(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
 }
 
 /**
  * A decoded record. Its LSNs are kept as exact numbers and made into branded bigints only when
- * asked (three BigInts per record were a tenth of the decoder's time), and its views (the whole
- * record, its main data) are made when first asked for: the record keeps the bytes it lies in and
- * its offset there, which readers use directly.
+ * asked (three BigInts per record were a tenth of the decoder's time); the header fields are read
+ * from its bytes when asked, and its views (the whole record, its main data) made when asked: the
+ * record keeps the bytes it lies in and its offset there, which readers use directly.
  */
 export class DecodedRecord implements WalRecord {
   #lsn: Lsn | undefined;
   #endLsn: Lsn | undefined;
-  #prev: Lsn | undefined;
   #mainData: Uint8Array | undefined;
-  #raw: Uint8Array | undefined;
 
   constructor(
     /** The bytes the record lies in (a pushed chunk, or the record's own reassembly buffer). */
@@ -349,11 +358,6 @@ export class DecodedRecord implements WalRecord {
     readonly at: number,
     readonly lsnNumber: number,
     readonly endLsnNumber: number,
-    readonly prevNumber: number,
-    readonly totLen: number,
-    readonly xid: TransactionId,
-    readonly info: number,
-    readonly rmid: number,
     readonly blocks: readonly (BlockRef | undefined)[],
     readonly origin: number,
     readonly toplevelXid: TransactionId,
@@ -361,6 +365,27 @@ export class DecodedRecord implements WalRecord {
     readonly mainDataStart: number,
     readonly mainDataLen: number,
   ) {}
+
+  // XLogRecord: xl_tot_len @0, xl_xid @4, xl_prev @8, xl_info @16, xl_rmid @17, xl_crc @20.
+  get totLen(): number {
+    return readU32(this.source, this.at);
+  }
+
+  get xid(): TransactionId {
+    return readU32(this.source, this.at + 4) as TransactionId;
+  }
+
+  get prevNumber(): number {
+    return readU32(this.source, this.at + 12) * 0x1_0000_0000 + readU32(this.source, this.at + 8);
+  }
+
+  get info(): number {
+    return this.source[this.at + 16]!;
+  }
+
+  get rmid(): number {
+    return this.source[this.at + 17]!;
+  }
 
   get crc(): number {
     return readU32(this.source, this.at + 20);
@@ -371,7 +396,7 @@ export class DecodedRecord implements WalRecord {
   }
 
   get raw(): Uint8Array {
-    return (this.#raw ??= this.source.subarray(this.at, this.at + this.totLen));
+    return this.source.subarray(this.at, this.at + this.totLen);
   }
 
   get lsn(): Lsn {
@@ -383,7 +408,7 @@ export class DecodedRecord implements WalRecord {
   }
 
   get prev(): Lsn {
-    return (this.#prev ??= lsnOf(this.prevNumber));
+    return lsnOf(this.prevNumber);
   }
 }
 

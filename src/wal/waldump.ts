@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { BKPIMAGE_COMPRESS_LZ4, BKPIMAGE_COMPRESS_PGLZ, BKPIMAGE_COMPRESS_ZSTD, BKPIMAGE_COMPRESSED_MASK, BLCKSZ, XLR_INFO_MASK, XLR_MAX_BLOCK_ID } from '../pg/constants.js';
 import { formatLsn } from '../pg/lsn.js';
 import { RM_MAX_BUILTIN_ID, RM_XACT_ID } from '../pg/rmgr-ids.js';
-import { FORK_NAMES } from '../pg/types.js';
+import { FORK_NAMES, type RelFileNode } from '../pg/types.js';
 import { WalDecodeError } from './errors.js';
 import { recordLengths, type BlockRef, type WalRecord } from './record.js';
 import { RMGRS } from './rmgr/index.js';
@@ -22,13 +22,13 @@ function pad(s: string | number, width: number): string {
 }
 
 /**
- * `, desc: ID ` for each rmgr id and xl_info, with pg_waldump's rm_identify or UNKNOWN (%x); made on
- * first use.
+ * `, desc: ID ` for each rmgr id and xl_info (at rmid * 256 + info), with pg_waldump's rm_identify
+ * or UNKNOWN (%x); made on first use.
  */
-const DESC_HEADS: (readonly Literal[] | undefined)[] = [];
+const DESC_HEADS: (Literal | undefined)[] = [];
 
-function descHeads(rmid: number): readonly Literal[] {
-  return Array.from({ length: 256 }, (_, info) => literal(`, desc: ${identifyText(rmid, info)} `));
+function descHead(rmid: number, info: number): Literal {
+  return (DESC_HEADS[rmid * 256 + info] ??= literal(`, desc: ${identifyText(rmid, info)} `));
 }
 
 function identifyText(rmid: number, info: number): string {
@@ -36,17 +36,17 @@ function identifyText(rmid: number, info: number): string {
 }
 
 /**
- * The whole fixed part of a line for each rmgr id and xl_info, made on first use:
- * `rmgr: NAME        len (rec/tot): ______/______, tx: __________, lsn: _/________, prev _/________, desc: ID `
+ * The whole fixed part of a line for each rmgr id and xl_info (at rmid * 256 + info), made on first
+ * use: `rmgr: NAME        len (rec/tot): ______/______, tx: __________, lsn: _/________, prev _/________, desc: ID `
  * with its numeric fields blank. Every field has a fixed width while the lengths fit %6u and the
  * LSNs are below 64 GiB (one hex digit before the slash), which is nearly always: a line then starts
  * with one copy of this and its digits written into the blanks.
  */
-const LINE_TEMPLATES: (readonly Literal[] | undefined)[] = [];
+const LINE_TEMPLATES: (Literal | undefined)[] = [];
 
-function lineTemplates(rmid: number): readonly Literal[] {
+function lineTemplate(rmid: number, info: number): Literal {
   const head = `rmgr: ${rmgrName(rmid).padEnd(11, ' ')} len (rec/tot): ${' '.repeat(6)}/${' '.repeat(6)}, tx: ${' '.repeat(10)}, lsn: `;
-  return Array.from({ length: 256 }, (_, info) => literal(`${head}_/________, prev _/________, desc: ${identifyText(rmid, info)} `));
+  return (LINE_TEMPLATES[rmid * 256 + info] ??= literal(`${head}_/________, prev _/________, desc: ${identifyText(rmid, info)} `));
 }
 
 // Where the fields of a line template are, for rmgr names of up to 11 characters: %-11s pads but
@@ -121,18 +121,39 @@ function compressionMethod(bimgInfo: number): Literal {
   return T.unknown;
 }
 
+/**
+ * `SPC/DB/REL` and `SPC/DB/REL blk ` of the relations named lately, by the low bits of relNode. The
+ * decoder shares one RelFileNode among the records that name the same relation, so the text is made
+ * once per relation, not once per block reference.
+ */
+interface RelText {
+  readonly rel: RelFileNode;
+  readonly path: Literal;
+  readonly pathBlk: Literal;
+}
+const REL_TEXTS_MASK = 15;
+const relTexts: (RelText | undefined)[] = new Array<RelText | undefined>(REL_TEXTS_MASK + 1).fill(undefined);
+
+function relText(rel: RelFileNode): RelText {
+  const slot = rel.relNode & REL_TEXTS_MASK;
+  const known = relTexts[slot];
+  if (known !== undefined && known.rel === rel) return known;
+  const path = `${rel.spcNode}/${rel.dbNode}/${rel.relNode}`;
+  return (relTexts[slot] = { rel, path: literal(path), pathBlk: literal(`${path} blk `) });
+}
+
 /** One block reference, as XLogRecGetBlockRefInfo writes it with pretty = true. */
 function putBlockRef(b: Uint8Array, o: number, ref: BlockRef, detailed: boolean): number {
   o = putLiteral(b, o, (detailed ? BLOCK_HEADS_DETAILED : BLOCK_HEADS)[ref.id]!);
-  const rel = ref.rel;
-  o = putUint(b, o, rel.spcNode);
-  b[o++] = SLASH;
-  o = putUint(b, o, rel.dbNode);
-  b[o++] = SLASH;
-  o = putUint(b, o, rel.relNode);
+  const text = relText(ref.rel);
   const fork = ref.fork;
-  if (detailed || fork !== 0) o = putLiteral(b, o, FORK_TEXTS[fork]!);
-  o = putLiteral(b, o, T.blk);
+  if (detailed || fork !== 0) {
+    o = putLiteral(b, o, text.path);
+    o = putLiteral(b, o, FORK_TEXTS[fork]!);
+    o = putLiteral(b, o, T.blk);
+  } else {
+    o = putLiteral(b, o, text.pathBlk);
+  }
   o = putUint(b, o, ref.blkno);
   if (ref.hasImage) {
     if (!detailed) return putLiteral(b, o, ref.applyImage ? T.fpw : T.fpwVerify);
@@ -163,7 +184,7 @@ function putLineHead(b: Uint8Array, o: number, record: WalRecord, fpiLen: number
   o = putLsnPadded(b, o, record.lsnNumber);
   o = putLiteral(b, o, T.cPrev);
   o = putLsnPadded(b, o, record.prevNumber);
-  return putLiteral(b, o, (DESC_HEADS[record.rmid] ??= descHeads(record.rmid))[record.info]!);
+  return putLiteral(b, o, descHead(record.rmid, record.info));
 }
 
 /** One record's line(s) at `b[o]`; returns the offset after them (exact even past `b.length`). */
@@ -179,7 +200,7 @@ function putRecord(b: Uint8Array, o: number, record: WalRecord, detailed: boolea
   const prev = record.prevNumber;
   if (totLen <= LEN_FIELD_MAX && lsn < TWO_DIGIT_LSN && prev < TWO_DIGIT_LSN) {
     const rmid = record.rmid;
-    const template = (LINE_TEMPLATES[rmid] ??= lineTemplates(rmid))[record.info]!;
+    const template = LINE_TEMPLATES[rmid * 256 + record.info] ?? lineTemplate(rmid, record.info);
     putLiteral(b, o, template);
     const at = o + NAME_OVERFLOW[rmid]!;
     putDigitsBefore(b, at + REC_LEN_END, totLen - fpiLen);

@@ -209,6 +209,7 @@ function offsetArray(r: ByteReader, n: number, what: string): number[] {
 }
 
 const NO_OFFSETS: readonly number[] = Object.freeze([]);
+const NO_REDIRECTS: readonly (readonly [number, number])[] = Object.freeze([]);
 const HEAP_BLOCK = new BlockUseSpec([[0, 'heap']]);
 const VISIBLE_BLOCKS = new BlockUseSpec([
   [0, 'vm'],
@@ -220,10 +221,10 @@ const SIZE_OF_HEAP_PRUNE = 8;
 /** SizeOfHeapVisible: cutoff_xid u32, flags u8. */
 const SIZE_OF_HEAP_VISIBLE = 5;
 
-/** `n` OffsetNumbers (uint16) at `b[o]`. */
+/** `n` OffsetNumbers (uint16) at `b[o]`, in a list of exactly that size. */
 function offsetsAt(b: Uint8Array, o: number, n: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(readU16(b, o + 2 * i));
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = readU16(b, o + 2 * i);
   return out;
 }
 
@@ -233,7 +234,7 @@ function prune(record: WalRecord): Heap2Prune {
   const latestRemovedXid = readU32(m, mo) as TransactionId;
   const nredirected = readU16(m, mo + 4);
   const ndead = readU16(m, mo + 6);
-  const redirected: (readonly [number, number])[] = [];
+  let redirected: readonly (readonly [number, number])[] = NO_REDIRECTS;
   let nowDead: readonly number[] = NO_OFFSETS;
   let nowUnused: readonly number[] = NO_OFFSETS;
   const heap = requireBlock(record, 0, 'PRUNE');
@@ -245,7 +246,11 @@ function prune(record: WalRecord): Heap2Prune {
     let o = blockDataStruct(record, heap, fixedBytes, 'redirected and nowdead offsets');
     const unusedBytes = blockDataEnd(heap) - o - fixedBytes;
     if (unusedBytes % 2 !== 0) malformedPayload(record, `PRUNE block 0 data leaves ${unusedBytes} bytes for now-unused offsets, not a whole number of them`);
-    for (let i = 0; i < nredirected; i++, o += 4) redirected.push([readU16(b, o), readU16(b, o + 2)]);
+    if (nredirected > 0) {
+      const pairs = new Array<readonly [number, number]>(nredirected);
+      for (let i = 0; i < nredirected; i++, o += 4) pairs[i] = [readU16(b, o), readU16(b, o + 2)];
+      redirected = pairs;
+    }
     if (ndead > 0) nowDead = offsetsAt(b, o, ndead);
     o += 2 * ndead;
     if (unusedBytes > 0) nowUnused = offsetsAt(b, o, unusedBytes / 2);
@@ -374,8 +379,8 @@ function multiInsert(record: WalRecord, initPage: boolean): Heap2MultiInsert {
   const flags = m.u8('flags');
   m.skip(1, 'padding before ntuples');
   const ntuples = m.u16('ntuples');
-  const offsets: number[] = [];
-  for (let i = 0; i < ntuples; i++) offsets.push(initPage ? FIRST_OFFSET_NUMBER + i : m.u16('offsets[]'));
+  const offsets = new Array<number>(ntuples);
+  for (let i = 0; i < ntuples; i++) offsets[i] = initPage ? FIRST_OFFSET_NUMBER + i : m.u16('offsets[]');
   const heap = requireBlock(record, 0, 'MULTI_INSERT');
   if (heap.hasData) walkMultiInsertTuples(record, blockDataReader(record, heap, 'block 0 data'), ntuples);
   const effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;

@@ -7,7 +7,7 @@
  * what pg_waldump prints under TZ=UTC.
  */
 
-import { literals, putLiteral, putText, putUint, putUintZeroPadded } from '../text-buffer.js';
+import { literal, literals, putLiteral, putText, putUint, putUintZeroPadded, type Literal } from '../text-buffer.js';
 
 /** Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
 const POSTGRES_EPOCH_UNIX_SECONDS = 946_684_800n;
@@ -49,6 +49,13 @@ function put2(b: Uint8Array, o: number, n: number): number {
 }
 
 /**
+ * `YYYY-MM-DD HH:MM:SS.` of the last second written: commits come thousands a second, so the
+ * calendar is worked out once per second of WAL, not once per commit.
+ */
+let lastSecond = -1;
+let lastSecondText: Literal = literal('');
+
+/**
  * `timestamptzToStr` written as bytes, with the calendar done in numbers (days to a civil date as in
  * Howard Hinnant's `civil_from_days`) rather than through a Date and strings: commits print one each.
  * Timestamps before 2000 or whose year has other than four digits go through `timestamptzToStr`.
@@ -58,6 +65,19 @@ export function putTimestamptz(b: Uint8Array, o: number, dt: bigint): number {
   if (!(usecs >= 0 && usecs <= Number.MAX_SAFE_INTEGER)) return putText(b, o, timestamptzToStr(dt));
   const micros = usecs % 1_000_000;
   const unix = (usecs - micros) / 1_000_000 + EPOCH_SECONDS;
+  if (unix !== lastSecond) {
+    const text = secondText(unix);
+    if (text === undefined) return putText(b, o, timestamptzToStr(dt));
+    lastSecond = unix;
+    lastSecondText = literal(text);
+  }
+  o = putLiteral(b, o, lastSecondText);
+  o = putUintZeroPadded(b, o, micros, 6);
+  return putLiteral(b, o, T.utc);
+}
+
+/** `YYYY-MM-DD HH:MM:SS.` of a Unix time, or undefined when the year has other than four digits. */
+function secondText(unix: number): string | undefined {
   const days = Math.floor(unix / SECONDS_PER_DAY);
   const secondOfDay = unix - days * SECONDS_PER_DAY;
   const z = days + 719_468;
@@ -69,8 +89,9 @@ export function putTimestamptz(b: Uint8Array, o: number, dt: bigint): number {
   const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  if (year > 9999) return putText(b, o, timestamptzToStr(dt));
-  o = putUint(b, o, year);
+  if (year < 1000 || year > 9999) return undefined;
+  const b = new Uint8Array(20);
+  let o = putUint(b, 0, year);
   b[o++] = 0x2d;
   o = put2(b, o, month);
   b[o++] = 0x2d;
@@ -82,6 +103,5 @@ export function putTimestamptz(b: Uint8Array, o: number, dt: bigint): number {
   b[o++] = 0x3a;
   o = put2(b, o, secondOfDay % 60);
   b[o++] = 0x2e;
-  o = putUintZeroPadded(b, o, micros, 6);
-  return putLiteral(b, o, T.utc);
+  return Buffer.from(b.buffer, 0, o).toString('latin1');
 }
