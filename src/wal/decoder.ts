@@ -35,7 +35,7 @@ import {
 } from '../pg/constants.js';
 import { RM_MAX_BUILTIN_ID, RM_XLOG_ID, XLOG_SWITCH } from '../pg/rmgr-ids.js';
 import { WalDecodeError, type WalErrorCode } from './errors.js';
-import { decodeRecord, type WalRecord } from './record.js';
+import { decodeRecord, RecordRecycler, type WalRecord } from './record.js';
 
 export interface WalDecoderOptions {
   /** The LSN of the first byte pushed. At a page boundary, continuation data there is skipped. */
@@ -48,8 +48,9 @@ export interface WalDecoderOptions {
   /** The record before `startLsn`, when known, so the first prev-link is checked exactly. */
   readonly prevLsn?: Lsn;
   /**
-   * The caller is done with each record before it asks for the next: the bytes of records that
-   * cross pages are then reassembled in one reused buffer rather than in fresh memory each.
+   * The caller is done with each record (and all it made from it: views, descriptions) before it
+   * asks for the next: the decoder then reassembles records that cross pages in one reused buffer
+   * and makes each record out of the objects of the one before, rather than taking fresh memory.
    */
   readonly reuseMemory?: boolean;
 }
@@ -89,6 +90,7 @@ export class WalDecoder {
   private readonly segmentSize: number;
   private readonly timeline: number;
   private readonly reuseMemory: boolean;
+  private readonly recycler: RecordRecycler | undefined;
   private systemId: bigint | undefined;
 
   private buf: Uint8Array = EMPTY;
@@ -128,6 +130,7 @@ export class WalDecoder {
     this.timeline = options.timeline ?? 1;
     this.systemId = options.systemId;
     this.reuseMemory = options.reuseMemory === true;
+    this.recycler = this.reuseMemory ? new RecordRecycler() : undefined;
     const start = Number(options.startLsn);
     if (!Number.isSafeInteger(start)) throw new RangeError(`Cannot decode from ${formatLsn(options.startLsn)}: strata reads WAL below 2^53`);
     if (start % PAGE !== 0 && start % 8 !== 0)
@@ -384,7 +387,7 @@ export class WalDecoder {
       this.state = State.Record;
     }
     this.prevRecord = start;
-    return decodeRecord(bytes, start, next, o);
+    return decodeRecord(bytes, start, next, o, this.recycler);
   }
 
   /** ValidXLogRecordHeader */

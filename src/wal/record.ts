@@ -98,18 +98,32 @@ export class DecodedBlock implements BlockRef {
   dataStart = 0;
   #data: Uint8Array | undefined;
 
+  // Not readonly here (BlockRef is, to everyone else): a RecordRecycler sets them again.
   constructor(
     /** The bytes the record lies in (a pushed chunk, or the record's own reassembly buffer). */
-    readonly source: Uint8Array,
+    public source: Uint8Array,
     /** id | fork_flags << 8 | bimg_info << 16 */
-    private readonly packed: number,
-    readonly rel: RelFileNode,
-    readonly blkno: BlockNumber,
-    readonly dataLen: number,
-    readonly bimgLen: number,
+    private packed: number,
+    public rel: RelFileNode,
+    public blkno: BlockNumber,
+    public dataLen: number,
+    public bimgLen: number,
     /** hole_offset | hole_length << 16 */
-    private readonly hole: number,
+    private hole: number,
   ) {}
+
+  /** Makes this the block reference of another record (see RecordRecycler). */
+  reset(source: Uint8Array, packed: number, rel: RelFileNode, blkno: BlockNumber, dataLen: number, bimgLen: number, hole: number): void {
+    this.source = source;
+    this.packed = packed;
+    this.rel = rel;
+    this.blkno = blkno;
+    this.dataLen = dataLen;
+    this.bimgLen = bimgLen;
+    this.hole = hole;
+    this.dataStart = 0;
+    this.#data = undefined;
+  }
 
   get id(): number {
     return this.packed & 0xff;
@@ -194,11 +208,23 @@ function relFileNodeAt(b: Uint8Array, o: number): RelFileNode {
 }
 
 /**
+ * The objects one decoded record is made of, kept to be made again into the next record: for a
+ * caller done with each record (and all made from it) before it asks for the next, as waldump is
+ * (WalDecoderOptions.reuseMemory). Records were most of the decoder's garbage.
+ */
+export class RecordRecycler {
+  record: DecodedRecord | undefined;
+  readonly blockObjects: (DecodedBlock | undefined)[] = [];
+  readonly blockList: (BlockRef | undefined)[] = [];
+}
+
+/**
  * Takes apart a record whose CRC has been checked: `bytes[at, at + xl_tot_len)` holds it (the
  * decoder passes the chunk the record lies in, so no view is made per record); `start` and `end`
- * are its LSN and the next record's, as exact numbers.
+ * are its LSN and the next record's, as exact numbers. With `recycler`, the objects of the record
+ * decoded before are made into this one.
  */
-export function decodeRecord(bytes: Uint8Array, start: number, end: number, at = 0): WalRecord {
+export function decodeRecord(bytes: Uint8Array, start: number, end: number, at = 0, recycler?: RecordRecycler): WalRecord {
   const totLen = readU32(bytes, at);
   if (gatheredMax >= 0) {
     for (let i = 0; i <= gatheredMax; i++) gathered[i] = undefined;
@@ -310,13 +336,32 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
       ptr += 4;
       remaining -= 4;
       gatheredMax = blockId;
-      gathered[blockId] = new DecodedBlock(bytes, blockId | (flags << 8) | (bimgInfo << 16), rel, blkno as BlockNumber, dataLen, bimgLen, holeOffset | (holeLength << 16));
+      const packed = blockId | (flags << 8) | (bimgInfo << 16);
+      const hole = holeOffset | (holeLength << 16);
+      const kept = recycler?.blockObjects[blockId];
+      if (kept !== undefined) {
+        kept.reset(bytes, packed, rel, blkno as BlockNumber, dataLen, bimgLen, hole);
+        gathered[blockId] = kept;
+      } else {
+        const block = new DecodedBlock(bytes, packed, rel, blkno as BlockNumber, dataLen, bimgLen, hole);
+        if (recycler !== undefined) recycler.blockObjects[blockId] = block;
+        gathered[blockId] = block;
+      }
     } else {
       malformed(`invalid block_id ${blockId}`, start);
     }
   }
   let blocks = NO_BLOCK_REFS;
-  if (maxBlockId === 0) {
+  if (recycler !== undefined && maxBlockId >= 0) {
+    const list = recycler.blockList;
+    list.length = maxBlockId + 1;
+    for (let i = 0; i <= maxBlockId; i++) {
+      list[i] = gathered[i];
+      gathered[i] = undefined;
+    }
+    gatheredMax = -1;
+    blocks = list;
+  } else if (maxBlockId === 0) {
     // Most records reference one block, as block 0: a literal is the cheapest exact list.
     blocks = [gathered[0]];
     gathered[0] = undefined;
@@ -337,7 +382,13 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
     ptr += b.dataLen;
   }
 
-  return new DecodedRecord(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
+  if (recycler === undefined) return new DecodedRecord(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
+  if (recycler.record === undefined) {
+    recycler.record = new DecodedRecord(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
+  } else {
+    recycler.record.reset(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
+  }
+  return recycler.record;
 }
 
 /**
@@ -351,20 +402,47 @@ export class DecodedRecord implements WalRecord {
   #endLsn: Lsn | undefined;
   #mainData: Uint8Array | undefined;
 
+  // Not readonly here (WalRecord is, to everyone else): a RecordRecycler sets them again.
   constructor(
     /** The bytes the record lies in (a pushed chunk, or the record's own reassembly buffer). */
-    readonly source: Uint8Array,
+    public source: Uint8Array,
     /** The offset of the record's first byte in `source`. */
-    readonly at: number,
-    readonly lsnNumber: number,
-    readonly endLsnNumber: number,
-    readonly blocks: readonly (BlockRef | undefined)[],
-    readonly origin: number,
-    readonly toplevelXid: TransactionId,
+    public at: number,
+    public lsnNumber: number,
+    public endLsnNumber: number,
+    public blocks: readonly (BlockRef | undefined)[],
+    public origin: number,
+    public toplevelXid: TransactionId,
     /** The offset of the main data in `source`. */
-    readonly mainDataStart: number,
-    readonly mainDataLen: number,
+    public mainDataStart: number,
+    public mainDataLen: number,
   ) {}
+
+  /** Makes this another record (see RecordRecycler). */
+  reset(
+    source: Uint8Array,
+    at: number,
+    lsnNumber: number,
+    endLsnNumber: number,
+    blocks: readonly (BlockRef | undefined)[],
+    origin: number,
+    toplevelXid: TransactionId,
+    mainDataStart: number,
+    mainDataLen: number,
+  ): void {
+    this.source = source;
+    this.at = at;
+    this.lsnNumber = lsnNumber;
+    this.endLsnNumber = endLsnNumber;
+    this.blocks = blocks;
+    this.origin = origin;
+    this.toplevelXid = toplevelXid;
+    this.mainDataStart = mainDataStart;
+    this.mainDataLen = mainDataLen;
+    this.#lsn = undefined;
+    this.#endLsn = undefined;
+    this.#mainData = undefined;
+  }
 
   // XLogRecord: xl_tot_len @0, xl_xid @4, xl_prev @8, xl_info @16, xl_rmid @17, xl_crc @20.
   get totLen(): number {
