@@ -10,7 +10,6 @@ import {
   putAscii,
   putDigitsBefore,
   putHex,
-  putHex2,
   putHexByte,
   putInt,
   putLiteral,
@@ -57,14 +56,13 @@ test('putDigitsBefore fills a blank field from its end', () => {
   }
 });
 
-test('the hex writers print as %X, %08X, %02X and 0x%02X; LSNs as %X/%X and %X/%08X', () => {
+test('the hex writers print as %X, %08X and %02X; LSNs as %X/%X and %X/%08X', () => {
   for (const n of [0, 0xa, 0xff, 0x1234, 0xdeadbeef]) {
     check((b, o) => putHex(b, o, n), n.toString(16).toUpperCase());
     check((b, o) => putHex(b, o, n, 8), n.toString(16).toUpperCase().padStart(8, '0'));
   }
   for (const n of [0, 0x0f, 0xa0, 0xff]) {
     check((b, o) => putHexByte(b, o, n), n.toString(16).toUpperCase().padStart(2, '0'));
-    check((b, o) => putHex2(b, o, n), '0x' + n.toString(16).toUpperCase().padStart(2, '0'));
   }
   for (const lsn of [0, 0x1000028, 0xffff_fff8, 0x1_0000_0000, 0xf_8765_4320, 0x1234_5678_9abc]) {
     const hi = Math.floor(lsn / 2 ** 32).toString(16).toUpperCase();

@@ -15,7 +15,6 @@
 const SPACE = 0x20;
 const MINUS = 0x2d;
 const ZERO = 0x30;
-const LOWER_X = 0x78;
 const HEX = Uint8Array.from('0123456789ABCDEF', (c) => c.charCodeAt(0));
 
 /**
@@ -186,12 +185,6 @@ export function putHexByte(b: Uint8Array, o: number, n: number): number {
   return o + 2;
 }
 
-/** printf's `0x%02X` of a byte (heapdesc.c's flags). */
-export function putHex2(b: Uint8Array, o: number, n: number): number {
-  b[o] = ZERO;
-  b[o + 1] = LOWER_X;
-  return putHex(b, o + 2, n, 2);
-}
 
 /** printf's `%X`, or `%0NX` with `width`, of a uint32 at `o`. */
 export function putHex(b: Uint8Array, o: number, n: number, width = 0): number {

@@ -13,7 +13,7 @@ import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/type
 import { NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import { literals, putLiteral, putText, putUint } from '../text-buffer.js';
-import { blockDataReader, blockUses, BlockUseSpec, mainDataBytes, mainDataReader, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import { blockDataReader, blockUses, BlockUseSpec, mainDataBytes, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
 
 export const XLOG_BTREE_INSERT_LEAF = 0x00;
 export const XLOG_BTREE_INSERT_UPPER = 0x10;

@@ -28,7 +28,7 @@ import {
   type XlHeapHeader,
 } from './heap.js';
 import { literals, putHexByte, putLiteral, putUint } from '../text-buffer.js';
-import { blockDataBytes, blockDataEnd, blockDataReader, blockDataStruct, BlockUseSpec, mainDataBytes, mainDataReader, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import { blockDataBytes, blockDataEnd, blockDataReader, blockDataStruct, BlockUseSpec, mainDataBytes, mainDataReader, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 
 const SPACE = 0x20;
 const SLASH = 0x2f;

@@ -218,10 +218,5 @@ export function blockUses(record: WalRecord, roles: readonly (readonly [id: numb
   return uses;
 }
 
-/** printf's `0x%02X`. */
-export function hex2(n: number): string {
-  return '0x' + n.toString(16).toUpperCase().padStart(2, '0');
-}
-
 /** printf's `%X/%X` for an LSN. */
 export { formatLsn };
