@@ -14,7 +14,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { formatLsn, lsn, parseWalFileName, segmentStart } from '../src/pg/lsn.js';
 import { WalDecoder } from '../src/wal/decoder.js';
 import { WalDecodeError } from '../src/wal/errors.js';
@@ -71,17 +72,29 @@ function decodeInMemory(buffers: Buffer[], start: bigint, describe: boolean): { 
   return { ms: performance.now() - t0, records, bytes: Number(last - start) };
 }
 
-function timeCommand(cmd: string, args: string[]): { ms: number } {
+/** Runs a command with stdout to /dev/null; its time, exit status and stderr (how it ended). */
+function timeCommand(cmd: string, args: string[]): { ms: number; status: number | null; stderr: string } {
   const devnull = openSync('/dev/null', 'w');
   try {
     const t0 = performance.now();
-    const r = spawnSync(cmd, args, { stdio: ['ignore', devnull, 'ignore'], env: { ...process.env, TZ: 'UTC' } });
+    const r = spawnSync(cmd, args, { stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, TZ: 'UTC' } });
     const ms = performance.now() - t0;
     if (r.error) throw r.error;
-    return { ms };
+    return { ms, status: r.status, stderr: r.stderr.toString('utf8') };
   } finally {
     closeSync(devnull);
   }
+}
+
+/**
+ * A command that fails at once would look fast: strata waldump must end as pg_waldump does (both
+ * exit 1 with "error in WAL record at ..." where the WAL ends), in every run.
+ */
+function sameEnd(strata: { status: number | null; stderr: string }, pg: { status: number | null; stderr: string }): void {
+  const strataEnd = strata.stderr.replace(/^strata waldump: /, '').trim();
+  const pgEnd = pg.stderr.replace(/^pg_waldump: /, '').trim();
+  if (strata.status !== pg.status || strataEnd !== pgEnd)
+    throw new Error(`strata waldump did not end as pg_waldump did:\n  strata (exit ${strata.status}): ${strataEnd}\n  pg_waldump (exit ${pg.status}): ${pgEnd}`);
 }
 
 async function main(): Promise<void> {
@@ -103,9 +116,11 @@ async function main(): Promise<void> {
     const alone = best(() => decodeInMemory(buffers, start, false));
     const described = best(() => decodeInMemory(buffers, start, true));
     const mb = alone.bytes / (1 << 20);
-    const strataBin = resolve('bin/strata.js');
+    // dist/bench/waldump.js -> bin/strata.js, wherever the bench is run from.
+    const strataBin = fileURLToPath(new URL('../../bin/strata.js', import.meta.url));
     const strataDump = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText]));
     const pgDump = best(() => timeCommand(pgBin('pg_waldump'), ['-p', walDir!, '-s', startText]));
+    sameEnd(strataDump, pgDump);
     const pgStats = best(() => timeCommand(pgBin('pg_waldump'), ['--stats', '-p', walDir!, '-s', startText]));
 
     const line = (name: string, ms: number) =>

@@ -12,7 +12,6 @@ import { ApiClient, type TimelineNode } from '../control/api-client.js';
 import { Endpoints } from '../control/endpoints.js';
 import { pageServerPid, startPageServer, stopPageServer } from '../control/pageserver.js';
 import { ControlError, WorkDir, workDirOf } from '../control/workdir.js';
-import { StrataServer } from '../service/server.js';
 
 /** bin/strata.js, for starting the page server in the background. */
 export const STRATA_BIN = fileURLToPath(new URL('../../../bin/strata.js', import.meta.url));
@@ -89,6 +88,8 @@ export function registerControlCommands(program: Command, setCode: (code: number
       guard(async (cmd) => {
         const w = work(cmd);
         const c = w.config;
+        // Loaded here: the other commands start without the server's modules.
+        const { StrataServer } = await import('../service/server.js');
         const server = await StrataServer.start({ root: w.repositoryDir, host: c.host, pageServicePort: c.pageServicePort, httpPort: c.httpPort, redo: { mode: c.redoMode }, pgBinDir: c.pgBinDir, walLogRoot: join(w.dir, 'wal') });
         writeFileSync(w.pidFile, `${process.pid}\n`);
         process.stdout.write(`strata page server: HTTP on ${c.host}:${c.httpPort}, page service on ${c.host}:${c.pageServicePort}, repository ${w.repositoryDir}\n`);

@@ -2,15 +2,18 @@
  * The `strata` command. Subcommands live in their own modules; this file wires them to the
  * argument parser and turns errors into one clear line and an exit code.
  */
-import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
 import { runWaldump, UsageError, type WaldumpOptions } from './waldump.js';
 import { RMGR_NAMES } from '../pg/rmgr-ids.js';
-import { runDemo } from '../control/demo.js';
 import { writeAllSync } from './write.js';
-import { runVerifyRedo, type VerifyRedoOptions } from './verify-redo.js';
-import { pushWalFile } from '../ingest/wal-push.js';
-import { IngestError } from '../ingest/errors.js';
+// The other subcommands load their modules when run: `strata waldump` starts in a third of the
+// time without the redo engine and the control plane.
+import type { VerifyRedoOptions } from './verify-redo.js';
+import type { Command as CommandType } from 'commander';
 import { registerControlCommands, STRATA_BIN } from './control.js';
+
+// commander is CommonJS: require skips the ESM translation of it, a few milliseconds of every start.
+const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof import('commander');
 
 /** pg_waldump's optional-argument `--stats[=record]`, which a generic parser cannot express. */
 function rewriteStatsArgs(argv: string[]): string[] {
@@ -69,7 +72,9 @@ export async function main(argv: string[]): Promise<number> {
     .description("store a finished WAL file in a folder strata imports from; for archive_command = 'strata wal push %p --to FOLDER'")
     .argument('<file>', 'the WAL segment, history or backup file (%p)')
     .requiredOption('--to <folder>', 'the folder to store it in')
-    .action((file: string, opts: { to: string }) => {
+    .action(async (file: string, opts: { to: string }) => {
+      const { pushWalFile } = await import('../ingest/wal-push.js');
+      const { IngestError } = await import('../ingest/errors.js');
       try {
         pushWalFile(file, opts.to);
       } catch (e) {
@@ -85,7 +90,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('-s, --start <RECPTR>', 'start at WAL location RECPTR (default: the start of the oldest segment)')
     .option('-e, --end <RECPTR>', 'stop at WAL location RECPTR')
     .option('-t, --timeline <TLI>', 'timeline to read (default 1)')
-    .action((opts: VerifyRedoOptions) => {
+    .action(async (opts: VerifyRedoOptions) => {
+      const { runVerifyRedo } = await import('./verify-redo.js');
       code = runVerifyRedo(opts, (s) => process.stdout.write(s));
     });
 
@@ -95,8 +101,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--scale <n>', 'pgbench scale', '5')
     .option('--seconds <n>', 'seconds of pgbench before the branch', '45')
     .option('--keep-running', 'leave the page server and endpoints running')
-    .action(async (opts: { scale: string; seconds: string; keepRunning?: boolean }, cmd: Command) => {
+    .action(async (opts: { scale: string; seconds: string; keepRunning?: boolean }, cmd: CommandType) => {
       const dir = cmd.optsWithGlobals<{ dir?: string }>().dir;
+      const { runDemo } = await import('../control/demo.js');
       code = await runDemo({ strataBin: STRATA_BIN, scale: Number(opts.scale), workloadSeconds: Number(opts.seconds), ...(dir !== undefined ? { dir } : {}), ...(opts.keepRunning === true ? { keepRunning: true } : {}) });
     });
 

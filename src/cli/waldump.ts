@@ -48,7 +48,8 @@ function parseUnsigned(text: string, what: string): number {
 }
 
 /**
- * Runs waldump; returns the exit code. `out` receives stdout as bytes, `err` stderr lines.
+ * Runs waldump; returns the exit code. `out` receives stdout as bytes (valid only during the call: it
+ * must copy what it keeps), `err` stderr lines.
  */
 export function runWaldump(files: string[], o: WaldumpOptions, out: (bytes: Uint8Array) => void, err: (s: string) => void): number {
   let dir = o.path;
@@ -132,7 +133,7 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (bytes: Uint
   };
 
   let first = true;
-  const failure = readWal({ dir, start, end, timeline, segmentSize }, (r) => {
+  const failure = readWal({ dir, start, end, timeline, segmentSize, recordsDieInCallback: true }, (r) => {
     if (first) {
       first = false;
       if (r.lsn !== start && segmentOffset(start, segmentSize) !== 0) {

@@ -18,12 +18,17 @@ export class ShortReadError extends Error {
   }
 }
 
+/**
+ * A cursor over `bytes[start, end)`: a struct read in place in a larger buffer (a record inside a
+ * chunk of WAL) needs no view of its own. `offset` is where the next read is, in `bytes`; `position`
+ * is the same measured from `start`, as struct offsets and messages count.
+ */
 export class ByteReader {
   offset: number;
 
   constructor(
     readonly bytes: Uint8Array,
-    start = 0,
+    readonly start = 0,
     readonly end = bytes.length,
   ) {
     this.offset = start;
@@ -33,8 +38,18 @@ export class ByteReader {
     return this.end - this.offset;
   }
 
+  /** The offset of the next read from `start`. */
+  get position(): number {
+    return this.offset - this.start;
+  }
+
+  /** Moves to `position` bytes from `start` (a struct member's offset). */
+  seek(position: number): void {
+    this.offset = this.start + position;
+  }
+
   need(n: number, what: string): void {
-    if (this.offset + n > this.end) this.short(what, this.offset, n, this.end - this.offset);
+    if (this.offset + n > this.end) this.short(what, this.offset - this.start, n, this.end - this.offset);
   }
 
   /** Every short read ends here; a subclass may throw its own error type instead. */
@@ -84,7 +99,15 @@ export class ByteReader {
   }
 
   i64(what = 'int64'): bigint {
-    return BigInt.asIntN(64, this.u64(what));
+    this.need(8, what);
+    const b = this.bytes;
+    const o = this.offset;
+    const lo = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+    const hi = b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24);
+    this.offset = o + 8;
+    // Timestamps and the like fit 53 bits: one BigInt from an exact number instead of four.
+    if (hi >= -0x20_0000 && hi < 0x20_0000) return BigInt(hi * 0x1_0000_0000 + lo);
+    return (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   /** float8, as PostgreSQL stores it (native little-endian IEEE 754). */
@@ -111,7 +134,7 @@ export class ByteReader {
   cstring(what = 'string'): string {
     const start = this.offset;
     const nul = this.bytes.indexOf(0, start);
-    if (nul < 0 || nul >= this.end) this.short(`${what} (no terminating NUL)`, start, 1, this.end - start);
+    if (nul < 0 || nul >= this.end) this.short(`${what} (no terminating NUL)`, start - this.start, 1, this.end - start);
     this.offset = nul + 1;
     return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, nul - start).toString('utf8');
   }
@@ -121,9 +144,9 @@ export class ByteReader {
     this.offset += n;
   }
 
-  /** Moves to the next multiple of `alignment` from the start of the buffer (MAXALIGN and friends). */
+  /** Moves to the next multiple of `alignment` from `start` (MAXALIGN and friends). */
   align(alignment: number): void {
-    const rem = this.offset % alignment;
+    const rem = (this.offset - this.start) % alignment;
     if (rem !== 0) this.offset += alignment - rem;
   }
 }

@@ -7,7 +7,11 @@
  * than a slicing-by-8 loop in JavaScript (crc32c-js.ts) spends on a short input. Most WAL records
  * are short and every record has a 20-byte header to checksum, so short ranges are done in JS.
  */
-import { crc32c as nativeCrc32c } from '@node-rs/crc32';
+import { createRequire } from 'node:module';
+
+// Loaded with require: importing this CommonJS package as ESM (export discovery, the translator)
+// cost 30 ms at every start of the CLI, more than all of strata's own modules.
+const { crc32c: nativeCrc32c } = createRequire(import.meta.url)('@node-rs/crc32') as typeof import('@node-rs/crc32');
 import { crc32cRangeJs } from './crc32c-js.js';
 
 /** Below this many bytes the JavaScript loop beats a native call (slicing-by-8 runs ~1.3 GB/s here). */

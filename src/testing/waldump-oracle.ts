@@ -58,7 +58,8 @@ export function strataWaldump(segments: string[], opts: WaldumpOptions): DumpRes
   runWaldump(
     segments,
     opts,
-    (bytes) => out.push(bytes),
+    // The bytes are only valid during the call.
+    (bytes) => out.push(Buffer.from(bytes)),
     (s) => (err += s),
   );
   return { lines: splitLines(Buffer.concat(out).toString('utf8')), error: err.trim().replace(/^strata waldump: error: /, '') };

@@ -171,6 +171,37 @@ describe('stream decoding', () => {
     }
   });
 
+  test('a caller done with each record before the next may reuse its chunks and the reassembly memory', () => {
+    // What readWal does for waldump: two read buffers in turn, and reuseMemory for records that
+    // cross pages. Each record is copied out as it comes: its bytes, block data and main data.
+    const CHUNK = 5000;
+    const d = new WalDecoder({ startLsn: lsn(wal.start), segmentSize: SEG, reuseMemory: true });
+    const buffers = [Buffer.alloc(CHUNK), Buffer.alloc(CHUNK)];
+    const got: { lsn: Lsn; raw: Buffer; parts: Buffer }[] = [];
+    const partsOf = (r: WalRecord) => Buffer.concat([r.mainData, ...r.blocks.flatMap((b) => (b === undefined ? [] : [b.data, b.image]))]);
+    let ended = false;
+    for (let pos = 0, i = 0; pos < wal.bytes.length && !ended; i++) {
+      const n = Math.min(CHUNK, wal.bytes.length - pos);
+      const buf = buffers[i % 2]!;
+      wal.bytes.copy(buf, 0, pos, pos + n);
+      pos += n;
+      d.push(n === CHUNK ? buf : buf.subarray(0, n));
+      try {
+        for (let r = d.next(); r !== undefined; r = d.next()) got.push({ lsn: r.lsn, raw: Buffer.from(r.raw), parts: partsOf(r) });
+      } catch (e) {
+        if (!(e instanceof WalDecodeError) || e.message !== wal.end?.message) throw e;
+        ended = true;
+      }
+    }
+    assert.equal(got.length, wal.records.length);
+    for (let i = 0; i < got.length; i++) {
+      const e = wal.records[i]!;
+      const g = got[i]!;
+      if (g.lsn !== e.lsn || Buffer.compare(g.raw, e.raw) !== 0 || Buffer.compare(g.parts, partsOf(e)) !== 0)
+        assert.fail(`record ${i} at ${formatLsn(e.lsn)} differs`);
+    }
+  });
+
   test('one byte at a time across a segment boundary gives the same records', () => {
     const { at, prev } = recordStartBefore(2 * SEG - 20_000);
     const to = recordEndAfter(2 * SEG + 20_000);

@@ -76,47 +76,101 @@ export interface WalRecord {
 }
 
 const EMPTY: Uint8Array = new Uint8Array(0);
+/** The block list of the many records that reference no block, shared. */
+const NO_BLOCK_REFS: readonly (BlockRef | undefined)[] = Object.freeze([]);
 
 /**
- * A block reference as decoded: header fields at once, the views of its image and data only when
- * asked for (most readers of most records never look at them), from offsets set after all headers.
+ * Where decodeRecord gathers a record's block references before copying them to a list of exactly
+ * their size (an array grown from empty reserves room for 17). Entries are cleared after each use.
  */
-class DecodedBlock implements BlockRef {
-  readonly fork: number;
-  readonly willInit: boolean;
-  readonly hasData: boolean;
-  readonly hasImage: boolean;
-  readonly applyImage: boolean;
-  imageStart = 0;
+const gathered: (DecodedBlock | undefined)[] = new Array<DecodedBlock | undefined>(XLR_MAX_BLOCK_ID + 1).fill(undefined);
+/** The highest entry of `gathered` that may be set: -1 unless a malformed record left some. */
+let gatheredMax = -1;
+
+/**
+ * A block reference as decoded: header fields at once, the flag bits and the views of its image and
+ * data only when asked for (most readers of most records never look at them), from offsets into the
+ * record's bytes set after all headers. Small fields share a number each: one of these is made for
+ * nearly every record, and their size is a good part of the decoder's garbage.
+ */
+export class DecodedBlock implements BlockRef {
+  /** Where the block's data starts in `source`, once decodeRecord has placed it; its image ends there. */
   dataStart = 0;
-  #image: Uint8Array | undefined;
   #data: Uint8Array | undefined;
 
+  // Not readonly here (BlockRef is, to everyone else): a RecordRecycler sets them again.
   constructor(
-    private readonly raw: Uint8Array,
-    readonly id: number,
-    readonly rel: RelFileNode,
-    readonly flags: number,
-    readonly blkno: BlockNumber,
-    readonly dataLen: number,
-    readonly bimgLen: number,
-    readonly bimgInfo: number,
-    readonly holeOffset: number,
-    readonly holeLength: number,
-  ) {
-    this.fork = flags & BKPBLOCK_FORK_MASK;
-    this.willInit = (flags & BKPBLOCK_WILL_INIT) !== 0;
-    this.hasData = dataLen > 0;
-    this.hasImage = (flags & BKPBLOCK_HAS_IMAGE) !== 0;
-    this.applyImage = this.hasImage && (bimgInfo & BKPIMAGE_APPLY) !== 0;
+    /** The bytes the record lies in (a pushed chunk, or the record's own reassembly buffer). */
+    public source: Uint8Array,
+    /** id | fork_flags << 8 | bimg_info << 16 */
+    private packed: number,
+    public rel: RelFileNode,
+    public blkno: BlockNumber,
+    public dataLen: number,
+    public bimgLen: number,
+    /** hole_offset | hole_length << 16 */
+    private hole: number,
+  ) {}
+
+  /** Makes this the block reference of another record (see RecordRecycler). */
+  reset(source: Uint8Array, packed: number, rel: RelFileNode, blkno: BlockNumber, dataLen: number, bimgLen: number, hole: number): void {
+    this.source = source;
+    this.packed = packed;
+    this.rel = rel;
+    this.blkno = blkno;
+    this.dataLen = dataLen;
+    this.bimgLen = bimgLen;
+    this.hole = hole;
+    this.dataStart = 0;
+    this.#data = undefined;
+  }
+
+  get id(): number {
+    return this.packed & 0xff;
+  }
+
+  get flags(): number {
+    return (this.packed >> 8) & 0xff;
+  }
+
+  get bimgInfo(): number {
+    return this.packed >>> 16;
+  }
+
+  get holeOffset(): number {
+    return this.hole & 0xffff;
+  }
+
+  get holeLength(): number {
+    return this.hole >>> 16;
+  }
+
+  get fork(): number {
+    return (this.packed >> 8) & BKPBLOCK_FORK_MASK;
+  }
+
+  get willInit(): boolean {
+    return ((this.packed >> 8) & BKPBLOCK_WILL_INIT) !== 0;
+  }
+
+  get hasData(): boolean {
+    return this.dataLen > 0;
+  }
+
+  get hasImage(): boolean {
+    return ((this.packed >> 8) & BKPBLOCK_HAS_IMAGE) !== 0;
+  }
+
+  get applyImage(): boolean {
+    return ((this.packed >> 8) & BKPBLOCK_HAS_IMAGE) !== 0 && ((this.packed >>> 16) & BKPIMAGE_APPLY) !== 0;
   }
 
   get image(): Uint8Array {
-    return (this.#image ??= this.hasImage ? this.raw.subarray(this.imageStart, this.imageStart + this.bimgLen) : EMPTY);
+    return this.hasImage ? this.source.subarray(this.dataStart - this.bimgLen, this.dataStart) : EMPTY;
   }
 
   get data(): Uint8Array {
-    return (this.#data ??= this.dataLen > 0 ? this.raw.subarray(this.dataStart, this.dataStart + this.dataLen) : EMPTY);
+    return (this.#data ??= this.dataLen > 0 ? this.source.subarray(this.dataStart, this.dataStart + this.dataLen) : EMPTY);
   }
 }
 
@@ -126,21 +180,59 @@ function malformed(message: string, at: number): never {
   throw new WalDecodeError('MALFORMED_RECORD', `${message} at ${formatLsn(lsn)}`, lsn);
 }
 
+function shortData(at: number): never {
+  malformed('record with invalid length', at);
+}
+
 /** An LSN from a JavaScript number that is exact (below 2^53), without BigInt shifts. */
 function lsnOf(n: number): Lsn {
   return BigInt(n) as Lsn;
 }
 
 /**
- * Takes apart a record whose CRC has been checked. `raw` holds exactly xl_tot_len bytes; `start`
- * and `end` are its LSN and the next record's, as exact numbers.
+ * Relations decoded lately, by the low bits of their relNode: a record's relation is most often one
+ * a recent record named (a workload touches a few tables and indexes), and RelFileNodes are
+ * immutable, so they are shared rather than made again for each block reference.
  */
-export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRecord {
-  const totLen = readU32(raw, 0);
-  let ptr = SIZE_OF_XLOG_RECORD;
+const RECENT_RELS_MASK = 15;
+const recentRels: RelFileNode[] = Array.from({ length: RECENT_RELS_MASK + 1 }, () => ({ spcNode: 0 as Oid, dbNode: 0 as Oid, relNode: 0 as Oid }));
+
+function relFileNodeAt(b: Uint8Array, o: number): RelFileNode {
+  const spcNode = readU32(b, o);
+  const dbNode = readU32(b, o + 4);
+  const relNode = readU32(b, o + 8);
+  const slot = relNode & RECENT_RELS_MASK;
+  const recent = recentRels[slot]!;
+  if (recent.relNode === relNode && recent.dbNode === dbNode && recent.spcNode === spcNode) return recent;
+  return (recentRels[slot] = { spcNode: spcNode as Oid, dbNode: dbNode as Oid, relNode: relNode as Oid });
+}
+
+/**
+ * The objects one decoded record is made of, kept to be made again into the next record: for a
+ * caller done with each record (and all made from it) before it asks for the next, as waldump is
+ * (WalDecoderOptions.reuseMemory). Records were most of the decoder's garbage.
+ */
+export class RecordRecycler {
+  record: DecodedRecord | undefined;
+  readonly blockObjects: (DecodedBlock | undefined)[] = [];
+  readonly blockList: (BlockRef | undefined)[] = [];
+}
+
+/**
+ * Takes apart a record whose CRC has been checked: `bytes[at, at + xl_tot_len)` holds it (the
+ * decoder passes the chunk the record lies in, so no view is made per record); `start` and `end`
+ * are its LSN and the next record's, as exact numbers. With `recycler`, the objects of the record
+ * decoded before are made into this one.
+ */
+export function decodeRecord(bytes: Uint8Array, start: number, end: number, at = 0, recycler?: RecordRecycler): WalRecord {
+  const totLen = readU32(bytes, at);
+  if (gatheredMax >= 0) {
+    for (let i = 0; i <= gatheredMax; i++) gathered[i] = undefined;
+    gatheredMax = -1;
+  }
+  let ptr = at + SIZE_OF_XLOG_RECORD;
   let remaining = totLen - SIZE_OF_XLOG_RECORD;
   let datatotal = 0;
-  const shortData = (): never => malformed('record with invalid length', start);
 
   let origin = 0;
   let toplevelXid = 0;
@@ -148,42 +240,41 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
   let maxBlockId = -1;
   let lastRel: RelFileNode | null = null;
   // Header fields first; the images and data follow all headers, in block order (as in PostgreSQL).
-  const blocks: DecodedBlock[] = [];
   while (remaining > datatotal) {
-    if (remaining < 1) shortData();
-    const blockId = raw[ptr]!;
+    if (remaining < 1) shortData(start);
+    const blockId = bytes[ptr]!;
     ptr += 1;
     remaining -= 1;
     if (blockId === XLR_BLOCK_ID_DATA_SHORT) {
-      if (remaining < 1) shortData();
-      mainDataLen = raw[ptr]!;
+      if (remaining < 1) shortData(start);
+      mainDataLen = bytes[ptr]!;
       ptr += 1;
       remaining -= 1;
       datatotal += mainDataLen;
       break; // by convention, the main data fragment is last
     } else if (blockId === XLR_BLOCK_ID_DATA_LONG) {
-      if (remaining < 4) shortData();
-      mainDataLen = readU32(raw, ptr);
+      if (remaining < 4) shortData(start);
+      mainDataLen = readU32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
       datatotal += mainDataLen;
       break;
     } else if (blockId === XLR_BLOCK_ID_ORIGIN) {
-      if (remaining < 2) shortData();
-      origin = readU16(raw, ptr);
+      if (remaining < 2) shortData(start);
+      origin = readU16(bytes, ptr);
       ptr += 2;
       remaining -= 2;
     } else if (blockId === XLR_BLOCK_ID_TOPLEVEL_XID) {
-      if (remaining < 4) shortData();
-      toplevelXid = readU32(raw, ptr);
+      if (remaining < 4) shortData(start);
+      toplevelXid = readU32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
     } else if (blockId <= XLR_MAX_BLOCK_ID) {
       if (blockId <= maxBlockId) malformed(`out-of-order block_id ${blockId}`, start);
       maxBlockId = blockId;
-      if (remaining < 3) shortData();
-      const flags = raw[ptr]!;
-      const dataLen = readU16(raw, ptr + 1);
+      if (remaining < 3) shortData(start);
+      const flags = bytes[ptr]!;
+      const dataLen = readU16(bytes, ptr + 1);
       ptr += 3;
       remaining -= 3;
       const hasData = (flags & BKPBLOCK_HAS_DATA) !== 0;
@@ -195,17 +286,17 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
       let holeLength = 0;
       let bimgInfo = 0;
       if ((flags & BKPBLOCK_HAS_IMAGE) !== 0) {
-        if (remaining < 5) shortData();
-        bimgLen = readU16(raw, ptr);
-        holeOffset = readU16(raw, ptr + 2);
-        bimgInfo = raw[ptr + 4]!;
+        if (remaining < 5) shortData(start);
+        bimgLen = readU16(bytes, ptr);
+        holeOffset = readU16(bytes, ptr + 2);
+        bimgInfo = bytes[ptr + 4]!;
         ptr += 5;
         remaining -= 5;
         const compressed = (bimgInfo & BKPIMAGE_COMPRESSED_MASK) !== 0;
         if (compressed) {
           if ((bimgInfo & BKPIMAGE_HAS_HOLE) !== 0) {
-            if (remaining < 2) shortData();
-            holeLength = readU16(raw, ptr);
+            if (remaining < 2) shortData(start);
+            holeLength = readU16(bytes, ptr);
             ptr += 2;
             remaining -= 2;
           }
@@ -231,12 +322,8 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
       }
       let rel: RelFileNode;
       if ((flags & BKPBLOCK_SAME_REL) === 0) {
-        if (remaining < 12) shortData();
-        rel = {
-          spcNode: readU32(raw, ptr) as Oid,
-          dbNode: readU32(raw, ptr + 4) as Oid,
-          relNode: readU32(raw, ptr + 8) as Oid,
-        };
+        if (remaining < 12) shortData(start);
+        rel = relFileNodeAt(bytes, ptr);
         ptr += 12;
         remaining -= 12;
         lastRel = rel;
@@ -244,76 +331,150 @@ export function decodeRecord(raw: Uint8Array, start: number, end: number): WalRe
         if (lastRel === null) malformed('BKPBLOCK_SAME_REL set but no previous rel', start);
         rel = lastRel;
       }
-      if (remaining < 4) shortData();
-      const blkno = readU32(raw, ptr);
+      if (remaining < 4) shortData(start);
+      const blkno = readU32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
-      blocks[blockId] = new DecodedBlock(raw, blockId, rel, flags, blkno as BlockNumber, dataLen, bimgLen, bimgInfo, holeOffset, holeLength);
+      gatheredMax = blockId;
+      const packed = blockId | (flags << 8) | (bimgInfo << 16);
+      const hole = holeOffset | (holeLength << 16);
+      const kept = recycler?.blockObjects[blockId];
+      if (kept !== undefined) {
+        kept.reset(bytes, packed, rel, blkno as BlockNumber, dataLen, bimgLen, hole);
+        gathered[blockId] = kept;
+      } else {
+        const block = new DecodedBlock(bytes, packed, rel, blkno as BlockNumber, dataLen, bimgLen, hole);
+        if (recycler !== undefined) recycler.blockObjects[blockId] = block;
+        gathered[blockId] = block;
+      }
     } else {
       malformed(`invalid block_id ${blockId}`, start);
     }
   }
-  if (remaining !== datatotal) shortData();
+  let blocks = NO_BLOCK_REFS;
+  if (recycler !== undefined && maxBlockId >= 0) {
+    const list = recycler.blockList;
+    list.length = maxBlockId + 1;
+    for (let i = 0; i <= maxBlockId; i++) {
+      list[i] = gathered[i];
+      gathered[i] = undefined;
+    }
+    gatheredMax = -1;
+    blocks = list;
+  } else if (maxBlockId === 0) {
+    // Most records reference one block, as block 0: a literal is the cheapest exact list.
+    blocks = [gathered[0]];
+    gathered[0] = undefined;
+    gatheredMax = -1;
+  } else if (maxBlockId > 0) {
+    blocks = gathered.slice(0, maxBlockId + 1);
+    for (let i = 0; i <= maxBlockId; i++) gathered[i] = undefined;
+    gatheredMax = -1;
+  }
+  if (remaining !== datatotal) shortData(start);
 
   // Images and data follow all headers, in block order; their views are made when first asked for.
-  for (const b of blocks) {
+  for (let i = 0; i <= maxBlockId; i++) {
+    const b = blocks[i] as DecodedBlock | undefined;
     if (b === undefined) continue;
-    b.imageStart = ptr;
     ptr += b.bimgLen;
     b.dataStart = ptr;
     ptr += b.dataLen;
   }
-  const mainDataStart = ptr;
 
-  return new DecodedRecord(
-    start,
-    end,
-    readU32(raw, 12) * 0x1_0000_0000 + readU32(raw, 8),
-    totLen,
-    readU32(raw, 4) as TransactionId,
-    raw[16]!,
-    raw[17]!,
-    readU32(raw, 20),
-    blocks,
-    origin,
-    toplevelXid as TransactionId,
-    mainDataStart,
-    mainDataLen,
-    raw,
-  );
+  if (recycler === undefined) return new DecodedRecord(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
+  if (recycler.record === undefined) {
+    recycler.record = new DecodedRecord(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
+  } else {
+    recycler.record.reset(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
+  }
+  return recycler.record;
 }
 
 /**
  * A decoded record. Its LSNs are kept as exact numbers and made into branded bigints only when
- * asked (three BigInts per record were a tenth of the decoder's time), and its main data view is
- * made when first asked for.
+ * asked (three BigInts per record were a tenth of the decoder's time); the header fields are read
+ * from its bytes when asked, and its views (the whole record, its main data) made when asked: the
+ * record keeps the bytes it lies in and its offset there, which readers use directly.
  */
-class DecodedRecord implements WalRecord {
+export class DecodedRecord implements WalRecord {
   #lsn: Lsn | undefined;
   #endLsn: Lsn | undefined;
-  #prev: Lsn | undefined;
-
-  constructor(
-    readonly lsnNumber: number,
-    readonly endLsnNumber: number,
-    readonly prevNumber: number,
-    readonly totLen: number,
-    readonly xid: TransactionId,
-    readonly info: number,
-    readonly rmid: number,
-    readonly crc: number,
-    readonly blocks: readonly (BlockRef | undefined)[],
-    readonly origin: number,
-    readonly toplevelXid: TransactionId,
-    private readonly mainDataStart: number,
-    private readonly mainDataLen: number,
-    readonly raw: Uint8Array,
-  ) {}
-
   #mainData: Uint8Array | undefined;
 
+  // Not readonly here (WalRecord is, to everyone else): a RecordRecycler sets them again.
+  constructor(
+    /** The bytes the record lies in (a pushed chunk, or the record's own reassembly buffer). */
+    public source: Uint8Array,
+    /** The offset of the record's first byte in `source`. */
+    public at: number,
+    public lsnNumber: number,
+    public endLsnNumber: number,
+    public blocks: readonly (BlockRef | undefined)[],
+    public origin: number,
+    public toplevelXid: TransactionId,
+    /** The offset of the main data in `source`. */
+    public mainDataStart: number,
+    public mainDataLen: number,
+  ) {}
+
+  /** Makes this another record (see RecordRecycler). */
+  reset(
+    source: Uint8Array,
+    at: number,
+    lsnNumber: number,
+    endLsnNumber: number,
+    blocks: readonly (BlockRef | undefined)[],
+    origin: number,
+    toplevelXid: TransactionId,
+    mainDataStart: number,
+    mainDataLen: number,
+  ): void {
+    this.source = source;
+    this.at = at;
+    this.lsnNumber = lsnNumber;
+    this.endLsnNumber = endLsnNumber;
+    this.blocks = blocks;
+    this.origin = origin;
+    this.toplevelXid = toplevelXid;
+    this.mainDataStart = mainDataStart;
+    this.mainDataLen = mainDataLen;
+    this.#lsn = undefined;
+    this.#endLsn = undefined;
+    this.#mainData = undefined;
+  }
+
+  // XLogRecord: xl_tot_len @0, xl_xid @4, xl_prev @8, xl_info @16, xl_rmid @17, xl_crc @20.
+  get totLen(): number {
+    return readU32(this.source, this.at);
+  }
+
+  get xid(): TransactionId {
+    return readU32(this.source, this.at + 4) as TransactionId;
+  }
+
+  get prevNumber(): number {
+    return readU32(this.source, this.at + 12) * 0x1_0000_0000 + readU32(this.source, this.at + 8);
+  }
+
+  get info(): number {
+    return this.source[this.at + 16]!;
+  }
+
+  get rmid(): number {
+    return this.source[this.at + 17]!;
+  }
+
+  get crc(): number {
+    return readU32(this.source, this.at + 20);
+  }
+
   get mainData(): Uint8Array {
-    return (this.#mainData ??= this.mainDataLen > 0 ? this.raw.subarray(this.mainDataStart, this.mainDataStart + this.mainDataLen) : EMPTY);
+    return (this.#mainData ??= this.mainDataLen > 0 ? this.source.subarray(this.mainDataStart, this.mainDataStart + this.mainDataLen) : EMPTY);
+  }
+
+  get raw(): Uint8Array {
+    return this.source.subarray(this.at, this.at + this.totLen);
   }
 
   get lsn(): Lsn {
@@ -325,7 +486,7 @@ class DecodedRecord implements WalRecord {
   }
 
   get prev(): Lsn {
-    return (this.#prev ??= lsnOf(this.prevNumber));
+    return lsnOf(this.prevNumber);
   }
 }
 

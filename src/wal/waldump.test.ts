@@ -10,6 +10,31 @@ import { join } from 'node:path';
 import { withCluster } from '../testing/cluster.js';
 import { runAllWorkloads } from '../testing/workloads.js';
 import { diffLines, firstSegmentStart, fixedPart, pgWaldump, strataWaldump } from '../testing/waldump-oracle.js';
+import { fakeRecord, le } from '../testing/fake-records.js';
+import { RM_XACT_ID } from '../pg/rmgr-ids.js';
+import { TextBuffer } from './text-buffer.js';
+import { writeRecord } from './waldump.js';
+
+test('a line longer than the room guessed for it is written whole, into a small buffer as into a large one', () => {
+  // XLOG_XACT_ASSIGNMENT with 3000 subtransactions: about 15 kB of desc text.
+  const xsub = Array.from({ length: 3000 }, (_, i) => 1000 + i);
+  const assignment = fakeRecord(RM_XACT_ID, 0x50, le([4, 999], [4, xsub.length], ...xsub.map((x) => [4, x] as const)), { xid: 999 });
+  const short = fakeRecord(RM_XACT_ID, 0x50, le([4, 5], [4, 1], [4, 6]), { xid: 5, lsn: 0x2000028n, prev: 0x1000028n });
+  const dump = (bufferBytes: number): string => {
+    const out: Buffer[] = [];
+    const t = new TextBuffer((bytes) => out.push(Buffer.from(bytes)), bufferBytes);
+    for (const r of [short, assignment, short, assignment]) writeRecord(t, r, false);
+    t.flush();
+    return Buffer.concat(out).toString('latin1');
+  };
+  const long =
+    `rmgr: Transaction len (rec/tot):  12032/ 12032, tx:        999, lsn: 0/01000028, prev 0/00000000, desc: ASSIGNMENT ` +
+    `xtop 999: subxacts: ${xsub.join(' ')}\n`;
+  const shortLine = 'rmgr: Transaction len (rec/tot):     36/    36, tx:          5, lsn: 0/02000028, prev 0/01000028, desc: ASSIGNMENT xtop 5: subxacts: 6\n';
+  const expected = shortLine + long + shortLine + long;
+  assert.equal(dump(1 << 20), expected);
+  assert.equal(dump(1024), expected);
+});
 
 const RUNS = [
   { name: 'no compression, data checksums', compression: 'off', dataChecksums: true },

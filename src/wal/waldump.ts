@@ -1,16 +1,18 @@
 /**
  * pg_waldump's text, produced from decoded records: one record's lines (XLogDumpDisplayRecord with
- * XLogRecGetBlockRefInfo) and the `--stats` table (XLogDumpDisplayStats). Pure: strings out, so the
- * CLI and the tests that diff against pg_waldump share it.
+ * XLogRecGetBlockRefInfo), written as bytes into a TextBuffer, and the `--stats` table
+ * (XLogDumpDisplayStats), a string. Pure, so the CLI and the tests that diff against pg_waldump
+ * share it.
  */
-import { BKPIMAGE_COMPRESS_LZ4, BKPIMAGE_COMPRESS_PGLZ, BKPIMAGE_COMPRESS_ZSTD, BKPIMAGE_COMPRESSED_MASK, BLCKSZ, XLR_INFO_MASK } from '../pg/constants.js';
+import assert from 'node:assert/strict';
+import { BKPIMAGE_COMPRESS_LZ4, BKPIMAGE_COMPRESS_PGLZ, BKPIMAGE_COMPRESS_ZSTD, BKPIMAGE_COMPRESSED_MASK, BLCKSZ, XLR_INFO_MASK, XLR_MAX_BLOCK_ID } from '../pg/constants.js';
 import { formatLsn } from '../pg/lsn.js';
 import { RM_MAX_BUILTIN_ID, RM_XACT_ID } from '../pg/rmgr-ids.js';
-import { FORK_NAMES } from '../pg/types.js';
+import { FORK_NAMES, type RelFileNode } from '../pg/types.js';
 import { WalDecodeError } from './errors.js';
 import { recordLengths, type BlockRef, type WalRecord } from './record.js';
 import { RMGRS } from './rmgr/index.js';
-import { putAscii, putBytes, putLsnPadded, putUint, type TextBuffer } from './text-buffer.js';
+import { literal, literals, putDigitsBefore, putLiteral, putLsnAt, putLsnPadded, putText, putUint, type Literal, type TextBuffer } from './text-buffer.js';
 
 const NEWLINE = 0x0a;
 const SLASH = 0x2f;
@@ -19,97 +21,218 @@ function pad(s: string | number, width: number): string {
   return String(s).padStart(width, ' ');
 }
 
-/** `desc: ID rm_desc` without the block references. */
-export function describeText(record: WalRecord): string {
+/**
+ * `, desc: ID ` for each rmgr id and xl_info (at rmid * 256 + info), with pg_waldump's rm_identify
+ * or UNKNOWN (%x); made on first use.
+ */
+const DESC_HEADS: (Literal | undefined)[] = [];
+
+function descHead(rmid: number, info: number): Literal {
+  return (DESC_HEADS[rmid * 256 + info] ??= literal(`, desc: ${identifyText(rmid, info)} `));
+}
+
+function identifyText(rmid: number, info: number): string {
+  return RMGRS[rmid]?.identify(info) ?? `UNKNOWN (${(info & ~XLR_INFO_MASK).toString(16)})`;
+}
+
+/**
+ * The whole fixed part of a line for each rmgr id and xl_info (at rmid * 256 + info), made on first
+ * use: `rmgr: NAME        len (rec/tot): ______/______, tx: __________, lsn: _/________, prev _/________, desc: ID `
+ * with its numeric fields blank. Every field has a fixed width while the lengths fit %6u and the
+ * LSNs are below 64 GiB (one hex digit before the slash), which is nearly always: a line then starts
+ * with one copy of this and its digits written into the blanks.
+ */
+const LINE_TEMPLATES: (Literal | undefined)[] = [];
+
+function lineTemplate(rmid: number, info: number): Literal {
+  const head = `rmgr: ${rmgrName(rmid).padEnd(11, ' ')} len (rec/tot): ${' '.repeat(6)}/${' '.repeat(6)}, tx: ${' '.repeat(10)}, lsn: `;
+  return (LINE_TEMPLATES[rmid * 256 + info] ??= literal(`${head}_/________, prev _/________, desc: ${identifyText(rmid, info)} `));
+}
+
+// Where the fields of a line template are, for rmgr names of up to 11 characters: %-11s pads but
+// does not cut, so a longer name (LogicalMessage) moves them all by NAME_OVERFLOW[id].
+const REC_LEN_END = 39;
+const TOT_LEN_END = 46;
+const XID_END = 62;
+const LSN_HI_AT = 69;
+const PREV_HI_AT = 86;
+/** The largest length the %6u fields hold, and the first LSN whose %X high half takes two digits. */
+const LEN_FIELD_MAX = 999_999;
+const TWO_DIGIT_LSN = 16 * 0x1_0000_0000;
+
+/** `, blkref #N: rel ` and, for -b, `\tblkref #N: rel ` for each block id. */
+const BLOCK_HEADS: readonly Literal[] = Array.from({ length: XLR_MAX_BLOCK_ID + 1 }, (_, id) => literal(`, blkref #${id}: rel `));
+const BLOCK_HEADS_DETAILED: readonly Literal[] = Array.from({ length: XLR_MAX_BLOCK_ID + 1 }, (_, id) => literal(`\tblkref #${id}: rel `));
+
+/** `rmgr: NAME        len (rec/tot): ` for each rmgr id, for lines that do not fit a template. */
+const LINE_STARTS: readonly Literal[] = Array.from({ length: 256 }, (_, id) => literal(`rmgr: ${rmgrName(id).padEnd(11, ' ')} len (rec/tot): `));
+const NAME_OVERFLOW: readonly number[] = Array.from({ length: 256 }, (_, id) => Math.max(0, rmgrName(id).length - 11));
+
+function rmgrName(id: number): string {
+  return RMGRS[id]?.name ?? `custom${String(id).padStart(3, '0')}`;
+}
+
+/** ` fork NAME` for each fork number a block reference can hold (4 bits). */
+const FORK_TEXTS: readonly Literal[] = Array.from({ length: 16 }, (_, fork) => literal(` fork ${FORK_NAMES[fork] ?? String(fork)}`));
+
+/** The fixed pieces of a line, encoded once. */
+const T = literals({
+  blk: ' blk ',
+  fpw: ' FPW',
+  fpwVerify: ' FPW for WAL verification',
+  fpwHole: ' (FPW); hole: offset: ',
+  fpwVerifyHole: ' (FPW for WAL verification); hole: offset: ',
+  cLength: ', length: ',
+  cCompressionSaved: ', compression saved: ',
+  cMethod: ', method: ',
+  pglz: 'pglz',
+  lz4: 'lz4',
+  zstd: 'zstd',
+  unknown: 'unknown',
+  cTx: ', tx: ',
+  cLsn: ', lsn: ',
+  cPrev: ', prev ',
+});
+
+/** rm_desc (the text after `desc: ID `, without the block references), as XLogDumpDisplayRecord prints it. */
+function putDesc(b: Uint8Array, o: number, record: WalRecord): number {
   const m = RMGRS[record.rmid];
-  const id = m?.identify(record.info);
-  const head = id ?? `UNKNOWN (${(record.info & ~XLR_INFO_MASK).toString(16)})`;
-  if (m === undefined) return `${head} `;
+  if (m === undefined) return o;
   try {
     // Even an unnamed info value can decode (heap, BRIN pick the type by opcode bits), as in pg_waldump.
-    return `${head} ${m.format(m.describe(record), record)}`;
+    return m.put(b, o, m.describe(record), record);
   } catch (e) {
     if (!(e instanceof WalDecodeError)) throw e;
     // pg_waldump's rm_desc prints nothing for a type it does not know; any other failure is shown.
-    return e.code === 'UNKNOWN_RECORD_TYPE' && id === undefined ? `${head} ` : `${head} <${e.message}>`;
+    if (e.code === 'UNKNOWN_RECORD_TYPE' && m.identify(record.info) === undefined) return o;
+    return putText(b, o, `<${e.message}>`);
   }
 }
 
-/** `rmgr: NAME        len (rec/tot): ` for each rmgr id, as bytes, built once. */
-const LINE_HEADS: readonly Uint8Array[] = Array.from({ length: 256 }, (_, id) => {
-  const name = RMGRS[id]?.name ?? `custom${String(id).padStart(3, '0')}`;
-  return Buffer.from(`rmgr: ${name.padEnd(11, ' ')} len (rec/tot): `, 'latin1');
-});
-
+/** Room asked for a line before its desc text is known: enough for all but unusual records. */
+const RECORD_BYTES_GUESS = 512;
 /** The longest block reference text (-b, compressed image), with room to spare. */
 const BLOCK_REF_BYTES_MAX = 200;
-const FIXED_PART_BYTES_MAX = 160;
 
-function compressionMethod(bimgInfo: number): string {
-  if ((bimgInfo & BKPIMAGE_COMPRESS_PGLZ) !== 0) return 'pglz';
-  if ((bimgInfo & BKPIMAGE_COMPRESS_LZ4) !== 0) return 'lz4';
-  if ((bimgInfo & BKPIMAGE_COMPRESS_ZSTD) !== 0) return 'zstd';
-  return 'unknown';
+function compressionMethod(bimgInfo: number): Literal {
+  if ((bimgInfo & BKPIMAGE_COMPRESS_PGLZ) !== 0) return T.pglz;
+  if ((bimgInfo & BKPIMAGE_COMPRESS_LZ4) !== 0) return T.lz4;
+  if ((bimgInfo & BKPIMAGE_COMPRESS_ZSTD) !== 0) return T.zstd;
+  return T.unknown;
+}
+
+/**
+ * `SPC/DB/REL` and `SPC/DB/REL blk ` of the relations named lately, by the low bits of relNode. The
+ * decoder shares one RelFileNode among the records that name the same relation, so the text is made
+ * once per relation, not once per block reference.
+ */
+interface RelText {
+  readonly rel: RelFileNode;
+  readonly path: Literal;
+  readonly pathBlk: Literal;
+}
+const REL_TEXTS_MASK = 15;
+const relTexts: (RelText | undefined)[] = new Array<RelText | undefined>(REL_TEXTS_MASK + 1).fill(undefined);
+
+function relText(rel: RelFileNode): RelText {
+  const slot = rel.relNode & REL_TEXTS_MASK;
+  const known = relTexts[slot];
+  if (known !== undefined && known.rel === rel) return known;
+  const path = `${rel.spcNode}/${rel.dbNode}/${rel.relNode}`;
+  return (relTexts[slot] = { rel, path: literal(path), pathBlk: literal(`${path} blk `) });
 }
 
 /** One block reference, as XLogRecGetBlockRefInfo writes it with pretty = true. */
 function putBlockRef(b: Uint8Array, o: number, ref: BlockRef, detailed: boolean): number {
-  o = putAscii(b, o, detailed ? '\tblkref #' : ', blkref #');
-  o = putUint(b, o, ref.id);
-  o = putAscii(b, o, ': rel ');
-  o = putUint(b, o, ref.rel.spcNode);
-  b[o++] = SLASH;
-  o = putUint(b, o, ref.rel.dbNode);
-  b[o++] = SLASH;
-  o = putUint(b, o, ref.rel.relNode);
-  if (detailed || ref.fork !== 0) {
-    o = putAscii(b, o, ' fork ');
-    o = putAscii(b, o, FORK_NAMES[ref.fork] ?? String(ref.fork));
+  o = putLiteral(b, o, (detailed ? BLOCK_HEADS_DETAILED : BLOCK_HEADS)[ref.id]!);
+  const text = relText(ref.rel);
+  const fork = ref.fork;
+  if (detailed || fork !== 0) {
+    o = putLiteral(b, o, text.path);
+    o = putLiteral(b, o, FORK_TEXTS[fork]!);
+    o = putLiteral(b, o, T.blk);
+  } else {
+    o = putLiteral(b, o, text.pathBlk);
   }
-  o = putAscii(b, o, ' blk ');
   o = putUint(b, o, ref.blkno);
   if (ref.hasImage) {
-    if (!detailed) return putAscii(b, o, ref.applyImage ? ' FPW' : ' FPW for WAL verification');
-    o = putAscii(b, o, ref.applyImage ? ' (FPW); hole: offset: ' : ' (FPW for WAL verification); hole: offset: ');
+    if (!detailed) return putLiteral(b, o, ref.applyImage ? T.fpw : T.fpwVerify);
+    o = putLiteral(b, o, ref.applyImage ? T.fpwHole : T.fpwVerifyHole);
     o = putUint(b, o, ref.holeOffset);
-    o = putAscii(b, o, ', length: ');
+    o = putLiteral(b, o, T.cLength);
     o = putUint(b, o, ref.holeLength);
     if ((ref.bimgInfo & BKPIMAGE_COMPRESSED_MASK) !== 0) {
-      o = putAscii(b, o, ', compression saved: ');
+      o = putLiteral(b, o, T.cCompressionSaved);
       o = putUint(b, o, BLCKSZ - ref.holeLength - ref.bimgLen);
-      o = putAscii(b, o, ', method: ');
-      o = putAscii(b, o, compressionMethod(ref.bimgInfo));
+      o = putLiteral(b, o, T.cMethod);
+      o = putLiteral(b, o, compressionMethod(ref.bimgInfo));
     }
   }
   if (detailed) b[o++] = NEWLINE;
   return o;
 }
 
-/** One record as pg_waldump prints it (XLogDumpDisplayRecord), trailing newline included. */
-export function writeRecord(t: TextBuffer, record: WalRecord, detailed: boolean): void {
-  let fpiLen = 0;
-  for (const ref of record.blocks) if (ref !== undefined && ref.hasImage) fpiLen += ref.bimgLen;
-  let o = t.begin(FIXED_PART_BYTES_MAX);
-  let b = t.bytes;
-  o = putBytes(b, o, LINE_HEADS[record.rmid]!);
+/** The fixed part of a line that does not fit its template (see LINE_TEMPLATES), piece by piece. */
+function putLineHead(b: Uint8Array, o: number, record: WalRecord, fpiLen: number): number {
+  o = putLiteral(b, o, LINE_STARTS[record.rmid]!);
   o = putUint(b, o, record.totLen - fpiLen, 6);
   b[o++] = SLASH;
   o = putUint(b, o, record.totLen, 6);
-  o = putAscii(b, o, ', tx: ');
+  o = putLiteral(b, o, T.cTx);
   o = putUint(b, o, record.xid, 10);
-  o = putAscii(b, o, ', lsn: ');
+  o = putLiteral(b, o, T.cLsn);
   o = putLsnPadded(b, o, record.lsnNumber);
-  o = putAscii(b, o, ', prev ');
+  o = putLiteral(b, o, T.cPrev);
   o = putLsnPadded(b, o, record.prevNumber);
-  o = putAscii(b, o, ', desc: ');
-  t.commit(o);
-  t.text(describeText(record));
-  o = t.begin(1 + record.blocks.length * BLOCK_REF_BYTES_MAX + 1);
-  b = t.bytes;
+  return putLiteral(b, o, descHead(record.rmid, record.info));
+}
+
+/** One record's line(s) at `b[o]`; returns the offset after them (exact even past `b.length`). */
+function putRecord(b: Uint8Array, o: number, record: WalRecord, detailed: boolean): number {
+  const blocks = record.blocks;
+  let fpiLen = 0;
+  for (let i = 0; i < blocks.length; i++) {
+    const ref = blocks[i];
+    if (ref !== undefined && ref.hasImage) fpiLen += ref.bimgLen;
+  }
+  const totLen = record.totLen;
+  const lsn = record.lsnNumber;
+  const prev = record.prevNumber;
+  if (totLen <= LEN_FIELD_MAX && lsn < TWO_DIGIT_LSN && prev < TWO_DIGIT_LSN) {
+    const rmid = record.rmid;
+    const template = LINE_TEMPLATES[rmid * 256 + record.info] ?? lineTemplate(rmid, record.info);
+    putLiteral(b, o, template);
+    const at = o + NAME_OVERFLOW[rmid]!;
+    putDigitsBefore(b, at + REC_LEN_END, totLen - fpiLen);
+    putDigitsBefore(b, at + TOT_LEN_END, totLen);
+    putDigitsBefore(b, at + XID_END, record.xid);
+    putLsnAt(b, at + LSN_HI_AT, lsn);
+    putLsnAt(b, at + PREV_HI_AT, prev);
+    o += template.bytes.length;
+  } else {
+    o = putLineHead(b, o, record, fpiLen);
+  }
+  o = putDesc(b, o, record);
   if (detailed) b[o++] = NEWLINE;
-  for (const ref of record.blocks) if (ref !== undefined) o = putBlockRef(b, o, ref, detailed);
+  for (let i = 0; i < blocks.length; i++) {
+    const ref = blocks[i];
+    if (ref !== undefined) o = putBlockRef(b, o, ref, detailed);
+  }
   if (!detailed) b[o++] = NEWLINE;
-  t.commit(o);
+  return o;
+}
+
+/** One record as pg_waldump prints it (XLogDumpDisplayRecord), trailing newline included. */
+export function writeRecord(t: TextBuffer, record: WalRecord, detailed: boolean): void {
+  let start = t.begin(RECORD_BYTES_GUESS + record.blocks.length * BLOCK_REF_BYTES_MAX);
+  let end = putRecord(t.bytes, start, record, detailed);
+  if (end > t.bytes.length) {
+    // A desc text longer than the guess (thousands of xids, say): now its length is known.
+    start = t.begin(end - start);
+    end = putRecord(t.bytes, start, record, detailed);
+    assert(end <= t.bytes.length, 'a record line came out longer the second time it was written');
+  }
+  t.commit(end);
 }
 
 interface Counter {

@@ -11,7 +11,7 @@ import type { BlockNumber } from '../../pg/types.js';
 import { NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { withBlockData } from './index-am.js';
-import { blockUses, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { blockUses, rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const XLOG_BRIN_CREATE_INDEX = 0x00;
 export const XLOG_BRIN_INSERT = 0x10;
@@ -193,5 +193,5 @@ export const brinRmgr: RmgrModule<BrinRecord> = {
   name: 'BRIN',
   identify: (info) => NAMES[info & 0xf0],
   describe,
-  format,
+  put: putVia(format),
 };

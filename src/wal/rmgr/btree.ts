@@ -7,12 +7,13 @@
  * (kept as views into the record), and the xl_btree_metadata that rebuilds the metapage. Block roles
  * follow the registrations in nbtinsert.c and nbtpage.c.
  */
-import type { ByteReader } from '../../pg/bytes.js';
+import { readU16, type ByteReader } from '../../pg/bytes.js';
 import { RM_BTREE_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
 import { NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
-import { blockUses, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import { literals, putLiteral, putText, putUint } from '../text-buffer.js';
+import { blockDataReader, blockUses, BlockUseSpec, mainDataBytes, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
 
 export const XLOG_BTREE_INSERT_LEAF = 0x00;
 export const XLOG_BTREE_INSERT_UPPER = 0x10;
@@ -248,28 +249,37 @@ const INSERT_KINDS = {
   [XLOG_BTREE_INSERT_POST]: 'btree.insertPost',
 } as const;
 
+const LEAF_INSERT_BLOCKS = new BlockUseSpec([
+  [0, 'leaf'],
+  [1, 'child'],
+  [2, 'meta'],
+]);
+const INTERNAL_INSERT_BLOCKS = new BlockUseSpec([
+  [0, 'internal'],
+  [1, 'child'],
+  [2, 'meta'],
+]);
+
 function insert(record: WalRecord, info: keyof typeof INSERT_KINDS): BtreeInsert {
-  const offnum = withMainData(record, (r) => r.u16('offnum'));
+  const offnum = readU16(mainDataBytes(record), mainDataStruct(record, 2, 'xl_btree_insert'));
   const target = requireBlock(record, 0, 'INSERT');
   const posting = info === XLOG_BTREE_INSERT_POST;
-  const { postingOff, newItem } = target.hasData
-    ? withBytes(record, target.data, 'block 0 data', (r) => {
-        const postingOff = posting ? r.u16('postingoff') : 0;
-        return { postingOff, newItem: r.bytesView(r.remaining, 'new item') };
-      })
-    : { postingOff: 0, newItem: undefined };
+  let postingOff = 0;
+  let newItem: Uint8Array | undefined;
+  if (target.hasData) {
+    const r = blockDataReader(record, target, 'block 0 data');
+    if (posting) postingOff = r.u16('postingoff');
+    newItem = r.bytesView(r.remaining, 'new item');
+  }
   const isMeta = info === XLOG_BTREE_INSERT_META;
+  const spec = info === XLOG_BTREE_INSERT_LEAF || posting ? LEAF_INSERT_BLOCKS : INTERNAL_INSERT_BLOCKS;
   return {
     kind: INSERT_KINDS[info],
     offnum,
     postingOff,
     newItem,
     meta: isMeta ? readMetadata(record, 2) : undefined,
-    blocks: blockUses(record, [
-      [0, info === XLOG_BTREE_INSERT_LEAF || posting ? 'leaf' : 'internal'],
-      [1, 'child'],
-      [2, 'meta', true],
-    ]),
+    blocks: spec.uses(record, false, false, true),
     effects: NO_EFFECTS,
   };
 }
@@ -475,14 +485,28 @@ function fullXidText(x: bigint): string {
   return `${x >> 32n}:${x & 0xffff_ffffn}`;
 }
 
-/** btree_desc */
-function format(d: BtreeRecord): string {
+/** The fixed pieces of this module's text, encoded once. */
+const T = literals({
+  off: 'off ',
+});
+
+/** btree_desc: inserts, most of all B-tree records, as bytes; the rest through a string. */
+function put(b: Uint8Array, o: number, d: BtreeRecord): number {
   switch (d.kind) {
     case 'btree.insertLeaf':
     case 'btree.insertUpper':
     case 'btree.insertMeta':
     case 'btree.insertPost':
-      return `off ${d.offnum}`;
+      o = putLiteral(b, o, T.off);
+      return putUint(b, o, d.offnum);
+    default:
+      return putText(b, o, format(d));
+  }
+}
+
+/** btree_desc for the records that are not inserts. */
+function format(d: Exclude<BtreeRecord, BtreeInsert>): string {
+  switch (d.kind) {
     case 'btree.splitL':
     case 'btree.splitR':
       return `level ${d.level}, firstrightoff ${d.firstRightOff}, newitemoff ${d.newItemOff}, postingoff ${d.postingOff}`;
@@ -535,5 +559,5 @@ export const btreeRmgr: RmgrModule<BtreeRecord> = {
   /** btree_identify */
   identify: (info) => NAMES[info & 0xf0],
   describe,
-  format,
+  put,
 };

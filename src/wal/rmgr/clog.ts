@@ -8,7 +8,7 @@ import { RM_CLOG_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, TransactionId } from '../../pg/types.js';
 import { NO_BLOCKS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const CLOG_ZEROPAGE = 0x00;
 export const CLOG_TRUNCATE = 0x10;
@@ -80,5 +80,5 @@ export const clogRmgr: RmgrModule<ClogRecord> = {
     }
   },
   describe,
-  format,
+  put: putVia(format),
 };

@@ -7,7 +7,7 @@ import { RM_COMMIT_TS_ID } from '../../pg/rmgr-ids.js';
 import type { TransactionId } from '../../pg/types.js';
 import { NO_BLOCKS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const COMMIT_TS_ZEROPAGE = 0x00;
 export const COMMIT_TS_TRUNCATE = 0x10;
@@ -71,5 +71,5 @@ export const committsRmgr: RmgrModule<CommitTsRecord> = {
     }
   },
   describe,
-  format,
+  put: putVia(format),
 };

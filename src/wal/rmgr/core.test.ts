@@ -19,11 +19,11 @@ import { logicalMsgRmgr } from './logicalmsg.js';
 import { multixactRmgr } from './multixact.js';
 import { relmapRmgr } from './relmap.js';
 import { replOriginRmgr } from './replorigin.js';
-import type { RmgrModule } from './rmgr.js';
+import { formatDesc, type RmgrModule } from './rmgr.js';
 import { smgrRmgr } from './smgr.js';
 import { standbyRmgr } from './standby.js';
 import { tblspcRmgr } from './tblspc.js';
-import { timestamptzToStr } from './timestamp.js';
+import { putTimestamptz, timestamptzToStr } from './timestamp.js';
 import { xactRmgr } from './xact.js';
 import { xlogRmgr } from './xlog.js';
 
@@ -72,7 +72,7 @@ function record(rmid: number, info: number, mainData: Uint8Array, extra: { xid?:
 
 /** desc text as pg_waldump shows it after the type name. */
 function text<D extends DescriptionBase>(m: RmgrModule<D>, r: WalRecord): string {
-  return m.format(m.describe(r), r);
+  return formatDesc(m, m.describe(r), r);
 }
 
 function throwsCode(fn: () => unknown, code: string): void {
@@ -91,6 +91,27 @@ test('timestamptzToStr prints six microsecond digits in UTC, as pg_waldump under
   assert.equal(timestamptzToStr(1_500_000n), '2000-01-01 00:00:01.500000 UTC');
   // C's truncating division and remainder, as compat.c computes them.
   assert.equal(timestamptzToStr(-1n), '2000-01-01 00:00:00.-00001 UTC');
+});
+
+test('putTimestamptz writes what timestamptzToStr returns, across days, leap years and the fallbacks', () => {
+  const b = new Uint8Array(64);
+  const written = (dt: bigint) => Buffer.from(b.buffer, 0, putTimestamptz(b, 0, dt)).toString('latin1');
+  const DAY = 86_400_000_000n;
+  const samples: bigint[] = [0n, 1n, 999_999n, 1_000_000n, DAY - 1n, DAY, TS, -1n, -DAY - 7n, 2n ** 62n, -(2n ** 62n)];
+  // Month and year ends from 2000 to 2404 (2100 is not a leap year, 2400 is), a second either side.
+  for (let y = 2000; y <= 2404; y += y < 2010 || y > 2395 || y % 100 === 0 ? 1 : 17)
+    for (let m = 0; m < 12; m++) {
+      const dt = (BigInt(Date.UTC(y, m, 1)) * 1000n - 946_684_800_000_000n);
+      samples.push(dt - 1_000_000n, dt, dt + 1n);
+    }
+  let seed = 7;
+  for (let i = 0; i < 2000; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    samples.push(BigInt(seed) * 123_456_789n + BigInt(i));
+  }
+  for (const dt of samples) assert.equal(written(dt), timestamptzToStr(dt), `TimestampTz ${dt}`);
+  // The exact end offset even when the bytes do not fit.
+  assert.equal(putTimestamptz(new Uint8Array(4), 0, TS), TS_TEXT.length);
 });
 
 test('xlog checkpoint: the whole CheckPoint struct, its effect and its text', () => {

@@ -8,7 +8,7 @@ import { RM_DBASE_ID } from '../../pg/rmgr-ids.js';
 import type { Oid } from '../../pg/types.js';
 import { NO_BLOCKS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 import { readCount } from './standby.js';
 
 export const XLOG_DBASE_CREATE_FILE_COPY = 0x00;
@@ -114,5 +114,5 @@ export const dbaseRmgr: RmgrModule<DbaseRecord> = {
     }
   },
   describe,
-  format,
+  put: putVia(format),
 };

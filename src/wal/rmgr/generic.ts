@@ -12,7 +12,7 @@ import type { ByteReader } from '../../pg/bytes.js';
 import { RM_GENERIC_ID } from '../../pg/rmgr-ids.js';
 import { NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { allBlocks, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import { allBlocks, withBytes, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 /** One region of a page that redo overwrites. */
 export interface GenericFragment {
@@ -77,5 +77,5 @@ export const genericRmgr: RmgrModule<GenericRecord> = {
   /** generic_identify: one record type. */
   identify: () => 'Generic',
   describe,
-  format,
+  put: putVia(format),
 };

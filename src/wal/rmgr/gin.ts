@@ -22,7 +22,7 @@ import {
   withBlockData,
   type ItemPointer,
 } from './index-am.js';
-import { blockUses, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { blockUses, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const XLOG_GIN_CREATE_PTREE = 0x10;
 export const XLOG_GIN_INSERT = 0x20;
@@ -530,5 +530,5 @@ export const ginRmgr: RmgrModule<GinRecord> = {
   name: 'Gin',
   identify: (info) => NAMES[info & 0xf0],
   describe,
-  format,
+  put: putVia(format),
 };

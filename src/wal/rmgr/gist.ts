@@ -13,7 +13,7 @@ import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/type
 import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { readIndexTuples, readIndexTuplesToEnd, readOffsets, withBlockData } from './index-am.js';
-import { blockUses, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import { blockUses, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const XLOG_GIST_PAGE_UPDATE = 0x00;
 export const XLOG_GIST_DELETE = 0x10;
@@ -212,5 +212,5 @@ export const gistRmgr: RmgrModule<GistRecord> = {
   name: 'Gist',
   identify: (info) => NAMES[info & 0xf0],
   describe,
-  format,
+  put: putVia(format),
 };

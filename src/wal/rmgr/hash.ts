@@ -12,7 +12,7 @@ import type { BlockNumber, Oid, TransactionId } from '../../pg/types.js';
 import { NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { formatG, readIndexTuplesToEnd, readOffsets, readOffsetsToEnd, tf, withBlockData } from './index-am.js';
-import { blockUses, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { blockUses, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const XLOG_HASH_INIT_META_PAGE = 0x00;
 export const XLOG_HASH_INIT_BITMAP_PAGE = 0x10;
@@ -434,5 +434,5 @@ export const hashRmgr: RmgrModule<HashRecord> = {
   name: 'Hash',
   identify: (info) => NAMES[info & 0xf0],
   describe,
-  format,
+  put: putVia(format),
 };

@@ -14,6 +14,7 @@ import { genericRmgr } from './generic.js';
 import { heapRmgr } from './heap.js';
 import { heap2Rmgr } from './heap2.js';
 import { seqRmgr } from './seq.js';
+import { formatDesc } from './rmgr.js';
 
 const REL = TEST_REL;
 
@@ -63,7 +64,7 @@ test('heap INSERT+INIT: the tuple is a view into block 0 data, the page starts e
   assert.equal(d.tuple?.data.buffer, data.buffer, 'a view, not a copy');
   assert.deepEqual(d.blocks, [{ blockId: 0, role: 'heap', init: true }]);
   assert.deepEqual(d.effects, [{ kind: 'vm.clear', rel: REL, heapBlock: 7, flags: 3 }]);
-  assert.equal(heapRmgr.format(d, r), 'off 1 flags 0x01');
+  assert.equal(formatDesc(heapRmgr, d, r), 'off 1 flags 0x01');
 });
 
 test('heap UPDATE: prefix and suffix lengths, new and old blocks, both VM clears, old key tuple', () => {
@@ -92,20 +93,20 @@ test('heap UPDATE: prefix and suffix lengths, new and old blocks, both VM clears
     d.effects.map((e) => (e.kind === 'vm.clear' ? e.heapBlock : -1)),
     [3, 12],
   );
-  assert.equal(heapRmgr.format(d, r), 'off 4 xmax 900 flags 0x6B KEYS_UPDATED ; new off 9 xmax 0');
+  assert.equal(formatDesc(heapRmgr, d, r), 'off 4 xmax 900 flags 0x6B KEYS_UPDATED ; new off 9 xmax 0');
 });
 
 test('heap DELETE, LOCK, TRUNCATE, CONFIRM and INPLACE text', () => {
   const del = record(RM_HEAP_ID, 0x10, le([4, 800], [2, 3], [1, 0x03], [1, 0x00]), [{ id: 0, blkno: 0 }]);
-  assert.equal(heapRmgr.format(heapRmgr.describe(del), del), 'off 3 flags 0x00 IS_MULTI LOCK_ONLY ');
+  assert.equal(formatDesc(heapRmgr, heapRmgr.describe(del), del), 'off 3 flags 0x00 IS_MULTI LOCK_ONLY ');
   const lock = record(RM_HEAP_ID, 0x60, le([4, 801], [2, 2], [1, 0x0e], [1, 0x01]), [{ id: 0, blkno: 4 }]);
   const l = heapRmgr.describe(lock);
-  assert.equal(heapRmgr.format(l, lock), 'off 2: xid 801: flags 0x01 LOCK_ONLY EXCL_LOCK KEYSHR_LOCK ');
+  assert.equal(formatDesc(heapRmgr, l, lock), 'off 2: xid 801: flags 0x01 LOCK_ONLY EXCL_LOCK KEYSHR_LOCK ');
   assert.deepEqual(l.effects, [{ kind: 'vm.clear', rel: REL, heapBlock: 4, flags: 2 }]);
   const trunc = record(RM_HEAP_ID, 0x30, le([4, 5], [4, 2], [1, 3], [1, 0], [2, 0], [4, 16384], [4, 16390]));
-  assert.equal(heapRmgr.format(heapRmgr.describe(trunc), trunc), 'cascade restart_seqs nrelids 2 relids 16384 16390');
+  assert.equal(formatDesc(heapRmgr, heapRmgr.describe(trunc), trunc), 'cascade restart_seqs nrelids 2 relids 16384 16390');
   const confirm = record(RM_HEAP_ID, 0x50, le([2, 17]), [{ id: 0, blkno: 0 }]);
-  assert.equal(heapRmgr.format(heapRmgr.describe(confirm), confirm), 'off 17');
+  assert.equal(formatDesc(heapRmgr, heapRmgr.describe(confirm), confirm), 'off 17');
   const inplace = record(RM_HEAP_ID, 0x70, le([2, 5]), [{ id: 0, blkno: 0, data: Uint8Array.from([1, 2]) }]);
   const i = heapRmgr.describe(inplace);
   assert.equal(i.kind === 'heap.inplace' ? i.data?.length : -1, 2);
@@ -129,7 +130,7 @@ test('heap2 PRUNE, VACUUM and FREEZE_PAGE arrays come from block 0 data', () => 
     { id: 0, blkno: 9, data: le([2, 1], [2, 3], [2, 4], [2, 5], [2, 6], [2, 7]) },
   ]);
   const p = heap2Rmgr.describe(prune);
-  assert.equal(heap2Rmgr.format(p, prune), 'latestRemovedXid 700 nredirected 1 ndead 2');
+  assert.equal(formatDesc(heap2Rmgr, p, prune), 'latestRemovedXid 700 nredirected 1 ndead 2');
   assert.deepEqual(p.kind === 'heap2.prune' && [p.redirected, p.nowDead, p.nowUnused], [[[1, 3]], [4, 5], [6, 7]]);
   const vac = record(RM_HEAP2_ID, 0x20, le([2, 2]), [{ id: 0, blkno: 9, data: le([2, 8], [2, 9]) }]);
   const v = heap2Rmgr.describe(vac);
@@ -137,21 +138,21 @@ test('heap2 PRUNE, VACUUM and FREEZE_PAGE arrays come from block 0 data', () => 
   const frz = cat(le([4, 0], [2, 3], [2, 2], [2, 0x0b00], [1, 0], [1, 0]), le([4, 5], [2, 4], [2, 2], [2, 0x0300], [1, 2], [1, 0]));
   const freeze = record(RM_HEAP2_ID, 0x30, le([4, 650], [2, 2]), [{ id: 0, blkno: 1, data: frz }]);
   const f = heap2Rmgr.describe(freeze);
-  assert.equal(heap2Rmgr.format(f, freeze), 'cutoff xid 650 ntuples 2');
+  assert.equal(formatDesc(heap2Rmgr, f, freeze), 'cutoff xid 650 ntuples 2');
   assert.deepEqual(f.kind === 'heap2.freezePage' && f.tuples[1], { xmax: 5, offset: 4, infomask2: 2, infomask: 0x0300, frzflags: 2 });
 });
 
 test('heap2 VISIBLE, MULTI_INSERT (SHORTALIGNed tuples), LOCK_UPDATED, NEW_CID and REWRITE', () => {
   const vis = record(RM_HEAP2_ID, 0x40, le([4, 600], [1, 3]), [{ id: 0, blkno: 0, fork: 2 }, { id: 1, blkno: 5 }]);
   const v = heap2Rmgr.describe(vis);
-  assert.equal(heap2Rmgr.format(v, vis), 'cutoff xid 600 flags 0x03');
+  assert.equal(formatDesc(heap2Rmgr, v, vis), 'cutoff xid 600 flags 0x03');
   assert.deepEqual(v.blocks.map((b) => b.role), ['vm', 'heap']);
 
   const t1 = cat(le([2, 2], [2, 2], [2, 0x0800], [1, 24]), Uint8Array.from([1, 2]));
   const t2 = cat(le([2, 1], [2, 2], [2, 0x0800], [1, 24]), Uint8Array.from([9]));
   const multi = record(RM_HEAP2_ID, 0xd0, le([1, 0x02], [1, 0], [2, 2]), [{ id: 0, blkno: 3, data: cat(t1, new Uint8Array(1), t2), willInit: true }]);
   const m = heap2Rmgr.describe(multi);
-  assert.equal(heap2Rmgr.format(m, multi), '2 tuples flags 0x02');
+  assert.equal(formatDesc(heap2Rmgr, m, multi), '2 tuples flags 0x02');
   assert.equal(m.kind, 'heap2.multiInsert');
   if (m.kind === 'heap2.multiInsert') {
     assert.deepEqual(m.offsets, [1, 2]);
@@ -163,14 +164,14 @@ test('heap2 VISIBLE, MULTI_INSERT (SHORTALIGNed tuples), LOCK_UPDATED, NEW_CID a
   assert.equal(w.effects[0]?.kind, 'vm.clear');
 
   const lu = record(RM_HEAP2_ID, 0x60, le([4, 77], [2, 2], [1, 0x08], [1, 0]), [{ id: 0, blkno: 0 }]);
-  assert.equal(heap2Rmgr.format(heap2Rmgr.describe(lu), lu), 'off 2: xmax 77: flags 0x00 KEYSHR_LOCK ');
+  assert.equal(formatDesc(heap2Rmgr, heap2Rmgr.describe(lu), lu), 'off 2: xmax 77: flags 0x00 KEYSHR_LOCK ');
   const cid = record(RM_HEAP2_ID, 0x70, le([4, 740], [4, 0], [4, 0xffffffff], [4, 0xffffffff], [4, 1663], [4, 5], [4, 1259], [2, 1], [2, 2], [2, 9]));
-  assert.equal(heap2Rmgr.format(heap2Rmgr.describe(cid), cid), 'rel 1663/5/1259; tid 65538/9; cmin: 0, cmax: 4294967295, combo: 4294967295');
+  assert.equal(formatDesc(heap2Rmgr, heap2Rmgr.describe(cid), cid), 'rel 1663/5/1259; tid 65538/9; cmin: 0, cmax: 4294967295, combo: 4294967295');
 
   const mapping = le([4, 1663], [4, 5], [4, 16400], [4, 1663], [4, 5], [4, 16401], [2, 0], [2, 1], [2, 3], [2, 0], [2, 2], [2, 4]);
   const rw = record(RM_HEAP2_ID, 0x00, cat(le([4, 741], [4, 5], [4, 16400], [4, 0], [8, 72], [4, 1], [4, 0], [8, 0x1500000n]), mapping));
   const d = heap2Rmgr.describe(rw);
-  assert.equal(heap2Rmgr.format(d, rw), '');
+  assert.equal(formatDesc(heap2Rmgr, d, rw), '');
   assert.equal(d.kind, 'heap2.rewrite');
   if (d.kind === 'heap2.rewrite') {
     assert.equal(d.offset, 72n);
@@ -193,7 +194,7 @@ test('btree SPLIT_L: the new item and high key of the left page, the right items
     { id: 2, blkno: 12 },
   ]);
   const d = btreeRmgr.describe(r);
-  assert.equal(btreeRmgr.format(d, r), 'level 0, firstrightoff 5, newitemoff 3, postingoff 0');
+  assert.equal(formatDesc(btreeRmgr, d, r), 'level 0, firstrightoff 5, newitemoff 3, postingoff 0');
   assert.equal(d.kind, 'btree.splitL');
   if (d.kind !== 'btree.splitL') return;
   assert.equal(d.newItem?.[8], 1);
@@ -215,10 +216,10 @@ test('btree deletion records: VACUUM updates, UNLINK_PAGE_META, REUSE_PAGE, META
   const vdata = cat(le([2, 2], [2, 5]), le([2, 7]), le([2, 2], [2, 0], [2, 3]));
   const vac = record(RM_BTREE_ID, 0xc0, le([2, 2], [2, 1]), [{ id: 0, blkno: 1, data: vdata }]);
   const v = btreeRmgr.describe(vac);
-  assert.equal(btreeRmgr.format(v, vac), 'ndeleted 2; nupdated 1');
+  assert.equal(formatDesc(btreeRmgr, v, vac), 'ndeleted 2; nupdated 1');
   assert.deepEqual(v.kind === 'btree.vacuum' && [v.deleted, v.updated], [[2, 5], [{ offset: 7, deletedTids: [0, 3] }]]);
   const del = record(RM_BTREE_ID, 0x70, le([4, 990], [2, 0], [2, 0]), [{ id: 0, blkno: 1 }]);
-  assert.equal(btreeRmgr.format(btreeRmgr.describe(del), del), 'latestRemovedXid 990; ndeleted 0; nupdated 0');
+  assert.equal(formatDesc(btreeRmgr, btreeRmgr.describe(del), del), 'latestRemovedXid 990; ndeleted 0; nupdated 0');
 
   const unlink = record(RM_BTREE_ID, 0x90, le([4, 3], [4, 8], [4, 1], [4, 0], [8, (1n << 32n) | 1234n], [4, 0], [4, 0], [4, 0xffffffff]), [
     { id: 0, blkno: 5, willInit: true },
@@ -227,19 +228,19 @@ test('btree deletion records: VACUUM updates, UNLINK_PAGE_META, REUSE_PAGE, META
     { id: 4, blkno: 0, data: metadata(8, 2), willInit: true },
   ]);
   const u = btreeRmgr.describe(unlink);
-  assert.equal(btreeRmgr.format(u, unlink), 'left 3; right 8; level 1; safexid 1:1234; leafleft 0; leafright 0; leaftopparent 4294967295');
+  assert.equal(formatDesc(btreeRmgr, u, unlink), 'left 3; right 8; level 1; safexid 1:1234; leafleft 0; leafright 0; leaftopparent 4294967295');
   assert.equal(u.kind === 'btree.unlinkPageMeta' && u.meta?.root, 8);
   assert.deepEqual(u.blocks.map((b) => `${b.blockId}:${b.role}`), ['0:target', '1:left', '2:right', '4:meta']);
 
   const reuse = record(RM_BTREE_ID, 0xd0, le([4, 1663], [4, 5], [4, 16500], [4, 12], [8, 700]));
-  assert.equal(btreeRmgr.format(btreeRmgr.describe(reuse), reuse), 'rel 1663/5/16500; latestRemovedXid 0:700');
+  assert.equal(formatDesc(btreeRmgr, btreeRmgr.describe(reuse), reuse), 'rel 1663/5/16500; latestRemovedXid 0:700');
   const cleanup = record(RM_BTREE_ID, 0xe0, new Uint8Array(0), [{ id: 0, blkno: 0, data: metadata(3, 17), willInit: true }]);
-  assert.equal(btreeRmgr.format(btreeRmgr.describe(cleanup), cleanup), 'last_cleanup_num_delpages 17');
+  assert.equal(formatDesc(btreeRmgr, btreeRmgr.describe(cleanup), cleanup), 'last_cleanup_num_delpages 17');
 
   const post = record(RM_BTREE_ID, 0x50, le([2, 4]), [{ id: 0, blkno: 2, data: cat(le([2, 3]), indexTuple(16, 9)) }]);
   const p = btreeRmgr.describe(post);
   assert.deepEqual(p.kind === 'btree.insertPost' && [p.postingOff, p.newItem?.length], [3, 16]);
-  assert.equal(btreeRmgr.format(p, post), 'off 4');
+  assert.equal(formatDesc(btreeRmgr, p, post), 'off 4');
 });
 
 test('sequence LOG decodes the sequence tuple; generic records list fragments per page and print nothing', () => {
@@ -248,13 +249,13 @@ test('sequence LOG decodes the sequence tuple; generic records list fragments pe
   const seq = record(RM_SEQ_ID, 0x00, cat(le([4, 1663], [4, 5], [4, 16390]), tuple), [{ id: 0, blkno: 0, willInit: true }]);
   const s = seqRmgr.describe(seq);
   assert.deepEqual([s.lastValue, s.logCnt, s.isCalled, s.tuple.length], [-5n, 32n, true, 41]);
-  assert.equal(seqRmgr.format(s, seq), 'rel 1663/5/16390');
+  assert.equal(formatDesc(seqRmgr, s, seq), 'rel 1663/5/16390');
   assert.deepEqual(s.blocks, [{ blockId: 0, role: 'seq', init: true }]);
 
   const delta = cat(le([2, 24], [2, 2]), Uint8Array.from([1, 2]), le([2, 8000], [2, 1]), Uint8Array.from([3]));
   const gen = record(RM_GENERIC_ID, 0x00, new Uint8Array(0), [{ id: 0, blkno: 1, data: delta }, { id: 1, blkno: 0 }]);
   const g = genericRmgr.describe(gen);
-  assert.equal(genericRmgr.format(g, gen), '');
+  assert.equal(formatDesc(genericRmgr, g, gen), '');
   assert.deepEqual(
     g.pages.map((p) => p.fragments.map((f) => [f.offset, f.length, [...f.data]])),
     [[[24, 2, [1, 2]], [8000, 1, [3]]], []],

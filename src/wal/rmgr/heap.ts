@@ -10,12 +10,13 @@
  * redo clears before it touches the page. Like heap_redo, the opcode is `info & XLOG_HEAP_OPMASK`;
  * XLOG_HEAP_INIT_PAGE says redo starts the (new) page from scratch.
  */
-import type { ByteReader } from '../../pg/bytes.js';
+import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import { RM_HEAP_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, TransactionId } from '../../pg/types.js';
 import { NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
-import { blockUses, bytesReader, hex2, mainDataReader, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { literals, putHexByte, putLiteral, putUint } from '../text-buffer.js';
+import { BlockUseSpec, blockDataBytes, blockDataEnd, blockDataStruct, mainDataBytes, mainDataReader, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 
 // heapam_xlog.h: opcodes in the high bits of xl_info.
 export const XLOG_HEAP_INSERT = 0x00;
@@ -74,6 +75,8 @@ export const VISIBILITYMAP_VALID_BITS = 0x03;
 
 /** SizeofHeapTupleHeader (offsetof(HeapTupleHeaderData, t_bits)): the part of a tuple WAL leaves out. */
 export const SIZEOF_HEAP_TUPLE_HEADER = 23;
+const SPACE = 0x20;
+
 /** FirstOffsetNumber (off.h). */
 export const FIRST_OFFSET_NUMBER = 1;
 
@@ -185,10 +188,52 @@ export function readHeapHeader(r: ByteReader): XlHeapHeader {
   return { infomask2, infomask, hoff };
 }
 
-/** An xl_heap_header and the tuple bytes after it, up to the end of the reader. */
+/**
+ * A logged tuple read in place: the view of its bytes is made when first asked for (waldump never
+ * asks, redo always does), as views cost more than the rest of describing a heap record.
+ */
+class TupleInRecord implements UpdateNewTuple {
+  #data: Uint8Array | undefined;
+
+  constructor(
+    readonly header: XlHeapHeader,
+    private readonly source: Uint8Array,
+    private readonly start: number,
+    private readonly length: number,
+    readonly prefixLen: number,
+    readonly suffixLen: number,
+  ) {}
+
+  get data(): Uint8Array {
+    return (this.#data ??= this.source.subarray(this.start, this.start + this.length));
+  }
+}
+
+/** An xl_heap_header and the tuple bytes after it, up to the end of the reader (which it consumes). */
 function readLoggedTuple(r: ByteReader): LoggedTuple {
   const header = readHeapHeader(r);
-  return { header, data: r.bytesView(r.remaining, 'tuple data') };
+  const start = r.offset;
+  r.offset = r.end;
+  return new TupleInRecord(header, r.bytes, start, r.end - start, 0, 0);
+}
+
+/**
+ * The tuple in a block's data: `prefixBytes` of other fields (UPDATE's prefix and suffix lengths),
+ * then an xl_heap_header, then the tuple bytes to the end of the data.
+ */
+function blockTuple(record: WalRecord, block: BlockRef, prefixBytes: number, prefixLen: number, suffixLen: number): UpdateNewTuple {
+  const b = blockDataBytes(block);
+  const o = blockDataStruct(record, block, prefixBytes + SIZE_OF_HEAP_HEADER, 'xl_heap_header') + prefixBytes;
+  const header = { infomask2: readU16(b, o), infomask: readU16(b, o + 2), hoff: b[o + 4]! };
+  const start = o + SIZE_OF_HEAP_HEADER;
+  return new TupleInRecord(header, b, start, blockDataEnd(block) - start, prefixLen, suffixLen);
+}
+
+/** A reader of the main data after its fixed struct of `size` bytes (the old tuple of DELETE and UPDATE). */
+function afterStruct(record: WalRecord, size: number): ByteReader {
+  const r = mainDataReader(record);
+  r.skip(size);
+  return r;
 }
 
 /** The block reference redo cannot do without, or a MALFORMED_PAYLOAD error. */
@@ -204,53 +249,88 @@ export function vmClear(record: WalRecord, id: number, flags: number): Effect {
   return { kind: 'vm.clear', rel: b.rel, heapBlock: b.blkno, flags };
 }
 
+const HEAP_BLOCK = new BlockUseSpec([[0, 'heap']]);
+const UPDATE_BLOCKS = new BlockUseSpec([
+  [0, 'new'],
+  [1, 'old'],
+]);
+
+// The fixed structs of the main data (heapam_xlog.h), read at their members' offsets.
+/** SizeOfHeapInsert: offnum u16, flags u8. */
+const SIZE_OF_HEAP_INSERT = 3;
+/** SizeOfHeapDelete: xmax u32, offnum u16, infobits_set u8, flags u8. */
+const SIZE_OF_HEAP_DELETE = 8;
+/** SizeOfHeapUpdate: old_xmax u32, old_offnum u16, old_infobits_set u8, flags u8, new_xmax u32, new_offnum u16. */
+const SIZE_OF_HEAP_UPDATE = 14;
+/** SizeOfHeapLock: locking_xid u32, offnum u16, infobits_set u8, flags u8. */
+const SIZE_OF_HEAP_LOCK = 8;
+/** SizeOfHeapHeader: t_infomask2 u16, t_infomask u16, t_hoff u8. */
+const SIZE_OF_HEAP_HEADER = 5;
+
 function insert(record: WalRecord, initPage: boolean): HeapInsert {
-  const r = mainDataReader(record);
-  const offnum = r.u16('offnum');
-  const flags = r.u8('flags');
+  const m = mainDataBytes(record);
+  const o = mainDataStruct(record, SIZE_OF_HEAP_INSERT, 'xl_heap_insert');
+  const offnum = readU16(m, o);
+  const flags = m[o + 2]!;
   const heap = requireBlock(record, 0, 'INSERT');
-  const tuple = heap.hasData ? readLoggedTuple(bytesReader(record, heap.data, 'block 0 data')) : undefined;
+  const tuple = heap.hasData ? blockTuple(record, heap, 0, 0, 0) : undefined;
   const effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
-  return { kind: 'heap.insert', offnum, flags, initPage, tuple, blocks: blockUses(record, [[0, 'heap', initPage]]), effects };
+  return { kind: 'heap.insert', offnum, flags, initPage, tuple, blocks: HEAP_BLOCK.uses(record, initPage), effects };
 }
 
 function del(record: WalRecord): HeapDelete {
-  const r = mainDataReader(record);
-  const xmax = r.u32('xmax') as TransactionId;
-  const offnum = r.u16('offnum');
-  const infobitsSet = r.u8('infobits_set');
-  const flags = r.u8('flags');
-  const oldTuple = (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(r) : undefined;
+  const m = mainDataBytes(record);
+  const o = mainDataStruct(record, SIZE_OF_HEAP_DELETE, 'xl_heap_delete');
+  const xmax = readU32(m, o) as TransactionId;
+  const offnum = readU16(m, o + 4);
+  const infobitsSet = m[o + 6]!;
+  const flags = m[o + 7]!;
+  const oldTuple =
+    (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(afterStruct(record, SIZE_OF_HEAP_DELETE)) : undefined;
   requireBlock(record, 0, 'DELETE');
   const effects = (flags & XLH_DELETE_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
-  return { kind: 'heap.delete', xmax, offnum, infobitsSet, flags, oldTuple, blocks: blockUses(record, [[0, 'heap']]), effects };
+  return { kind: 'heap.delete', xmax, offnum, infobitsSet, flags, oldTuple, blocks: HEAP_BLOCK.uses(record), effects };
 }
 
 function update(record: WalRecord, hot: boolean, initPage: boolean): HeapUpdate {
   // Fields are read into locals and the description built in one literal: object spreads here cost
   // more than the rest of the decoding on pgbench WAL.
-  const r = mainDataReader(record);
-  const oldXmax = r.u32('old_xmax') as TransactionId;
-  const oldOffnum = r.u16('old_offnum');
-  const oldInfobitsSet = r.u8('old_infobits_set');
-  const flags = r.u8('flags');
-  const newXmax = r.u32('new_xmax') as TransactionId;
-  const newOffnum = r.u16('new_offnum');
-  const oldTuple = (flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(r) : undefined;
+  const m = mainDataBytes(record);
+  const o = mainDataStruct(record, SIZE_OF_HEAP_UPDATE, 'xl_heap_update');
+  const oldXmax = readU32(m, o) as TransactionId;
+  const oldOffnum = readU16(m, o + 4);
+  const oldInfobitsSet = m[o + 6]!;
+  const flags = m[o + 7]!;
+  const newXmax = readU32(m, o + 8) as TransactionId;
+  const newOffnum = readU16(m, o + 12);
+  const oldTuple =
+    (flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(afterStruct(record, SIZE_OF_HEAP_UPDATE)) : undefined;
   const newPage = requireBlock(record, 0, 'UPDATE');
   let newTuple: UpdateNewTuple | undefined;
   if (newPage.hasData) {
-    const d = bytesReader(record, newPage.data, 'block 0 data');
-    const prefixLen = (flags & XLH_UPDATE_PREFIX_FROM_OLD) !== 0 ? d.u16('prefixlen') : 0;
-    const suffixLen = (flags & XLH_UPDATE_SUFFIX_FROM_OLD) !== 0 ? d.u16('suffixlen') : 0;
-    const header = readHeapHeader(d);
-    newTuple = { prefixLen, suffixLen, header, data: d.bytesView(d.remaining, 'tuple data') };
+    // The prefix and suffix lengths (uint16 each) lead the block data when the flags say so.
+    const hasPrefix = (flags & XLH_UPDATE_PREFIX_FROM_OLD) !== 0;
+    const hasSuffix = (flags & XLH_UPDATE_SUFFIX_FROM_OLD) !== 0;
+    let prefixLen = 0;
+    let suffixLen = 0;
+    const lengthBytes = (hasPrefix ? 2 : 0) + (hasSuffix ? 2 : 0);
+    if (lengthBytes > 0) {
+      const d = blockDataBytes(newPage);
+      const p = blockDataStruct(record, newPage, lengthBytes, 'prefixlen/suffixlen');
+      if (hasPrefix) prefixLen = readU16(d, p);
+      if (hasSuffix) suffixLen = readU16(d, hasPrefix ? p + 2 : p);
+    }
+    newTuple = blockTuple(record, newPage, lengthBytes, prefixLen, suffixLen);
   }
   // heap_xlog_update: without block 1 the old tuple is on the new page, and INIT_PAGE does not apply.
   const separateOld = record.blocks[1] !== undefined;
-  const effects: Effect[] = [];
-  if ((flags & XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED) !== 0) effects.push(vmClear(record, separateOld ? 1 : 0, VISIBILITYMAP_VALID_BITS));
-  if ((flags & XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED) !== 0) effects.push(vmClear(record, 0, VISIBILITYMAP_VALID_BITS));
+  let effects: readonly Effect[] = NO_EFFECTS;
+  if ((flags & (XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED | XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED)) !== 0) {
+    const clears: Effect[] = [];
+    if ((flags & XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED) !== 0) clears.push(vmClear(record, separateOld ? 1 : 0, VISIBILITYMAP_VALID_BITS));
+    if ((flags & XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED) !== 0) clears.push(vmClear(record, 0, VISIBILITYMAP_VALID_BITS));
+    effects = clears;
+  }
   return {
     kind: hot ? 'heap.hotUpdate' : 'heap.update',
     oldXmax,
@@ -262,10 +342,7 @@ function update(record: WalRecord, hot: boolean, initPage: boolean): HeapUpdate 
     oldTuple,
     initPage,
     newTuple,
-    blocks: blockUses(record, [
-      [0, 'new', initPage && separateOld],
-      [1, 'old'],
-    ]),
+    blocks: UPDATE_BLOCKS.uses(record, initPage && separateOld),
     effects,
   };
 }
@@ -284,18 +361,19 @@ function truncate(record: WalRecord): HeapTruncate {
 }
 
 function lock(record: WalRecord): HeapLock {
-  const r = mainDataReader(record);
-  const lockingXid = r.u32('locking_xid') as TransactionId;
-  const offnum = r.u16('offnum');
-  const infobitsSet = r.u8('infobits_set');
-  const flags = r.u8('flags');
+  const m = mainDataBytes(record);
+  const o = mainDataStruct(record, SIZE_OF_HEAP_LOCK, 'xl_heap_lock');
+  const lockingXid = readU32(m, o) as TransactionId;
+  const offnum = readU16(m, o + 4);
+  const infobitsSet = m[o + 6]!;
+  const flags = m[o + 7]!;
   requireBlock(record, 0, 'LOCK');
   const effects = (flags & XLH_LOCK_ALL_FROZEN_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_ALL_FROZEN)] : NO_EFFECTS;
-  return { kind: 'heap.lock', lockingXid, offnum, infobitsSet, flags, blocks: blockUses(record, [[0, 'heap']]), effects };
+  return { kind: 'heap.lock', lockingXid, offnum, infobitsSet, flags, blocks: HEAP_BLOCK.uses(record), effects };
 }
 
 function offnumOnly(record: WalRecord): number {
-  return withMainData(record, (r) => r.u16('offnum'));
+  return mainDataReader(record).u16('offnum');
 }
 
 /** heap_redo's dispatch, by `info & XLOG_HEAP_OPMASK`. */
@@ -316,7 +394,7 @@ function describe(record: WalRecord): HeapRecord {
     case XLOG_HEAP_CONFIRM: {
       const offnum = offnumOnly(record);
       requireBlock(record, 0, 'HEAP_CONFIRM');
-      return { kind: 'heap.confirm', offnum, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+      return { kind: 'heap.confirm', offnum, blocks: HEAP_BLOCK.uses(record), effects: NO_EFFECTS };
     }
     case XLOG_HEAP_LOCK:
       return lock(record);
@@ -324,7 +402,7 @@ function describe(record: WalRecord): HeapRecord {
       const offnum = offnumOnly(record);
       const b = requireBlock(record, 0, 'INPLACE');
       const data = b.hasData ? b.data : undefined;
-      return { kind: 'heap.inplace', offnum, data, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+      return { kind: 'heap.inplace', offnum, data, blocks: HEAP_BLOCK.uses(record), effects: NO_EFFECTS };
     }
     default:
       return unknownType(record);
@@ -332,43 +410,87 @@ function describe(record: WalRecord): HeapRecord {
 }
 
 /** heapdesc.c's out_infobits. */
-export function infobitsText(infobits: number): string {
-  let s = '';
-  if ((infobits & XLHL_XMAX_IS_MULTI) !== 0) s += 'IS_MULTI ';
-  if ((infobits & XLHL_XMAX_LOCK_ONLY) !== 0) s += 'LOCK_ONLY ';
-  if ((infobits & XLHL_XMAX_EXCL_LOCK) !== 0) s += 'EXCL_LOCK ';
-  if ((infobits & XLHL_XMAX_KEYSHR_LOCK) !== 0) s += 'KEYSHR_LOCK ';
-  if ((infobits & XLHL_KEYS_UPDATED) !== 0) s += 'KEYS_UPDATED ';
-  return s;
+export function putInfobits(b: Uint8Array, o: number, infobits: number): number {
+  if ((infobits & XLHL_XMAX_IS_MULTI) !== 0) o = putLiteral(b, o, T.isMulti);
+  if ((infobits & XLHL_XMAX_LOCK_ONLY) !== 0) o = putLiteral(b, o, T.lockOnly);
+  if ((infobits & XLHL_XMAX_EXCL_LOCK) !== 0) o = putLiteral(b, o, T.exclLock);
+  if ((infobits & XLHL_XMAX_KEYSHR_LOCK) !== 0) o = putLiteral(b, o, T.keyshrLock);
+  if ((infobits & XLHL_KEYS_UPDATED) !== 0) o = putLiteral(b, o, T.keysUpdated);
+  return o;
 }
 
+/** The fixed pieces of this module's text, encoded once. */
+const T = literals({
+  isMulti: 'IS_MULTI ',
+  lockOnly: 'LOCK_ONLY ',
+  exclLock: 'EXCL_LOCK ',
+  keyshrLock: 'KEYSHR_LOCK ',
+  keysUpdated: 'KEYS_UPDATED ',
+  off: 'off ',
+  flags0x: ' flags 0x',
+  xmax: ' xmax ',
+  sNewOff: '; new off ',
+  cascade: 'cascade ',
+  restartSeqs: 'restart_seqs ',
+  nrelids: 'nrelids ',
+  relids: ' relids',
+  xid: ': xid ',
+  colonFlags0x: ': flags 0x',
+});
+
 /** heap_desc */
-function format(d: HeapRecord): string {
+function put(b: Uint8Array, o: number, d: HeapRecord): number {
   switch (d.kind) {
     case 'heap.insert':
-      return `off ${d.offnum} flags ${hex2(d.flags)}`;
+      o = putLiteral(b, o, T.off);
+      o = putUint(b, o, d.offnum);
+      o = putLiteral(b, o, T.flags0x);
+      return putHexByte(b, o, d.flags);
     case 'heap.delete':
-      return `off ${d.offnum} flags ${hex2(d.flags)} ${infobitsText(d.infobitsSet)}`;
+      o = putLiteral(b, o, T.off);
+      o = putUint(b, o, d.offnum);
+      o = putLiteral(b, o, T.flags0x);
+      o = putHexByte(b, o, d.flags);
+      b[o++] = SPACE;
+      return putInfobits(b, o, d.infobitsSet);
     case 'heap.update':
     case 'heap.hotUpdate':
-      return (
-        `off ${d.oldOffnum} xmax ${d.oldXmax} flags ${hex2(d.flags)} ${infobitsText(d.oldInfobitsSet)}` +
-        `; new off ${d.newOffnum} xmax ${d.newXmax}`
-      );
-    case 'heap.truncate': {
-      let s = '';
-      if ((d.flags & XLH_TRUNCATE_CASCADE) !== 0) s += 'cascade ';
-      if ((d.flags & XLH_TRUNCATE_RESTART_SEQS) !== 0) s += 'restart_seqs ';
-      s += `nrelids ${d.relids.length} relids`;
-      for (const id of d.relids) s += ` ${id}`;
-      return s;
-    }
+      o = putLiteral(b, o, T.off);
+      o = putUint(b, o, d.oldOffnum);
+      o = putLiteral(b, o, T.xmax);
+      o = putUint(b, o, d.oldXmax);
+      o = putLiteral(b, o, T.flags0x);
+      o = putHexByte(b, o, d.flags);
+      b[o++] = SPACE;
+      o = putInfobits(b, o, d.oldInfobitsSet);
+      o = putLiteral(b, o, T.sNewOff);
+      o = putUint(b, o, d.newOffnum);
+      o = putLiteral(b, o, T.xmax);
+      return putUint(b, o, d.newXmax);
+    case 'heap.truncate':
+      if ((d.flags & XLH_TRUNCATE_CASCADE) !== 0) o = putLiteral(b, o, T.cascade);
+      if ((d.flags & XLH_TRUNCATE_RESTART_SEQS) !== 0) o = putLiteral(b, o, T.restartSeqs);
+      o = putLiteral(b, o, T.nrelids);
+      o = putUint(b, o, d.relids.length);
+      o = putLiteral(b, o, T.relids);
+      for (const id of d.relids) {
+        b[o++] = SPACE;
+        o = putUint(b, o, id);
+      }
+      return o;
     case 'heap.confirm':
-      return `off ${d.offnum}`;
-    case 'heap.lock':
-      return `off ${d.offnum}: xid ${d.lockingXid}: flags ${hex2(d.flags)} ${infobitsText(d.infobitsSet)}`;
     case 'heap.inplace':
-      return `off ${d.offnum}`;
+      o = putLiteral(b, o, T.off);
+      return putUint(b, o, d.offnum);
+    case 'heap.lock':
+      o = putLiteral(b, o, T.off);
+      o = putUint(b, o, d.offnum);
+      o = putLiteral(b, o, T.xid);
+      o = putUint(b, o, d.lockingXid);
+      o = putLiteral(b, o, T.colonFlags0x);
+      o = putHexByte(b, o, d.flags);
+      b[o++] = SPACE;
+      return putInfobits(b, o, d.infobitsSet);
   }
 }
 
@@ -407,5 +529,5 @@ export const heapRmgr: RmgrModule<HeapRecord> = {
   name: 'Heap',
   identify,
   describe,
-  format,
+  put,
 };

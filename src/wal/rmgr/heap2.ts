@@ -8,12 +8,12 @@
  * routines read, from the main data and from block 0's data. Like heap2_redo, the opcode is
  * `info & XLOG_HEAP_OPMASK`.
  */
-import type { ByteReader } from '../../pg/bytes.js';
+import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_HEAP2_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
-import type { WalRecord } from '../record.js';
+import { NO_EFFECTS, type BlockUse, type DescriptionBase, type Effect } from '../describe.js';
+import type { BlockRef, WalRecord } from '../record.js';
 import {
   FIRST_OFFSET_NUMBER,
   VISIBILITYMAP_ALL_FROZEN,
@@ -22,12 +22,16 @@ import {
   XLH_LOCK_ALL_FROZEN_CLEARED,
   XLOG_HEAP_INIT_PAGE,
   XLOG_HEAP_OPMASK,
-  infobitsText,
+  putInfobits,
   requireBlock,
   vmClear,
   type XlHeapHeader,
 } from './heap.js';
-import { blockUses, bytesReader, hex2, mainDataReader, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import { literals, putHexByte, putLiteral, putUint } from '../text-buffer.js';
+import { blockDataBytes, blockDataEnd, blockDataReader, blockDataStruct, BlockUseSpec, mainDataBytes, mainDataReader, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+
+const SPACE = 0x20;
+const SLASH = 0x2f;
 
 export const XLOG_HEAP2_REWRITE = 0x00;
 export const XLOG_HEAP2_PRUNE = 0x10;
@@ -195,48 +199,82 @@ export function readItemPointer(r: ByteReader, what: string): ItemPointer {
 /** Block 0's data read by `fn`, or `fallback` when the block has no data (a full-page image instead). */
 function blockData<T>(record: WalRecord, fn: (r: ByteReader) => T, fallback: T): T {
   const b = requireBlock(record, 0, 'this record');
-  return b.hasData ? withBytes(record, b.data, 'block 0 data', fn) : fallback;
+  return b.hasData ? fn(blockDataReader(record, b, 'block 0 data')) : fallback;
 }
 
 function offsetArray(r: ByteReader, n: number, what: string): number[] {
   const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(r.u16(`${what}[${i}]`));
+  for (let i = 0; i < n; i++) out.push(r.u16(what));
+  return out;
+}
+
+const NO_OFFSETS: readonly number[] = Object.freeze([]);
+const NO_REDIRECTS: readonly (readonly [number, number])[] = Object.freeze([]);
+const HEAP_BLOCK = new BlockUseSpec([[0, 'heap']]);
+const VISIBLE_BLOCKS = new BlockUseSpec([
+  [0, 'vm'],
+  [1, 'heap'],
+]);
+
+/** SizeOfMultiInsertTuple: datalen u16, t_infomask2 u16, t_infomask u16, t_hoff u8. */
+const SIZE_OF_MULTI_INSERT_TUPLE = 7;
+/** SizeOfHeapPrune: latestRemovedXid u32, nredirected u16, ndead u16. */
+const SIZE_OF_HEAP_PRUNE = 8;
+/** SizeOfHeapVisible: cutoff_xid u32, flags u8. */
+const SIZE_OF_HEAP_VISIBLE = 5;
+
+/** `n` OffsetNumbers (uint16) at `b[o]`, in a list of exactly that size. */
+function offsetsAt(b: Uint8Array, o: number, n: number): number[] {
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = readU16(b, o + 2 * i);
   return out;
 }
 
 function prune(record: WalRecord): Heap2Prune {
-  const m = mainDataReader(record);
-  const latestRemovedXid = m.u32('latestRemovedXid') as TransactionId;
-  const nredirected = m.u16('nredirected');
-  const ndead = m.u16('ndead');
-  const redirected: (readonly [number, number])[] = [];
-  let nowDead: readonly number[] = [];
-  let nowUnused: readonly number[] = [];
+  const m = mainDataBytes(record);
+  const mo = mainDataStruct(record, SIZE_OF_HEAP_PRUNE, 'xl_heap_prune');
+  const latestRemovedXid = readU32(m, mo) as TransactionId;
+  const nredirected = readU16(m, mo + 4);
+  const ndead = readU16(m, mo + 6);
+  let redirected: readonly (readonly [number, number])[] = NO_REDIRECTS;
+  let nowDead: readonly number[] = NO_OFFSETS;
+  let nowUnused: readonly number[] = NO_OFFSETS;
   const heap = requireBlock(record, 0, 'PRUNE');
   if (heap.hasData) {
-    const r = bytesReader(record, heap.data, 'block 0 data');
-    for (let i = 0; i < nredirected; i++) redirected.push([r.u16('redirected[]'), r.u16('redirected[] target')]);
-    nowDead = offsetArray(r, ndead, 'nowdead');
-    // nunused is not stored: the rest of the block data is the now-unused offsets.
-    if (r.remaining % 2 !== 0) malformedPayload(record, `PRUNE block 0 data leaves ${r.remaining} bytes for now-unused offsets, not a whole number of them`);
-    nowUnused = offsetArray(r, r.remaining / 2, 'nowunused');
+    // Block 0's data: the redirect pairs, the now-dead offsets, then the now-unused offsets, whose
+    // count is not stored: they are the rest.
+    const b = blockDataBytes(heap);
+    const fixedBytes = 4 * nredirected + 2 * ndead;
+    let o = blockDataStruct(record, heap, fixedBytes, 'redirected and nowdead offsets');
+    const unusedBytes = blockDataEnd(heap) - o - fixedBytes;
+    if (unusedBytes % 2 !== 0) malformedPayload(record, `PRUNE block 0 data leaves ${unusedBytes} bytes for now-unused offsets, not a whole number of them`);
+    if (nredirected > 0) {
+      const pairs = new Array<readonly [number, number]>(nredirected);
+      for (let i = 0; i < nredirected; i++, o += 4) pairs[i] = [readU16(b, o), readU16(b, o + 2)];
+      redirected = pairs;
+    }
+    if (ndead > 0) nowDead = offsetsAt(b, o, ndead);
+    o += 2 * ndead;
+    if (unusedBytes > 0) nowUnused = offsetsAt(b, o, unusedBytes / 2);
   }
-  return { kind: 'heap2.prune', latestRemovedXid, nredirected, ndead, redirected, nowDead, nowUnused, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+  return { kind: 'heap2.prune', latestRemovedXid, nredirected, ndead, redirected, nowDead, nowUnused, blocks: HEAP_BLOCK.uses(record), effects: NO_EFFECTS };
 }
 
 function vacuum(record: WalRecord): Heap2Vacuum {
-  const nunused = withMainData(record, (r) => r.u16('nunused'));
-  const nowUnused = blockData(record, (r) => offsetArray(r, nunused, 'nowunused'), []);
-  return { kind: 'heap2.vacuum', nunused, nowUnused, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+  const nunused = mainDataReader(record).u16('nunused');
+  const nowUnused = blockData(record, (r) => offsetArray(r, nunused, 'nowunused[]'), []);
+  return { kind: 'heap2.vacuum', nunused, nowUnused, blocks: HEAP_BLOCK.uses(record), effects: NO_EFFECTS };
 }
 
 function freezePage(record: WalRecord): Heap2FreezePage {
-  const m = withMainData(record, (r) => ({ cutoffXid: r.u32('cutoff_xid') as TransactionId, ntuples: r.u16('ntuples') }));
+  const m = mainDataReader(record);
+  const cutoffXid = m.u32('cutoff_xid') as TransactionId;
+  const ntuples = m.u16('ntuples');
   const tuples = blockData(
     record,
     (r) => {
       const out: FreezeTuple[] = [];
-      for (let i = 0; i < m.ntuples; i++) {
+      for (let i = 0; i < ntuples; i++) {
         const start = r.offset;
         r.need(SIZEOF_FREEZE_TUPLE, 'xl_heap_freeze_tuple[]');
         out.push({
@@ -252,78 +290,120 @@ function freezePage(record: WalRecord): Heap2FreezePage {
     },
     [],
   );
-  return { kind: 'heap2.freezePage', ...m, tuples, blocks: blockUses(record, [[0, 'heap']]), effects: NO_EFFECTS };
+  return { kind: 'heap2.freezePage', cutoffXid, ntuples, tuples, blocks: HEAP_BLOCK.uses(record), effects: NO_EFFECTS };
 }
 
 function visible(record: WalRecord): Heap2Visible {
-  const r = mainDataReader(record);
-  const cutoffXid = r.u32('cutoff_xid') as TransactionId;
-  const flags = r.u8('flags');
+  const m = mainDataBytes(record);
+  const o = mainDataStruct(record, SIZE_OF_HEAP_VISIBLE, 'xl_heap_visible');
+  const cutoffXid = readU32(m, o) as TransactionId;
+  const flags = m[o + 4]!;
   requireBlock(record, 0, 'VISIBLE');
   requireBlock(record, 1, 'VISIBLE');
-  return {
-    kind: 'heap2.visible',
-    cutoffXid,
-    flags,
-    blocks: blockUses(record, [
-      [0, 'vm'],
-      [1, 'heap'],
-    ]),
-    effects: NO_EFFECTS,
-  };
+  return { kind: 'heap2.visible', cutoffXid, flags, blocks: VISIBLE_BLOCKS.uses(record), effects: NO_EFFECTS };
+}
+
+/** One tuple of a MULTI_INSERT read in place; the view of its bytes is made when first asked for. */
+class MultiInsertTupleInRecord implements MultiInsertTuple {
+  #data: Uint8Array | undefined;
+
+  constructor(
+    readonly offnum: number,
+    readonly header: XlHeapHeader,
+    private readonly source: Uint8Array,
+    private readonly start: number,
+    private readonly length: number,
+  ) {}
+
+  get data(): Uint8Array {
+    return (this.#data ??= this.source.subarray(this.start, this.start + this.length));
+  }
+}
+
+/**
+ * Walks the xl_multi_insert_tuples of block 0's data (SHORTALIGNed, each with its data), calling
+ * `each` with the fields and where the data lies; checks they fill the data exactly.
+ */
+function walkMultiInsertTuples(
+  record: WalRecord,
+  block: BlockRef,
+  ntuples: number,
+  each?: (i: number, infomask2: number, infomask: number, hoff: number, start: number, datalen: number) => void,
+): void {
+  // Read in place, one bounds check per tuple header: COPY logs a hundred tuples a record.
+  const b = blockDataBytes(block);
+  const start = blockDataStruct(record, block, 0, 'xl_multi_insert_tuple');
+  const end = blockDataEnd(block);
+  let o = start;
+  for (let i = 0; i < ntuples; i++) {
+    o += (o - start) & 1; // xl_multi_insert_tuple is SHORTALIGNed
+    if (o + SIZE_OF_MULTI_INSERT_TUPLE > end) malformedPayload(record, `MULTI_INSERT block 0 data ends in the header of tuple ${i} of ${ntuples}`);
+    // datalen u16, t_infomask2 u16, t_infomask u16, t_hoff u8
+    const datalen = readU16(b, o);
+    const data = o + SIZE_OF_MULTI_INSERT_TUPLE;
+    if (data + datalen > end) malformedPayload(record, `MULTI_INSERT block 0 data ends in the data of tuple ${i} of ${ntuples}`);
+    if (each !== undefined) each(i, readU16(b, o + 2), readU16(b, o + 4), b[o + 6]!, data, datalen);
+    o = data + datalen;
+  }
+  // heap_xlog_multi_insert: "total tuple length mismatch"
+  if (o !== end) malformedPayload(record, `MULTI_INSERT block 0 data has ${end - o} bytes after ${ntuples} tuples`);
+}
+
+/**
+ * XLOG_HEAP2_MULTI_INSERT's description. Its tuples (often a hundred, each two objects) are checked
+ * when the record is described and made when first asked for: only redo asks.
+ */
+class MultiInsertDescription implements Heap2MultiInsert {
+  readonly kind = 'heap2.multiInsert' as const;
+  #tuples: readonly MultiInsertTuple[] | undefined;
+
+  constructor(
+    private readonly record: WalRecord,
+    readonly flags: number,
+    readonly ntuples: number,
+    readonly offsets: readonly number[],
+    readonly initPage: boolean,
+    readonly blocks: readonly BlockUse[],
+    readonly effects: readonly Effect[],
+  ) {}
+
+  get tuples(): readonly MultiInsertTuple[] {
+    if (this.#tuples !== undefined) return this.#tuples;
+    const block = this.record.blocks[0];
+    const out: MultiInsertTuple[] = [];
+    if (block !== undefined && block.hasData) {
+      const bytes = blockDataBytes(block);
+      walkMultiInsertTuples(this.record, block, this.ntuples, (i, infomask2, infomask, hoff, start, datalen) =>
+        out.push(new MultiInsertTupleInRecord(this.offsets[i]!, { infomask2, infomask, hoff }, bytes, start, datalen)),
+      );
+    }
+    return (this.#tuples = out);
+  }
 }
 
 function multiInsert(record: WalRecord, initPage: boolean): Heap2MultiInsert {
-  const m = withMainData(record, (r) => {
-    const flags = r.u8('flags');
-    r.skip(1, 'padding before ntuples');
-    const ntuples = r.u16('ntuples');
-    const offsets: number[] = [];
-    for (let i = 0; i < ntuples; i++) offsets.push(initPage ? FIRST_OFFSET_NUMBER + i : r.u16('offsets[]'));
-    return { flags, ntuples, offsets };
-  });
-  const tuples = blockData(
-    record,
-    (r) => {
-      const out: MultiInsertTuple[] = [];
-      for (let i = 0; i < m.ntuples; i++) {
-        r.align(2); // xl_multi_insert_tuple is SHORTALIGNed
-        const datalen = r.u16('xl_multi_insert_tuple.datalen');
-        const infomask2 = r.u16('xl_multi_insert_tuple.t_infomask2');
-        const infomask = r.u16('xl_multi_insert_tuple.t_infomask');
-        const hoff = r.u8('xl_multi_insert_tuple.t_hoff');
-        out.push({ offnum: m.offsets[i]!, header: { infomask2, infomask, hoff }, data: r.bytesView(datalen, 'tuple data') });
-      }
-      // heap_xlog_multi_insert: "total tuple length mismatch"
-      if (r.remaining !== 0) malformedPayload(record, `MULTI_INSERT block 0 data has ${r.remaining} bytes after ${m.ntuples} tuples`);
-      return out;
-    },
-    [],
-  );
-  const effects = (m.flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
-  return {
-    kind: 'heap2.multiInsert',
-    flags: m.flags,
-    ntuples: m.ntuples,
-    offsets: m.offsets,
-    initPage,
-    tuples,
-    blocks: blockUses(record, [[0, 'heap', initPage]]),
-    effects,
-  };
+  const m = mainDataReader(record);
+  const flags = m.u8('flags');
+  m.skip(1, 'padding before ntuples');
+  const ntuples = m.u16('ntuples');
+  const offsets = new Array<number>(ntuples);
+  for (let i = 0; i < ntuples; i++) offsets[i] = initPage ? FIRST_OFFSET_NUMBER + i : m.u16('offsets[]');
+  const heap = requireBlock(record, 0, 'MULTI_INSERT');
+  if (heap.hasData) walkMultiInsertTuples(record, heap, ntuples);
+  const effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
+  return new MultiInsertDescription(record, flags, ntuples, offsets, initPage, HEAP_BLOCK.uses(record, initPage), effects);
 }
 
 function lockUpdated(record: WalRecord): Heap2LockUpdated {
-  const l = withMainData(record, (r) => ({
-    xmax: r.u32('xmax') as TransactionId,
-    offnum: r.u16('offnum'),
-    infobitsSet: r.u8('infobits_set'),
-    flags: r.u8('flags'),
-  }));
+  const r = mainDataReader(record);
+  const xmax = r.u32('xmax') as TransactionId;
+  const offnum = r.u16('offnum');
+  const infobitsSet = r.u8('infobits_set');
+  const flags = r.u8('flags');
   requireBlock(record, 0, 'LOCK_UPDATED');
   const effects: readonly Effect[] =
-    (l.flags & XLH_LOCK_ALL_FROZEN_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_ALL_FROZEN)] : NO_EFFECTS;
-  return { kind: 'heap2.lockUpdated', ...l, blocks: blockUses(record, [[0, 'heap']]), effects };
+    (flags & XLH_LOCK_ALL_FROZEN_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_ALL_FROZEN)] : NO_EFFECTS;
+  return { kind: 'heap2.lockUpdated', xmax, offnum, infobitsSet, flags, blocks: HEAP_BLOCK.uses(record), effects };
 }
 
 function newCid(record: WalRecord): Heap2NewCid {
@@ -348,7 +428,7 @@ function rewrite(record: WalRecord): Heap2Rewrite {
     const numMappings = r.u32('num_mappings');
     r.skip(4, 'padding before start_lsn');
     const startLsn = r.u64('start_lsn') as Lsn;
-    r.offset = SIZEOF_REWRITE_MAPPING;
+    r.seek(SIZEOF_REWRITE_MAPPING);
     const mappings: RewriteMapping[] = [];
     for (let i = 0; i < numMappings; i++) {
       r.need(SIZEOF_REWRITE_MAPPING_DATA, 'LogicalRewriteMappingData[]');
@@ -389,30 +469,83 @@ function describe(record: WalRecord): Heap2Record {
   }
 }
 
+/** The fixed pieces of this module's text, encoded once. */
+const T = literals({
+  latestremovedxid: 'latestRemovedXid ',
+  nredirected: ' nredirected ',
+  ndead: ' ndead ',
+  nunused: 'nunused ',
+  cutoffXid: 'cutoff xid ',
+  ntuples: ' ntuples ',
+  flags0x: ' flags 0x',
+  tuplesFlags0x: ' tuples flags 0x',
+  off: 'off ',
+  xmax: ': xmax ',
+  colonFlags0x: ': flags 0x',
+  rel: 'rel ',
+  sTid: '; tid ',
+  sCmin: '; cmin: ',
+  cCmax: ', cmax: ',
+  cCombo: ', combo: ',
+});
+
 /** heap2_desc (which has nothing to say about REWRITE). */
-function format(d: Heap2Record): string {
+function put(b: Uint8Array, o: number, d: Heap2Record): number {
   switch (d.kind) {
     case 'heap2.prune':
-      return `latestRemovedXid ${d.latestRemovedXid} nredirected ${d.nredirected} ndead ${d.ndead}`;
+      o = putLiteral(b, o, T.latestremovedxid);
+      o = putUint(b, o, d.latestRemovedXid);
+      o = putLiteral(b, o, T.nredirected);
+      o = putUint(b, o, d.nredirected);
+      o = putLiteral(b, o, T.ndead);
+      return putUint(b, o, d.ndead);
     case 'heap2.vacuum':
-      return `nunused ${d.nunused}`;
+      o = putLiteral(b, o, T.nunused);
+      return putUint(b, o, d.nunused);
     case 'heap2.freezePage':
-      return `cutoff xid ${d.cutoffXid} ntuples ${d.ntuples}`;
+      o = putLiteral(b, o, T.cutoffXid);
+      o = putUint(b, o, d.cutoffXid);
+      o = putLiteral(b, o, T.ntuples);
+      return putUint(b, o, d.ntuples);
     case 'heap2.visible':
-      return `cutoff xid ${d.cutoffXid} flags ${hex2(d.flags)}`;
+      o = putLiteral(b, o, T.cutoffXid);
+      o = putUint(b, o, d.cutoffXid);
+      o = putLiteral(b, o, T.flags0x);
+      return putHexByte(b, o, d.flags);
     case 'heap2.multiInsert':
-      return `${d.ntuples} tuples flags ${hex2(d.flags)}`;
+      o = putUint(b, o, d.ntuples);
+      o = putLiteral(b, o, T.tuplesFlags0x);
+      return putHexByte(b, o, d.flags);
     case 'heap2.lockUpdated':
-      return `off ${d.offnum}: xmax ${d.xmax}: flags ${hex2(d.flags)} ${infobitsText(d.infobitsSet)}`;
+      o = putLiteral(b, o, T.off);
+      o = putUint(b, o, d.offnum);
+      o = putLiteral(b, o, T.xmax);
+      o = putUint(b, o, d.xmax);
+      o = putLiteral(b, o, T.colonFlags0x);
+      o = putHexByte(b, o, d.flags);
+      b[o++] = SPACE;
+      return putInfobits(b, o, d.infobitsSet);
     case 'heap2.newCid': {
       const n = d.targetNode;
-      return (
-        `rel ${n.spcNode}/${n.dbNode}/${n.relNode}; tid ${d.targetTid.block}/${d.targetTid.offset}` +
-        `; cmin: ${d.cmin}, cmax: ${d.cmax}, combo: ${d.combocid}`
-      );
+      o = putLiteral(b, o, T.rel);
+      o = putUint(b, o, n.spcNode);
+      b[o++] = SLASH;
+      o = putUint(b, o, n.dbNode);
+      b[o++] = SLASH;
+      o = putUint(b, o, n.relNode);
+      o = putLiteral(b, o, T.sTid);
+      o = putUint(b, o, d.targetTid.block);
+      b[o++] = SLASH;
+      o = putUint(b, o, d.targetTid.offset);
+      o = putLiteral(b, o, T.sCmin);
+      o = putUint(b, o, d.cmin);
+      o = putLiteral(b, o, T.cCmax);
+      o = putUint(b, o, d.cmax);
+      o = putLiteral(b, o, T.cCombo);
+      return putUint(b, o, d.combocid);
     }
     case 'heap2.rewrite':
-      return '';
+      return o;
   }
 }
 
@@ -447,5 +580,5 @@ export const heap2Rmgr: RmgrModule<Heap2Record> = {
   name: 'Heap2',
   identify,
   describe,
-  format,
+  put,
 };

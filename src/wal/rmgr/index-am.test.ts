@@ -16,7 +16,7 @@ import { ginRmgr } from './gin.js';
 import { gistRmgr } from './gist.js';
 import { hashRmgr } from './hash.js';
 import { formatG } from './index-am.js';
-import type { RmgrModule } from './rmgr.js';
+import { formatDesc, type RmgrModule } from './rmgr.js';
 import { spgistRmgr } from './spgist.js';
 
 function f64(v: number): Uint8Array {
@@ -39,7 +39,7 @@ function rec(rmid: number, info: number, mainData: Uint8Array, blocks: readonly 
 
 function run<D extends DescriptionBase>(m: RmgrModule<D>, r: WalRecord): { d: D; text: string } {
   const d = m.describe(r);
-  return { d, text: m.format(d, r) };
+  return { d, text: formatDesc(m, d, r) };
 }
 
 function roles(d: DescriptionBase): string[] {
@@ -126,7 +126,7 @@ test('hash insert and init meta page', () => {
   const meta = run(hashRmgr, rec(RM_HASH_ID, 0x00, cat(f64(2260), le([4, 450], [2, 307])), [{ id: 0, willInit: true }]));
   assert.equal(meta.text, 'num_tuples 2260, fillfactor 307');
   assert.deepEqual(roles(meta.d), ['0:meta+init']);
-  assert.equal(hashRmgr.format(hashRmgr.describe(rec(RM_HASH_ID, 0xb0, f64(1e6), [{ id: 0 }])), rec(RM_HASH_ID, 0xb0, f64(1e6))), 'ntuples 1e+06');
+  assert.equal(formatDesc(hashRmgr, hashRmgr.describe(rec(RM_HASH_ID, 0xb0, f64(1e6), [{ id: 0 }])), rec(RM_HASH_ID, 0xb0, f64(1e6))), 'ntuples 1e+06');
 });
 
 test('hash squeeze page: moved tuples are MAXALIGNed, meta and bitmap data', () => {

@@ -55,7 +55,7 @@ export function peekIndexTupleSize(record: WalRecord, r: ByteReader, what: strin
   const o = r.offset + 6;
   const size = (r.bytes[o]! | (r.bytes[o + 1]! << 8)) & INDEX_SIZE_MASK;
   if (size < SIZE_OF_INDEX_TUPLE_DATA)
-    malformedPayload(record, `${what} at offset ${r.offset} has size ${size}, less than an IndexTupleData`);
+    malformedPayload(record, `${what} at offset ${r.position} has size ${size}, less than an IndexTupleData`);
   return size;
 }
 

@@ -9,7 +9,7 @@ import { RM_LOGICALMSG_ID } from '../../pg/rmgr-ids.js';
 import type { Oid } from '../../pg/types.js';
 import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type Effect } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const XLOG_LOGICAL_MESSAGE = 0x00;
 
@@ -63,5 +63,5 @@ export const logicalMsgRmgr: RmgrModule<LogicalMsgRecord> = {
   name: 'LogicalMessage',
   identify: (info) => ((info & XLR_RMGR_INFO_MASK) === XLOG_LOGICAL_MESSAGE ? 'MESSAGE' : undefined),
   describe,
-  format,
+  put: putVia(format),
 };

@@ -7,7 +7,7 @@ import { RM_MULTIXACT_ID } from '../../pg/rmgr-ids.js';
 import type { MultiXactId, Oid, TransactionId } from '../../pg/types.js';
 import { NO_BLOCKS, type Effect, type MultiXactMemberStatus, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 import { readCount } from './standby.js';
 
 export const XLOG_MULTIXACT_ZERO_OFF_PAGE = 0x00;
@@ -138,5 +138,5 @@ export const multixactRmgr: RmgrModule<MultiXactRecord> = {
     }
   },
   describe,
-  format,
+  put: putVia(format),
 };

@@ -7,7 +7,7 @@ import { RM_RELMAP_ID } from '../../pg/rmgr-ids.js';
 import type { Oid } from '../../pg/types.js';
 import { NO_BLOCKS, type BlockUse, type Effect } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 import { readCount } from './standby.js';
 
 export const XLOG_RELMAP_UPDATE = 0x00;
@@ -49,5 +49,5 @@ export const relmapRmgr: RmgrModule<RelmapRecord> = {
   name: 'RelMap',
   identify: (info) => ((info & XLR_RMGR_INFO_MASK) === XLOG_RELMAP_UPDATE ? 'UPDATE' : undefined),
   describe,
-  format,
+  put: putVia(format),
 };

@@ -7,7 +7,7 @@ import type { Lsn } from '../../pg/lsn.js';
 import { RM_REPLORIGIN_ID } from '../../pg/rmgr-ids.js';
 import { NO_BLOCKS, NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { formatLsn, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { formatLsn, rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const XLOG_REPLORIGIN_SET = 0x00;
 export const XLOG_REPLORIGIN_DROP = 0x10;
@@ -72,5 +72,5 @@ export const replOriginRmgr: RmgrModule<ReplOriginRecord> = {
     }
   },
   describe,
-  format,
+  put: putVia(format),
 };

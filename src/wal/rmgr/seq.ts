@@ -10,7 +10,7 @@ import { RM_SEQ_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, RelFileNode } from '../../pg/types.js';
 import { NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { blockUses, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import { blockUses, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const XLOG_SEQ_LOG = 0x00;
 
@@ -40,7 +40,7 @@ function describe(record: WalRecord): SeqRecord {
     r.skip(T_HOFF_OFFSET, 'tuple header');
     const hoff = r.u8('t_hoff');
     if (hoff < T_HOFF_OFFSET + 1) malformedPayload(record, `sequence tuple t_hoff is ${hoff}, less than the tuple header`);
-    r.offset = hoff;
+    r.seek(hoff);
     return { lastValue: r.i64('last_value'), logCnt: r.i64('log_cnt'), isCalled: r.bool('is_called') };
   });
   if (record.blocks[0] === undefined) malformedPayload(record, 'LOG needs block reference 0, which is missing');
@@ -58,5 +58,5 @@ export const seqRmgr: RmgrModule<SeqRecord> = {
   /** seq_identify */
   identify: (info) => ((info & 0xf0) === XLOG_SEQ_LOG ? 'LOG' : undefined),
   describe,
-  format,
+  put: putVia(format),
 };

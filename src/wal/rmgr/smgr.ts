@@ -17,7 +17,7 @@ import {
 } from '../../pg/types.js';
 import { NO_BLOCKS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const XLOG_SMGR_CREATE = 0x10;
 export const XLOG_SMGR_TRUNCATE = 0x20;
@@ -127,5 +127,5 @@ export const smgrRmgr: RmgrModule<SmgrRecord> = {
     }
   },
   describe,
-  format,
+  put: putVia(format),
 };

@@ -12,7 +12,7 @@ import type { TransactionId } from '../../pg/types.js';
 import { NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { readOffsets } from './index-am.js';
-import { blockUses, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { blockUses, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const XLOG_SPGIST_ADD_LEAF = 0x10;
 export const XLOG_SPGIST_MOVE_LEAFS = 0x20;
@@ -181,7 +181,7 @@ function readLeafTuple(record: WalRecord, r: ByteReader): Uint8Array {
   r.need(4, 'leaf tuple header');
   const word = (r.bytes[r.offset]! | (r.bytes[r.offset + 1]! << 8) | (r.bytes[r.offset + 2]! << 16) | (r.bytes[r.offset + 3]! << 24)) >>> 0;
   const size = word >>> 2;
-  if (size < 4) malformedPayload(record, `leaf tuple at offset ${r.offset} has size ${size}`);
+  if (size < 4) malformedPayload(record, `leaf tuple at offset ${r.position} has size ${size}`);
   return r.bytesView(size, 'leaf tuple');
 }
 
@@ -189,7 +189,7 @@ function readLeafTuple(record: WalRecord, r: ByteReader): Uint8Array {
 function readInnerTuple(record: WalRecord, r: ByteReader): Uint8Array {
   r.need(6, 'inner tuple header');
   const size = r.bytes[r.offset + 4]! | (r.bytes[r.offset + 5]! << 8);
-  if (size < 6) malformedPayload(record, `inner tuple at offset ${r.offset} has size ${size}`);
+  if (size < 6) malformedPayload(record, `inner tuple at offset ${r.position} has size ${size}`);
   return r.bytesView(size, 'inner tuple');
 }
 
@@ -467,5 +467,5 @@ export const spgistRmgr: RmgrModule<SpgistRecord> = {
   name: 'SPGist',
   identify: (info) => NAMES[info & 0xf0],
   describe,
-  format,
+  put: putVia(format),
 };

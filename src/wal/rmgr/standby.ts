@@ -12,7 +12,7 @@ import { RM_STANDBY_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, RelFileNode, TransactionId } from '../../pg/types.js';
 import { NO_BLOCKS, NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 import { readRelFileNode } from './smgr.js';
 
 export const XLOG_STANDBY_LOCK = 0x00;
@@ -234,5 +234,5 @@ export const standbyRmgr: RmgrModule<StandbyRecord> = {
     }
   },
   describe,
-  format,
+  put: putVia(format),
 };

@@ -7,7 +7,7 @@ import { RM_TBLSPC_ID } from '../../pg/rmgr-ids.js';
 import type { Oid } from '../../pg/types.js';
 import { NO_BLOCKS, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 
 export const XLOG_TBLSPC_CREATE = 0x00;
 export const XLOG_TBLSPC_DROP = 0x10;
@@ -72,5 +72,5 @@ export const tblspcRmgr: RmgrModule<TblspcRecord> = {
     }
   },
   describe,
-  format,
+  put: putVia(format),
 };

@@ -7,6 +7,8 @@
  * what pg_waldump prints under TZ=UTC.
  */
 
+import { literal, literals, putLiteral, putText, putUint, putUintZeroPadded, type Literal } from '../text-buffer.js';
+
 /** Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
 const POSTGRES_EPOCH_UNIX_SECONDS = 946_684_800n;
 const USECS_PER_SEC = 1_000_000n;
@@ -29,4 +31,77 @@ export function timestamptzToStr(dt: bigint): string {
     `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ` +
     `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
   return `${ts}.${printf06d(Number(dt % USECS_PER_SEC))} UTC`;
+}
+
+const SECONDS_PER_DAY = 86_400;
+/** POSTGRES_EPOCH_UNIX_SECONDS as a number. */
+const EPOCH_SECONDS = 946_684_800;
+
+/** The fixed pieces of this module's text, encoded once. */
+const T = literals({
+  utc: ' UTC',
+});
+
+function put2(b: Uint8Array, o: number, n: number): number {
+  b[o] = 0x30 + ((n / 10) | 0);
+  b[o + 1] = 0x30 + (n % 10);
+  return o + 2;
+}
+
+/**
+ * `YYYY-MM-DD HH:MM:SS.` of the last second written: commits come thousands a second, so the
+ * calendar is worked out once per second of WAL, not once per commit.
+ */
+let lastSecond = -1;
+let lastSecondText: Literal = literal('');
+
+/**
+ * `timestamptzToStr` written as bytes, with the calendar done in numbers (days to a civil date as in
+ * Howard Hinnant's `civil_from_days`) rather than through a Date and strings: commits print one each.
+ * Timestamps before 2000 or whose year has other than four digits go through `timestamptzToStr`.
+ */
+export function putTimestamptz(b: Uint8Array, o: number, dt: bigint): number {
+  const usecs = Number(dt);
+  if (!(usecs >= 0 && usecs <= Number.MAX_SAFE_INTEGER)) return putText(b, o, timestamptzToStr(dt));
+  const micros = usecs % 1_000_000;
+  const unix = (usecs - micros) / 1_000_000 + EPOCH_SECONDS;
+  if (unix !== lastSecond) {
+    const text = secondText(unix);
+    if (text === undefined) return putText(b, o, timestamptzToStr(dt));
+    lastSecond = unix;
+    lastSecondText = literal(text);
+  }
+  o = putLiteral(b, o, lastSecondText);
+  o = putUintZeroPadded(b, o, micros, 6);
+  return putLiteral(b, o, T.utc);
+}
+
+/** `YYYY-MM-DD HH:MM:SS.` of a Unix time, or undefined when the year has other than four digits. */
+function secondText(unix: number): string | undefined {
+  const days = Math.floor(unix / SECONDS_PER_DAY);
+  const secondOfDay = unix - days * SECONDS_PER_DAY;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 1000 || year > 9999) return undefined;
+  const b = new Uint8Array(20);
+  let o = putUint(b, 0, year);
+  b[o++] = 0x2d;
+  o = put2(b, o, month);
+  b[o++] = 0x2d;
+  o = put2(b, o, day);
+  b[o++] = 0x20;
+  o = put2(b, o, Math.floor(secondOfDay / 3600));
+  b[o++] = 0x3a;
+  o = put2(b, o, Math.floor(secondOfDay / 60) % 60);
+  b[o++] = 0x3a;
+  o = put2(b, o, secondOfDay % 60);
+  b[o++] = 0x2e;
+  return Buffer.from(b.buffer, 0, o).toString('latin1');
 }

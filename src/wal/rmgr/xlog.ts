@@ -14,7 +14,7 @@ import { RM_XLOG_ID } from '../../pg/rmgr-ids.js';
 import type { MultiXactId, Oid, TransactionId } from '../../pg/types.js';
 import { NO_BLOCKS, NO_EFFECTS, type CheckPoint, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { allBlocks, formatLsn, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { allBlocks, formatLsn, rmgrInfo, unknownType, withMainData, type RmgrModule, putVia } from './rmgr.js';
 import { timestamptzToStr } from './timestamp.js';
 
 // xl_info values (pg_control.h); the two the decoder itself needs live with the rmgr ids.
@@ -307,5 +307,5 @@ export const xlogRmgr: RmgrModule<XlogRecord> = {
   name: 'XLOG',
   identify: (info) => IDENTIFY.get(info & XLR_RMGR_INFO_MASK),
   describe,
-  format,
+  put: putVia(format),
 };
