@@ -16,7 +16,8 @@
  * Environment: STRATA_PAGEBENCH_SCALE (50), STRATA_PAGEBENCH_WORKLOAD_SECONDS (10),
  * STRATA_PAGEBENCH_SECONDS (10), STRATA_PAGEBENCH_CLIENTS (comma list of client counts, "1,2"),
  * STRATA_PAGEBENCH_DEPTH (requests in flight per client, 16), STRATA_PAGEBENCH_RUNS (2 per setting),
- * STRATA_PAGEBENCH_PAGE_CACHE_MB ("64,1024"). Targets (issue 7): >= 50,000 GetPage/s with p99 <= 2 ms.
+ * STRATA_PAGEBENCH_PAGE_CACHE_MB ("64,1024"), STRATA_PAGEBENCH_REDO ("process", the server's default, or
+ * "in-process", to see what the worker's round trips cost). Targets (issue 7): >= 50,000 GetPage/s with p99 <= 2 ms.
  * Base backup MB/s beside pg_basebackup is the other half of the issue's bench; it is added when
  * the base backup lands.
  */
@@ -46,6 +47,8 @@ const clientCounts = env('STRATA_PAGEBENCH_CLIENTS', '1,2').split(',').map(Numbe
 const depth = Number(env('STRATA_PAGEBENCH_DEPTH', '16'));
 const runs = Number(env('STRATA_PAGEBENCH_RUNS', '2'));
 const pageCacheMbs = env('STRATA_PAGEBENCH_PAGE_CACHE_MB', '64,1024').split(',').map(Number);
+const redoMode = env('STRATA_PAGEBENCH_REDO', 'process');
+if (redoMode !== 'process' && redoMode !== 'in-process') throw new Error(`STRATA_PAGEBENCH_REDO must be process or in-process, received ${redoMode}`);
 const WARMUP_MS = 3000;
 
 const say = (s: string) => process.stdout.write(s + '\n');
@@ -107,7 +110,7 @@ try {
   await engine.close();
 
   for (const pageCacheMb of pageCacheMbs) {
-    server = await StrataServer.start({ root, pageServicePort: 0, httpPort: 0, background: false, pageCacheBytes: pageCacheMb << 20 });
+    server = await StrataServer.start({ root, pageServicePort: 0, httpPort: 0, background: false, pageCacheBytes: pageCacheMb << 20, redo: { mode: redoMode } });
     await measure(server, pageCacheMb);
     await server.stop(false);
     server = undefined;
@@ -115,7 +118,7 @@ try {
   say('targets: >= 50000 GetPage/s with p99 <= 2 ms');
 
   async function measure(srv: StrataServer, pageCacheMb: number): Promise<void> {
-    say(`serving ${totalBlocks} blocks (${((totalBlocks * 8192) / (1 << 20)).toFixed(0)} MiB) of ${rels.length} relations at ${formatLsn(at)}; page cache ${pageCacheMb} MiB; redo: worker process`);
+    say(`serving ${totalBlocks} blocks (${((totalBlocks * 8192) / (1 << 20)).toFixed(0)} MiB) of ${rels.length} relations at ${formatLsn(at)}; page cache ${pageCacheMb} MiB; redo: ${redoMode === 'process' ? 'worker process' : 'in process'}`);
     say(`${'clients x depth'.padEnd(16)} ${'GetPage/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'p99.9 ms'.padStart(9)} ${'errors'.padStart(7)}   server-side mean ms`);
     for (const clients of clientCounts) {
       for (let run = 0; run < runs; run++) {
