@@ -21,6 +21,8 @@ export interface LoadConfig {
   readonly depth: number;
   readonly warmupMs: number;
   readonly measureMs: number;
+  /** Read every block once in order, on one connection, then stop (a prewarm pass; timings still measured). */
+  readonly sequential?: boolean;
 }
 
 export interface LoadResult {
@@ -36,8 +38,10 @@ const cfg = workerData as LoadConfig;
 const totalBlocks = cfg.rels.reduce((n, r) => n + r[3], 0);
 const cumulative = cfg.rels.map((_, i) => cfg.rels.slice(0, i + 1).reduce((n, r) => n + r[3], 0));
 
+let nextSequential = 0;
+
 function randomBlock(): [number, number, number, number] {
-  const x = Math.floor(Math.random() * totalBlocks);
+  const x = cfg.sequential === true ? nextSequential++ : Math.floor(Math.random() * totalBlocks);
   let i = 0;
   while ((cumulative[i] as number) <= x) i++;
   const r = cfg.rels[i] as readonly [number, number, number, number];
@@ -63,6 +67,10 @@ async function runClient(): Promise<void> {
   const fill = () => {
     const out: Buffer[] = [];
     while (inFlight < cfg.depth && !stopped) {
+      if (cfg.sequential === true && nextSequential >= totalBlocks) {
+        stopped = true;
+        break;
+      }
       const [spcNode, dbNode, relNode, blkno] = randomBlock();
       const id = reqid++;
       out.push(copyDataMessage(encodePagestreamRequest({ kind: 'getpage', hdr: { reqid: id, requestLsn: MAX_LSN, notModifiedSince: nms }, rel: { spcNode, dbNode, relNode, forkNum: 0 }, blkno })));
@@ -113,21 +121,31 @@ async function runClient(): Promise<void> {
   });
 }
 
-const clients = Array.from({ length: cfg.clients }, () => runClient());
-setTimeout(() => {
+function finish(t0: number): void {
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  stopped = true;
+  Promise.all(clients).then(
+    () => {
+      const sorted = Float64Array.from(latencies).sort();
+      const result: LoadResult = { requests, errors, firstError, seconds, latenciesUs: sorted };
+      parentPort?.postMessage(result);
+    },
+    (e: unknown) => parentPort?.postMessage({ error: String((e as Error).stack ?? e) }),
+  );
+}
+
+let clients: Promise<void>[];
+if (cfg.sequential === true) {
   measuring = true;
   const t0 = performance.now();
+  clients = [runClient()];
+  void Promise.all(clients).then(() => finish(t0));
+} else {
+  clients = Array.from({ length: cfg.clients }, () => runClient());
   setTimeout(() => {
-    measuring = false;
-    const seconds = (performance.now() - t0) / 1000;
-    stopped = true;
-    Promise.all(clients).then(
-      () => {
-        const sorted = Float64Array.from(latencies).sort();
-        const result: LoadResult = { requests, errors, firstError, seconds, latenciesUs: sorted };
-        parentPort?.postMessage(result);
-      },
-      (e: unknown) => parentPort?.postMessage({ error: String((e as Error).stack ?? e) }),
-    );
-  }, cfg.measureMs);
-}, cfg.warmupMs);
+    measuring = true;
+    const t0 = performance.now();
+    setTimeout(() => finish(t0), cfg.measureMs);
+  }, cfg.warmupMs);
+}

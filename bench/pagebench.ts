@@ -10,13 +10,15 @@
  * flush, and a forced compaction (as the background loop would do). A StrataServer then serves it
  * with its defaults (a redo worker process per tenant) and, in turn, each page cache size of
  * STRATA_PAGEBENCH_PAGE_CACHE_MB (the default 64 MiB, and 1 GiB, which holds the scale-50 data set), and a worker thread drives the load
- * (pagebench-load.ts). Each run: 3 s of warm-up, then STRATA_PAGEBENCH_SECONDS measured; it prints
+ * (pagebench-load.ts). With a cache that holds the data set, every block is read once in order first
+ * (a prewarm, its rate printed). Each run: 3 s of warm-up, then STRATA_PAGEBENCH_SECONDS measured; it prints
  * GetPage/s and p50/p99/p99.9 latency, and the server's own per-request latency from /metrics.
  *
  * Environment: STRATA_PAGEBENCH_SCALE (50), STRATA_PAGEBENCH_WORKLOAD_SECONDS (10),
  * STRATA_PAGEBENCH_SECONDS (10), STRATA_PAGEBENCH_CLIENTS (comma list of client counts, "1,2"),
  * STRATA_PAGEBENCH_DEPTH (requests in flight per client, 16), STRATA_PAGEBENCH_RUNS (2 per setting),
- * STRATA_PAGEBENCH_PAGE_CACHE_MB ("64,1024"). Targets (issue 7): >= 50,000 GetPage/s with p99 <= 2 ms.
+ * STRATA_PAGEBENCH_PAGE_CACHE_MB ("64,1024"), STRATA_PAGEBENCH_REDO ("process", the server's default, or
+ * "in-process", to see what the worker's round trips cost). Targets (issue 7): >= 50,000 GetPage/s with p99 <= 2 ms.
  * Base backup MB/s beside pg_basebackup is the other half of the issue's bench; it is added when
  * the base backup lands.
  */
@@ -46,6 +48,8 @@ const clientCounts = env('STRATA_PAGEBENCH_CLIENTS', '1,2').split(',').map(Numbe
 const depth = Number(env('STRATA_PAGEBENCH_DEPTH', '16'));
 const runs = Number(env('STRATA_PAGEBENCH_RUNS', '2'));
 const pageCacheMbs = env('STRATA_PAGEBENCH_PAGE_CACHE_MB', '64,1024').split(',').map(Number);
+const redoMode = env('STRATA_PAGEBENCH_REDO', 'process');
+if (redoMode !== 'process' && redoMode !== 'in-process') throw new Error(`STRATA_PAGEBENCH_REDO must be process or in-process, received ${redoMode}`);
 const WARMUP_MS = 3000;
 
 const say = (s: string) => process.stdout.write(s + '\n');
@@ -107,7 +111,7 @@ try {
   await engine.close();
 
   for (const pageCacheMb of pageCacheMbs) {
-    server = await StrataServer.start({ root, pageServicePort: 0, httpPort: 0, background: false, pageCacheBytes: pageCacheMb << 20 });
+    server = await StrataServer.start({ root, pageServicePort: 0, httpPort: 0, background: false, pageCacheBytes: pageCacheMb << 20, redo: { mode: redoMode } });
     await measure(server, pageCacheMb);
     await server.stop(false);
     server = undefined;
@@ -115,17 +119,24 @@ try {
   say('targets: >= 50000 GetPage/s with p99 <= 2 ms');
 
   async function measure(srv: StrataServer, pageCacheMb: number): Promise<void> {
-    say(`serving ${totalBlocks} blocks (${((totalBlocks * 8192) / (1 << 20)).toFixed(0)} MiB) of ${rels.length} relations at ${formatLsn(at)}; page cache ${pageCacheMb} MiB; redo: worker process`);
+    const load = (cfg: LoadConfig) =>
+      new Promise<LoadResult>((resolve, reject) => {
+        const w = new Worker(new URL('./pagebench-load.js', import.meta.url), { workerData: cfg });
+        w.once('message', (m: LoadResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
+        w.once('error', reject);
+      });
+    const base = { port: srv.pageService.port, tenantId, timelineId, notModifiedSince: String(at), rels, depth, warmupMs: WARMUP_MS, measureMs: measureSeconds * 1000 };
+    if (pageCacheMb << 20 > totalBlocks * 8192 * 1.1) {
+      // The cache holds the data set: read it all once first, so the runs measure the cached path (the cold one is the small cache's).
+      const w = await load({ ...base, clients: 1, depth: 64, sequential: true });
+      say(`prewarm: every block once, in order, 1 x 64: ${w.requests} GetPage in ${w.seconds.toFixed(1)} s (${(w.requests / w.seconds).toFixed(0)}/s), ${w.errors} errors`);
+    }
+    say(`serving ${totalBlocks} blocks (${((totalBlocks * 8192) / (1 << 20)).toFixed(0)} MiB) of ${rels.length} relations at ${formatLsn(at)}; page cache ${pageCacheMb} MiB; redo: ${redoMode === 'process' ? 'worker process' : 'in process'}`);
     say(`${'clients x depth'.padEnd(16)} ${'GetPage/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'p99.9 ms'.padStart(9)} ${'errors'.padStart(7)}   server-side mean ms`);
     for (const clients of clientCounts) {
       for (let run = 0; run < runs; run++) {
         const before = serverLatency(srv.metrics.render());
-        const cfg: LoadConfig = { port: srv.pageService.port, tenantId, timelineId, notModifiedSince: String(at), rels, clients, depth, warmupMs: WARMUP_MS, measureMs: measureSeconds * 1000 };
-        const result = await new Promise<LoadResult>((resolve, reject) => {
-          const w = new Worker(new URL('./pagebench-load.js', import.meta.url), { workerData: cfg });
-          w.once('message', (m: LoadResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
-          w.once('error', reject);
-        });
+        const result = await load({ ...base, clients });
         const after = serverLatency(srv.metrics.render());
         const q = (p: number) => ((result.latenciesUs[Math.min(result.latenciesUs.length - 1, Math.floor(p * result.latenciesUs.length))] ?? NaN) / 1000).toFixed(3);
         const serverMean = ((after.sum - before.sum) / Math.max(1, after.count - before.count)) * 1000;

@@ -2,7 +2,8 @@
  * The materialised page cache (seed 002): pages redo has produced, bounded by bytes, evicted by
  * CLOCK (second chance), which approximates least recently used: a hit only sets a flag, because
  * moving the entry to the back of the Map on every hit (delete + set) was the page service's
- * largest single cost at tens of thousands of GetPage/s; eviction moves flagged entries back once. One entry per (timeline, key): the newest page made for it and its LSN. A read at
+ * largest single cost at tens of thousands of GetPage/s; the eviction hand unflags a flagged entry
+ * and passes it over once. One entry per (timeline, key): the newest page made for it and its LSN. A read at
  * that LSN or above starts from the cached page and applies only the records above it, so a page
  * read again and again at the moving "latest" LSN costs the records since the last read, not its
  * whole history. History is immutable, so an entry never goes stale; GC and compaction leave it be.
@@ -21,6 +22,7 @@ interface Entry extends CachedPage {
 
 export class PageCache {
   private readonly entries = new Map<string, Entry>();
+  private hand: MapIterator<[string, Entry]> = this.entries.entries();
   private size = 0;
   hits = 0;
   misses = 0;
@@ -56,15 +58,23 @@ export class PageCache {
     this.entries.set(k, { lsn, bytes, used: true });
     this.size += bytes.length;
     while (this.size > this.bytesMax) {
-      const [oldestKey, oldest] = this.entries.entries().next().value as [string, Entry];
-      this.entries.delete(oldestKey);
-      if (oldest.used && oldestKey !== k) {
-        // Second chance: to the back, unflagged.
-        oldest.used = false;
-        this.entries.set(oldestKey, oldest);
+      // The clock hand: one live iterator that goes round the Map. (A fresh entries().next() per
+      // eviction starts at the front, where the deleted entries' holes pile up: it was the page
+      // service's largest cost on a cold cache.)
+      let next = this.hand.next();
+      if (next.done === true) {
+        this.hand = this.entries.entries();
+        next = this.hand.next();
+        if (next.done === true) break;
+      }
+      const [key, e] = next.value;
+      if (e.used && key !== k) {
+        // Second chance: unflagged, and passed over until the hand comes round again.
+        e.used = false;
         continue;
       }
-      this.size -= oldest.bytes.length;
+      this.entries.delete(key);
+      this.size -= e.bytes.length;
     }
   }
 

@@ -33,7 +33,8 @@ interface Reply {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
-  readonly json: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- test-side JSON
+  /** The body parsed as JSON (undefined when it is not JSON); read it with `at`. */
+  readonly json: unknown;
 }
 
 /** One HTTP request; `body` is sent as JSON unless it is a Buffer (sent as is, with `contentType`). */
@@ -65,10 +66,23 @@ function call(srv: StrataServer, method: string, path: string, o: { body?: unkno
   });
 }
 
+/** A field of parsed JSON by its path (undefined when absent): what the assertions compare. */
+function at(v: unknown, ...path: string[]): unknown {
+  let x = v;
+  for (const k of path) x = typeof x === 'object' && x !== null ? (x as Record<string, unknown>)[k] : undefined;
+  return x;
+}
+
+/** A string field of parsed JSON ('' when absent or not a string). */
+function str(v: unknown, ...path: string[]): string {
+  const x = at(v, ...path);
+  return typeof x === 'string' ? x : '';
+}
+
 function assertError(r: Reply, status: number, code: string, message: RegExp): void {
   assert.equal(r.status, status, `status ${r.status}: ${r.text}`);
-  assert.equal(r.json?.error?.code, code, r.text);
-  assert.match(r.json?.error?.message ?? '', message);
+  assert.equal(at(r.json, 'error', 'code'), code, r.text);
+  assert.match(str(r.json, 'error', 'message'), message);
 }
 
 before(async () => {
@@ -87,88 +101,88 @@ describe('HTTP API endpoints', { timeout: 300_000 }, () => {
     const id = '1'.repeat(32);
     const created = await call(server, 'POST', '/v1/tenant', { body: { new_tenant_id: id, config: { gcHorizonBytes: 1 << 20 } } });
     assert.equal(created.status, 201, created.text);
-    assert.equal(created.json.tenant_id, id);
-    assert.equal(created.json.config.gcHorizonBytes, 1 << 20);
+    assert.equal(at(created.json, 'tenant_id'), id);
+    assert.equal(at(created.json, 'config', 'gcHorizonBytes'), 1 << 20);
     const made = await call(server, 'POST', '/v1/tenant');
-    assert.match(made.json.tenant_id, /^[0-9a-f]{32}$/);
+    assert.match(str(made.json, 'tenant_id'), /^[0-9a-f]{32}$/);
     const list = await call(server, 'GET', '/v1/tenant');
-    assert.deepEqual(list.json.map((t: { tenant_id: string }) => t.tenant_id).sort(), [id, made.json.tenant_id].sort());
-    assert.equal((await call(server, 'GET', `/v1/tenant/${id}`)).json.timelines, 0);
-    assert.equal((await call(server, 'DELETE', `/v1/tenant/${made.json.tenant_id}`)).status, 200);
-    assertError(await call(server, 'GET', `/v1/tenant/${made.json.tenant_id}`), 404, 'NOT_FOUND', /Cannot find tenant/);
+    assert.deepEqual((list.json as { tenant_id: string }[]).map((t) => t.tenant_id).sort(), [id, str(made.json, 'tenant_id')].sort());
+    assert.equal(at((await call(server, 'GET', `/v1/tenant/${id}`)).json, 'timelines'), 0);
+    assert.equal((await call(server, 'DELETE', `/v1/tenant/${at(made.json, 'tenant_id')}`)).status, 200);
+    assertError(await call(server, 'GET', `/v1/tenant/${at(made.json, 'tenant_id')}`), 404, 'NOT_FOUND', /Cannot find tenant/);
   });
 
   test('timelines: empty, imported, initdb, branches at an LSN and a timestamp, a tree, get, delete', async () => {
-    const tid = (await call(server, 'POST', '/v1/tenant')).json.tenant_id as string;
+    const tid = at((await call(server, 'POST', '/v1/tenant')).json, 'tenant_id') as string;
     const base = `/v1/tenant/${tid}/timeline`;
     const empty = await call(server, 'POST', base, { body: { start_lsn: '0/1000' } });
     assert.equal(empty.status, 201, empty.text);
-    assert.equal(empty.json.last_record_lsn, '0/1000');
+    assert.equal(at(empty.json, 'last_record_lsn'), '0/1000');
     const imported = await call(server, 'POST', base, { body: { import_datadir: cluster.dataDir } });
     assert.equal(imported.status, 201, imported.text);
     const control = await cluster.controlData();
-    assert.equal(imported.json.last_record_lsn, control['Latest checkpoint location'], 'an imported timeline starts at the data directory\'s checkpoint');
-    assert.equal(imported.json.disk_consistent_lsn, imported.json.last_record_lsn, 'the import is flushed');
+    assert.equal(at(imported.json, 'last_record_lsn'), control['Latest checkpoint location'], 'an imported timeline starts at the data directory\'s checkpoint');
+    assert.equal(at(imported.json, 'disk_consistent_lsn'), at(imported.json, 'last_record_lsn'), 'the import is flushed');
     const initdb = await call(server, 'POST', base, { body: { initdb: true } });
     assert.equal(initdb.status, 201, initdb.text);
-    assert.ok(parseLsn(initdb.json.last_record_lsn) > 0n);
-    const parent = imported.json.timeline_id as string;
-    const atLsn = await call(server, 'POST', base, { body: { ancestor_timeline_id: parent, ancestor_lsn: imported.json.last_record_lsn, new_timeline_id: 'a'.repeat(32) } });
+    assert.ok(parseLsn(str(initdb.json, 'last_record_lsn')) > 0n);
+    const parent = at(imported.json, 'timeline_id') as string;
+    const atLsn = await call(server, 'POST', base, { body: { ancestor_timeline_id: parent, ancestor_lsn: at(imported.json, 'last_record_lsn'), new_timeline_id: 'a'.repeat(32) } });
     assert.equal(atLsn.status, 201, atLsn.text);
-    assert.equal(atLsn.json.ancestor_timeline_id, parent);
-    assert.equal(atLsn.json.ancestor_lsn, imported.json.last_record_lsn);
+    assert.equal(at(atLsn.json, 'ancestor_timeline_id'), parent);
+    assert.equal(at(atLsn.json, 'ancestor_lsn'), at(imported.json, 'last_record_lsn'));
     const atTime = await call(server, 'POST', base, { body: { ancestor_timeline_id: parent, ancestor_timestamp: new Date().toISOString() } });
     assert.equal(atTime.status, 201, atTime.text);
-    assert.equal(atTime.json.ancestor_lsn, imported.json.last_record_lsn, 'the newest sample at or before now');
-    const grandchild = await call(server, 'POST', base, { body: { ancestor_timeline_id: atLsn.json.timeline_id } });
+    assert.equal(at(atTime.json, 'ancestor_lsn'), at(imported.json, 'last_record_lsn'), 'the newest sample at or before now');
+    const grandchild = await call(server, 'POST', base, { body: { ancestor_timeline_id: at(atLsn.json, 'timeline_id') } });
     assert.equal(grandchild.status, 201);
 
     const tree = (await call(server, 'GET', `${base}?tree=true`)).json as { timeline_id: string; children: { timeline_id: string; branch_lsn: string; children: unknown[] }[] }[];
     const root = tree.find((t) => t.timeline_id === parent);
-    assert.deepEqual(root?.children.map((c) => c.timeline_id).sort(), [atLsn.json.timeline_id, atTime.json.timeline_id].sort());
-    assert.equal(root?.children[0]?.branch_lsn, imported.json.last_record_lsn);
-    assert.equal(root?.children.find((c) => c.timeline_id === atLsn.json.timeline_id)?.children.length, 1);
+    assert.deepEqual(root?.children.map((c) => c.timeline_id).sort(), [at(atLsn.json, 'timeline_id'), at(atTime.json, 'timeline_id')].sort());
+    assert.equal(root?.children[0]?.branch_lsn, at(imported.json, 'last_record_lsn'));
+    assert.equal(root?.children.find((c) => c.timeline_id === at(atLsn.json, 'timeline_id'))?.children.length, 1);
     assert.equal(tree.length, 3, 'three roots: empty, imported, initdb');
-    assert.equal((await call(server, 'GET', base)).json.length, 6);
-    assert.equal((await call(server, 'GET', `${base}/${parent}`)).json.timeline_id, parent);
+    assert.equal(at((await call(server, 'GET', base)).json, 'length'), 6);
+    assert.equal(at((await call(server, 'GET', `${base}/${parent}`)).json, 'timeline_id'), parent);
     assertError(await call(server, 'DELETE', `${base}/${parent}`), 400, 'BAD_REQUEST', /branch from it/);
-    assert.equal((await call(server, 'DELETE', `${base}/${grandchild.json.timeline_id}`)).status, 200);
-    assertError(await call(server, 'GET', `${base}/${grandchild.json.timeline_id}`), 404, 'NOT_FOUND', /Cannot find timeline/);
+    assert.equal((await call(server, 'DELETE', `${base}/${at(grandchild.json, 'timeline_id')}`)).status, 200);
+    assertError(await call(server, 'GET', `${base}/${at(grandchild.json, 'timeline_id')}`), 404, 'NOT_FOUND', /Cannot find timeline/);
   });
 
   test('LSN by timestamp, wait for an LSN, checkpoint, compaction, GC', async () => {
-    const tid = (await call(server, 'POST', '/v1/tenant')).json.tenant_id as string;
+    const tid = at((await call(server, 'POST', '/v1/tenant')).json, 'tenant_id') as string;
     const t = await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { import_datadir: cluster.dataDir } });
-    const path = `/v1/tenant/${tid}/timeline/${t.json.timeline_id}`;
+    const path = `/v1/tenant/${tid}/timeline/${at(t.json, 'timeline_id')}`;
     const now = await call(server, 'GET', `${path}/get_lsn_by_timestamp?timestamp=${encodeURIComponent(new Date(Date.now() + 1000).toISOString())}`);
-    assert.deepEqual(now.json, { lsn: t.json.last_record_lsn, kind: 'present' });
+    assert.deepEqual(now.json, { lsn: at(t.json, 'last_record_lsn'), kind: 'present' });
     const past = await call(server, 'GET', `${path}/get_lsn_by_timestamp?timestamp=2001-01-01T00:00:00Z`);
-    assert.deepEqual(past.json, { lsn: t.json.last_record_lsn, kind: 'past' });
-    assertError(await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { ancestor_timeline_id: t.json.timeline_id, ancestor_timestamp: '2001-01-01T00:00:00Z' } }), 400, 'BAD_REQUEST', /before the oldest sample/);
+    assert.deepEqual(past.json, { lsn: at(t.json, 'last_record_lsn'), kind: 'past' });
+    assertError(await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { ancestor_timeline_id: at(t.json, 'timeline_id'), ancestor_timestamp: '2001-01-01T00:00:00Z' } }), 400, 'BAD_REQUEST', /before the oldest sample/);
     const empty = await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: {} });
-    assertError(await call(server, 'GET', `/v1/tenant/${tid}/timeline/${empty.json.timeline_id}/get_lsn_by_timestamp?timestamp=2001-01-01T00:00:00Z`), 404, 'NOT_FOUND', /no \(LSN, time\) samples/);
+    assertError(await call(server, 'GET', `/v1/tenant/${tid}/timeline/${at(empty.json, 'timeline_id')}/get_lsn_by_timestamp?timestamp=2001-01-01T00:00:00Z`), 404, 'NOT_FOUND', /no \(LSN, time\) samples/);
 
-    const reached = await call(server, 'GET', `${path}/wait_lsn?lsn=${t.json.last_record_lsn}`);
+    const reached = await call(server, 'GET', `${path}/wait_lsn?lsn=${at(t.json, 'last_record_lsn')}`);
     assert.equal(reached.status, 200);
     const t0 = Date.now();
-    const ahead = formatLsn(parseLsn(t.json.last_record_lsn) + 8n);
+    const ahead = formatLsn(parseLsn(str(t.json, 'last_record_lsn')) + 8n);
     assertError(await call(server, 'GET', `${path}/wait_lsn?lsn=${ahead}&timeout_ms=150`), 408, 'LSN_TIMEOUT', /Timed out after 150 ms waiting for WAL up to/);
     assert.ok(Date.now() - t0 >= 140);
 
     const cp = await call(server, 'PUT', `${path}/checkpoint`);
     assert.equal(cp.status, 200);
-    assert.equal(cp.json.disk_consistent_lsn, t.json.last_record_lsn);
+    assert.equal(at(cp.json, 'disk_consistent_lsn'), at(t.json, 'last_record_lsn'));
     const compaction = await call(server, 'PUT', `${path}/compact?force=true`);
     assert.equal(compaction.status, 200, compaction.text);
     assert.equal(typeof compaction.json, 'object');
     const gc = await call(server, 'PUT', `${path}/do_gc`);
     assert.equal(gc.status, 200, gc.text);
-    assert.equal(typeof gc.json.layersRemoved, 'number');
+    assert.equal(typeof at(gc.json, 'layersRemoved'), 'number');
   });
 
   test('status and the OpenAPI document: every documented operation is a route that answers', async () => {
     const status = await call(server, 'GET', '/v1/status');
-    assert.equal(status.json.page_service_port, server.pageService.port);
+    assert.equal(at(status.json, 'page_service_port'), server.pageService.port);
     const doc = (await call(server, 'GET', '/v1/openapi.json')).json as { openapi: string; paths: Record<string, Record<string, unknown>> };
     assert.equal(doc.openapi, '3.0.3');
     let operations = 0;
@@ -177,7 +191,7 @@ describe('HTTP API endpoints', { timeout: 300_000 }, () => {
         operations++;
         const concrete = path.replace(/\{[a-z_]+\}/g, '0'.repeat(32));
         const r = await call(server, method.toUpperCase(), concrete);
-        assert.notEqual(r.json?.error?.message?.includes('no such route'), true, `${method} ${path} is documented and routed`);
+        assert.doesNotMatch(str(r.json, 'error', 'message'), /no such route/, `${method} ${path} is documented and routed`);
         assert.notEqual(r.status, 405, `${method} ${path}`);
       }
     }
@@ -231,7 +245,7 @@ describe('HTTP API errors: each kind is a 4xx with a JSON body that says what wa
   test('404 for an unknown route, tenant and timeline', async () => {
     assertError(await call(server, 'GET', '/v1/nothing'), 404, 'NOT_FOUND', /no such route/);
     assertError(await call(server, 'GET', `/v1/tenant/${'e'.repeat(32)}`), 404, 'NOT_FOUND', /Cannot find tenant e{32}/);
-    const tid = (await call(server, 'POST', '/v1/tenant')).json.tenant_id as string;
+    const tid = at((await call(server, 'POST', '/v1/tenant')).json, 'tenant_id') as string;
     assertError(await call(server, 'GET', `/v1/tenant/${tid}/timeline/${'e'.repeat(32)}`), 404, 'NOT_FOUND', /Cannot find timeline e{32}/);
   });
 
@@ -242,8 +256,8 @@ describe('HTTP API errors: each kind is a 4xx with a JSON body that says what wa
   });
 
   test('400 for bad ids, LSNs, timestamps, JSON, fields and parameters', async () => {
-    const tid = (await call(server, 'POST', '/v1/tenant')).json.tenant_id as string;
-    const tl = (await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { start_lsn: '0/100' } })).json.timeline_id as string;
+    const tid = at((await call(server, 'POST', '/v1/tenant')).json, 'tenant_id') as string;
+    const tl = at((await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { start_lsn: '0/100' } })).json, 'timeline_id') as string;
     const cases: [string, string, unknown, RegExp][] = [
       ['GET', '/v1/tenant/XYZ', undefined, /an id is 32 lowercase hex digits/],
       ['POST', '/v1/tenant', { new_tenant_id: 'short' }, /an id is 32 lowercase hex digits/],
@@ -273,14 +287,14 @@ describe('HTTP API errors: each kind is a 4xx with a JSON body that says what wa
   });
 
   test('409 for a tenant or timeline that exists; 410 below the GC horizon', async () => {
-    const tid = (await call(server, 'POST', '/v1/tenant')).json.tenant_id as string;
+    const tid = at((await call(server, 'POST', '/v1/tenant')).json, 'tenant_id') as string;
     assertError(await call(server, 'POST', '/v1/tenant', { body: { new_tenant_id: tid } }), 409, 'ALREADY_EXISTS', /it exists/);
     const t = await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { start_lsn: '0/100' } });
-    assertError(await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { new_timeline_id: t.json.timeline_id } }), 409, 'ALREADY_EXISTS', /it exists/);
-    const timeline = server.repository.timeline(tid, t.json.timeline_id);
+    assertError(await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { new_timeline_id: at(t.json, 'timeline_id') } }), 409, 'ALREADY_EXISTS', /it exists/);
+    const timeline = server.repository.timeline(tid, str(t.json, 'timeline_id'));
     timeline.advance(0x2000n as never);
     timeline.setGcCutoff(0x1000);
-    assertError(await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { ancestor_timeline_id: t.json.timeline_id, ancestor_lsn: '0/800' } }), 410, 'BELOW_GC_HORIZON', /below the GC cutoff 0\/1000/);
+    assertError(await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { ancestor_timeline_id: at(t.json, 'timeline_id'), ancestor_lsn: '0/800' } }), 410, 'BELOW_GC_HORIZON', /below the GC cutoff 0\/1000/);
   });
 
   test('413 for a body over the limit', async () => {
@@ -313,8 +327,8 @@ describe('HTTP API with JWT', { timeout: 120_000 }, () => {
       assertError(await call(s, 'GET', '/v1/tenant'), 401, 'UNAUTHORIZED', /no Authorization header/);
       assertError(await call(s, 'GET', '/v1/tenant', { token: signJwt({ scope: 'admin' }, { hs256Secret: Buffer.from('nope') }) }), 401, 'UNAUTHORIZED', /signature does not verify/);
       assertError(await call(s, 'GET', '/v1/tenant', { token: signJwt({ scope: 'root' }, { hs256Secret: secret }) }), 401, 'UNAUTHORIZED', /scope "root"/);
-      const tid = (await call(s, 'POST', '/v1/tenant', { token: admin })).json.tenant_id as string;
-      const other = (await call(s, 'POST', '/v1/tenant', { token: admin })).json.tenant_id as string;
+      const tid = at((await call(s, 'POST', '/v1/tenant', { token: admin })).json, 'tenant_id') as string;
+      const other = at((await call(s, 'POST', '/v1/tenant', { token: admin })).json, 'tenant_id') as string;
       const mine = signJwt({ scope: 'tenant', tenant_id: tid }, { hs256Secret: secret });
       assert.equal((await call(s, 'GET', `/v1/tenant/${tid}`, { token: mine })).status, 200);
       assert.equal((await call(s, 'POST', `/v1/tenant/${tid}/timeline`, { token: mine, body: {} })).status, 201);

@@ -389,6 +389,27 @@ describe('page service: errors are clear and fail alone', { timeout: 120_000 }, 
     await assertServing();
   });
 
+  test('more requests than may be in flight: the rest wait unread, and all are answered in order once WAL arrives', async () => {
+    const tenant = server.repository.tenant(tenantId);
+    const live = tenant.createTimeline(undefined, 0x1000n as Lsn);
+    const ps = new PageService(server.repository, { inFlightRequestsMax: 4, waitLsnTimeoutMs: 10_000 });
+    await ps.listen();
+    const c = await PagestreamClient.connect(ps.port);
+    try {
+      await c.startPagestream(tenantId, live.id);
+      const at = 0x3000n as Lsn;
+      const reqs: PagestreamRequest[] = Array.from({ length: 40 }, (_, i) => ({ kind: 'exists', hdr: { reqid: BigInt(1000 + i), requestLsn: at, notModifiedSince: i % 2 === 0 ? at : (0x1000n as Lsn) }, rel: rel(accounts) }));
+      c.sendMany(reqs);
+      setTimeout(() => live.advance(at), 200);
+      for (const req of reqs) assert.equal((await expectResponse(c, 'exists')).hdr.reqid, req.hdr.reqid);
+    } finally {
+      c.close();
+      await ps.close();
+      await tenant.deleteTimeline(live.id);
+    }
+    await assertServing();
+  });
+
   test('a timeline deleted under an open stream: Not found for each request, the connection goes on', async () => {
     const tenant = server.repository.tenant(tenantId);
     const doomed = tenant.branch(timelineId);

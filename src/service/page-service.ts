@@ -91,7 +91,7 @@ export interface PageServiceOptions {
   readonly inFlightRequestsMax?: number;
   /** A message longer than this breaks the framing (requests are tens of bytes). */
   readonly messageBytesMax?: number;
-  /** Stop reading a connection while this many bytes of answers wait to be sent. */
+  /** Stop reading a connection while this many bytes of answers wait to be sent, or of requests wait to start. */
   readonly writeBufferBytesMax?: number;
   readonly metrics?: PageServiceMetrics;
 }
@@ -215,13 +215,9 @@ class Connection {
     socket.on('data', (chunk: Buffer) => {
       this.reader.push(chunk);
       this.drain();
+      this.updatePause();
     });
-    socket.on('drain', () => {
-      if (this.paused) {
-        this.paused = false;
-        socket.resume();
-      }
-    });
+    socket.on('drain', () => this.updatePause());
     // A client that vanishes is not an error of the server's.
     socket.on('error', () => this.destroy());
   }
@@ -231,14 +227,25 @@ class Connection {
     this.socket.destroy();
   }
 
+  /**
+   * Backpressure: the connection is not read while more than writeBufferBytesMax of answers wait
+   * for the client to read them, or while more than that of requests wait to be started (at
+   * inFlightRequestsMax, e.g. all waiting for WAL): either way memory stays bounded.
+   */
+  private updatePause(): void {
+    if (this.state.kind === 'closed') return;
+    const max = this.service.options.writeBufferBytesMax;
+    const pause = this.socket.writableLength > max || this.reader.buffered > max;
+    if (pause === this.paused) return;
+    this.paused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
+  }
+
   private write(b: Buffer): void {
     if (this.state.kind === 'closed') return;
     this.socket.write(b);
-    if (!this.paused && this.socket.writableLength > this.service.options.writeBufferBytesMax) {
-      // Backpressure: stop reading requests until the client reads its answers.
-      this.paused = true;
-      this.socket.pause();
-    }
+    if (!this.paused && this.socket.writableLength > this.service.options.writeBufferBytesMax) this.updatePause();
   }
 
   private fatal(sqlstate: string, message: string): void {
@@ -599,6 +606,7 @@ class Connection {
     }
     // Room for more requests, or a new state after the end: take what waits.
     this.drain();
+    this.updatePause();
   }
 
   /** The Error message for every request if the stream's timeline was deleted or replaced since the stream began. */

@@ -7,7 +7,8 @@
  * Auth follows one rule for both ports: with a JWT key configured, tokens are required; without
  * one, nothing is asked, which is only allowed on loopback addresses (a server on another address
  * with no key refuses to start unless `allowUnauthenticated` says so). Page service passwords
- * (SCRAM-SHA-256) are the alternative for the page port when no JWT key is set.
+ * (SCRAM-SHA-256) are the alternative for the page port when no JWT key is set; they do not
+ * cover the HTTP API.
  *
  * Redo needs one fact from the primary's pg_control (XLogHintBitIsNeeded: data checksums or
  * wal_log_hints); it is read per tenant when the server starts and when a timeline is imported.
@@ -85,8 +86,9 @@ export class StrataServer {
   static async start(config: ServerConfig): Promise<StrataServer> {
     const host = config.host ?? '127.0.0.1';
     const keyed = config.jwt !== undefined;
-    if (!keyed && config.pageServicePasswords === undefined && !isLoopback(host) && config.allowUnauthenticated !== true)
-      throw new ServiceError('BAD_REQUEST', `Cannot listen on ${host} without authentication: configure a JWT key (or page service passwords), or set allowUnauthenticated`);
+    // Passwords cover the page port only: off loopback the HTTP API needs a JWT key as well.
+    if (!keyed && !isLoopback(host) && config.allowUnauthenticated !== true)
+      throw new ServiceError('BAD_REQUEST', `Cannot listen on ${host} without authentication: configure a JWT key, or set allowUnauthenticated`);
     const verifier = keyed ? new JwtVerifier(config.jwt) : undefined;
     const auth: PageServiceAuth =
       verifier !== undefined
