@@ -36,7 +36,9 @@
  */
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { LsnParseError, parseLsn, type Lsn } from '../pg/lsn.js';
 import { RepositoryError } from '../repository/errors.js';
+import { writeBaseBackup } from './basebackup.js';
 import type { Repository } from '../repository/repository.js';
 import { ServiceError } from './errors.js';
 import { checkPermission, type JwtClaims, type JwtVerifier } from './jwt.js';
@@ -54,6 +56,7 @@ import {
   COPY_DATA_HEADER_BYTES,
   copyBothResponse,
   copyDone,
+  copyOutResponse,
   emptyQueryResponse,
   errorResponse,
   MessageReader,
@@ -430,6 +433,9 @@ class Connection {
       case 'pagestream_v3':
         this.startPagestream(args);
         return;
+      case 'basebackup':
+        void this.runBaseBackup(args);
+        return;
       case 'set':
         // psycopg2 and others send SET on connect; nothing here depends on settings.
         this.write(commandComplete('SET'));
@@ -445,6 +451,55 @@ class Connection {
         this.write(readyForQuery());
         return;
     }
+  }
+
+  /**
+   * `basebackup <tenant> <timeline> [<lsn>] [--gzip]`: the tar of a data directory at the LSN
+   * (default: the last record LSN) in a CopyOut, as Neon's page service sends it
+   * (basebackup.ts writes it). An error before the first byte is an ErrorResponse; one after it
+   * ends the copy with an ErrorResponse, so the client never takes a short tar for a whole one.
+   */
+  private async runBaseBackup(args: readonly string[]): Promise<void> {
+    const fail = (sqlstate: string, message: string) => {
+      this.error({ sqlstate, message });
+      this.write(readyForQuery());
+    };
+    const gzip = args.includes('--gzip');
+    const rest = args.filter((a) => a !== '--gzip');
+    if (rest.length < 2 || rest.length > 3) return fail(SQLSTATE.syntaxError, `invalid number of parameters for basebackup command: expected <tenant> <timeline> [<lsn>] [--gzip], received ${args.length}`);
+    const [tenantId, timelineId, lsnText] = rest as [string, string, string | undefined];
+    if (this.claims !== undefined) {
+      try {
+        checkPermission(this.claims, tenantId);
+      } catch (e) {
+        return fail(SQLSTATE.insufficientPrivilege, (e as Error).message);
+      }
+    }
+    let timeline;
+    let lsn: Lsn | undefined;
+    try {
+      timeline = this.service.repository.timeline(tenantId, timelineId);
+      lsn = lsnText === undefined ? undefined : parseLsn(lsnText);
+    } catch (e) {
+      if (e instanceof RepositoryError) return fail(SQLSTATE.undefinedObject, e.message);
+      if (e instanceof LsnParseError) return fail(SQLSTATE.syntaxError, `Cannot read the basebackup LSN: ${e.message}`);
+      throw e;
+    }
+    this.write(copyOutResponse());
+    try {
+      await writeBaseBackup(timeline, lsn, async (chunk) => {
+        const header = Buffer.allocUnsafe(5);
+        writeCopyDataHeader(header, 0, chunk.length);
+        this.socket.write(header);
+        if (!this.socket.write(chunk)) await new Promise<void>((resolve) => this.socket.once('drain', () => resolve()));
+        if (this.state.kind === 'closed') throw new Error('the client went away');
+      }, { gzip });
+      this.write(copyDone());
+      this.write(commandComplete('COPY'));
+    } catch (e) {
+      this.error({ sqlstate: SQLSTATE.internal, message: `Cannot make the base backup of ${tenantId}/${timelineId}: ${(e as Error).message}` });
+    }
+    this.write(readyForQuery());
   }
 
   private startPagestream(args: readonly string[]): void {

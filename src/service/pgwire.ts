@@ -206,6 +206,14 @@ export function copyBothResponse(): Buffer {
   });
 }
 
+/** CopyOutResponse: binary format (1), no columns: a base backup's tar follows in CopyData messages. */
+export function copyOutResponse(): Buffer {
+  return message('H', 3, (b, o) => {
+    b[o] = 1;
+    b.writeInt16BE(0, o + 1);
+  });
+}
+
 export function copyDone(): Buffer {
   return message('c', 0, () => undefined);
 }
