@@ -12,7 +12,20 @@
  *
  * Directory-like state (relation sizes and directories, SLRU segments, databases, two-phase files,
  * the checkpoint) is cached here, read from the timeline on first use, and written back as images
- * once per record; so a record costs its block puts and, rarely, a directory image.
+ * once per record; so a record costs its block puts and, rarely, a directory image. Reads go through
+ * Timeline.getForIngest: after a base backup's import ingest runs below the consistent LSN.
+ *
+ * Replaying over a base backup (import-backup.ts): the files were copied between the backup's start
+ * and end, so the state at the start LSN may already hold some of what the WAL from there does, as
+ * PostgreSQL's own recovery finds. Every effect here is idempotent or ordered so that this comes
+ * out right: a block's first record after the start carries a full-page image or initialises it
+ * (the backup forces full_page_writes, and the start is a checkpoint's redo point); relation sizes
+ * only grow with blocks written (a file already longer stays so) and only shrink with truncations;
+ * creating a fork that exists does nothing (smgrcreate in redo); a drop removes a fork whether or
+ * not its file was copied, and a fork the WAL writes to before dropping it is created first; SLRU
+ * operations set bits and values, a zero-page record zeroes a page that may already hold later
+ * bits, which the records after it set again; two-phase files and relmapper files are replaced
+ * whole; the checkpoint counters PostgreSQL only moves forward move only forward here.
  *
  * Mirrors, per effect, the redo routine named beside it. A record's puts and its advance happen with
  * no await in between once its reads are done, so a flush never cuts a record in two.
@@ -123,7 +136,7 @@ export class WalIngest {
     private readonly checkpoint: CheckPointStruct,
     private readonly control: ControlFile,
   ) {
-    this.reader = new DatadirReader(timeline);
+    this.reader = new DatadirReader(timeline, 'ingest');
     this.commitTsActive = control.trackCommitTimestamp;
   }
 
@@ -132,20 +145,20 @@ export class WalIngest {
     const at = t.lastRecordLsn;
     let checkpoint: Uint8Array;
     try {
-      checkpoint = await t.get(CHECKPOINT_KEY, at);
+      checkpoint = await t.getForIngest(CHECKPOINT_KEY, at);
     } catch (e) {
       if (e instanceof RepositoryError && e.code === 'NOT_FOUND')
         throw new IngestError('IMPORT_FAILED', `Cannot ingest WAL into timeline ${t.id}: it holds no checkpoint at ${formatLsn(at)} (import a data directory or a base backup first)`);
       throw e;
     }
-    const reader = new DatadirReader(t);
-    const control = new ControlFile(await t.get(CONTROL_FILE_KEY, at), `the pg_control of timeline ${t.id}`);
+    const reader = new DatadirReader(t, 'ingest');
+    const control = new ControlFile(await t.getForIngest(CONTROL_FILE_KEY, at), `the pg_control of timeline ${t.id}`);
     const ingest = new WalIngest(t, await reader.databases(at), new Set(await reader.twoPhaseXids(at)), new CheckPointStruct(checkpoint), control);
     for (const slru of [Slru.Clog, Slru.MultiXactOffsets, Slru.MultiXactMembers, Slru.CommitTs]) {
       const segments = await reader.slruSegments(slru, at);
       ingest.slruSegments.set(slru, new Set(segments));
       for (const s of segments) {
-        const size = await t.get(slruSegmentSizeKey(slru, s), at).catch(() => encodeU32(0));
+        const size = await t.getForIngest(slruSegmentSizeKey(slru, s), at).catch(() => encodeU32(0));
         ingest.slruSizes.set(`${slru}/${s}`, decodeU32(size, 'an SLRU segment size'));
       }
     }
@@ -264,7 +277,7 @@ export class WalIngest {
     if (this.relSizes.has(k)) return;
     if (!dir.has(`${rel.relNode}/${fork}`)) return;
     try {
-      this.relSizes.set(k, decodeU32(await this.timeline.get(relSizeKey(rel, fork), this.timeline.lastRecordLsn), 'a relation size'));
+      this.relSizes.set(k, decodeU32(await this.timeline.getForIngest(relSizeKey(rel, fork), this.timeline.lastRecordLsn), 'a relation size'));
     } catch (e) {
       if (!(e instanceof RepositoryError && e.code === 'NOT_FOUND')) throw e;
       this.relSizes.set(k, 0);
@@ -642,7 +655,7 @@ export class WalIngest {
         for (let b = 0; b < blocks; b++) {
           let page: Uint8Array;
           try {
-            page = await this.timeline.get(relBlockKey(from, r.fork, b), at);
+            page = await this.timeline.getForIngest(relBlockKey(from, r.fork, b), at);
           } catch (err) {
             if (!(err instanceof RepositoryError && err.code === 'NOT_FOUND')) throw err;
             page = ZERO_PAGE;
@@ -654,7 +667,7 @@ export class WalIngest {
         dst.set(`${r.relNode}/${r.fork}`, r);
       }
       try {
-        out.push({ key: relmapKey(e.tsId, e.dbId), value: { kind: 'image', bytes: await this.timeline.get(relmapKey(e.srcTsId, e.srcDbId), at) } });
+        out.push({ key: relmapKey(e.tsId, e.dbId), value: { kind: 'image', bytes: await this.timeline.getForIngest(relmapKey(e.srcTsId, e.srcDbId), at) } });
       } catch (err) {
         if (!(err instanceof RepositoryError && err.code === 'NOT_FOUND')) throw err;
       }
