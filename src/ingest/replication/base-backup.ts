@@ -246,7 +246,8 @@ export class BaseBackupResponse {
 /** Runs BASE_BACKUP on `conn` (a replication connection), handing its archives to `handlers` as they arrive. */
 export async function runBaseBackup(conn: ReplicationConnection, options: BaseBackupOptions, handlers: BaseBackupHandlers): Promise<BaseBackupResult> {
   const sql = baseBackupCommand(options);
-  const response = new BaseBackupResponse(handlers, `take a base backup (${sql})`);
-  await conn.runStreamed(sql, (m) => response.onMessage(m));
+  const during = `take a base backup (${sql})`;
+  const response = new BaseBackupResponse(handlers, during);
+  await conn.runStreamed(sql, (m) => response.onMessage(m), during);
   return response.result();
 }

@@ -326,9 +326,10 @@ export class ReplicationConnection {
    * Runs one command whose response is handed to `onMessage` message by message, synchronously, as
    * the socket delivers it (see the header). Resolves at ReadyForQuery; rejects with the server's
    * ErrorResponse (after its ReadyForQuery, or at once if it is FATAL), or with what `onMessage`
-   * threw: the connection is then dropped, since the response cannot be resumed halfway.
+   * threw: the connection is then dropped, since the response cannot be resumed halfway. `during`
+   * says what strata was doing, for errors.
    */
-  async runStreamed(sql: string, onMessage: (m: BackendMessage) => void): Promise<void> {
+  async runStreamed(sql: string, onMessage: (m: BackendMessage) => void, during: string = sql): Promise<void> {
     this.enter(sql);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -342,7 +343,7 @@ export class ReplicationConnection {
             else resolve();
           } else if (m.kind === 'error') {
             // A FATAL one fails the connection, which rejects through routerReject.
-            error = this.serverError(m, sql);
+            error = this.serverError(m, during);
           } else if (error === undefined) {
             onMessage(m);
           }
