@@ -5,27 +5,29 @@
  * backup and a primary that refuses give clear errors and leave the timeline empty.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { CheckPointStruct } from '../pg/control.js';
 import { formatLsn, parseLsn, type Lsn } from '../pg/lsn.js';
 import type { Oid } from '../pg/types.js';
 import { InProcessRedoEngine } from '../redo/engine.js';
 import { DatadirReader } from '../repository/datadir.js';
 import { RepositoryError } from '../repository/errors.js';
-import { CONTROL_FILE_KEY, relBlockKey } from '../repository/key.js';
+import { CHECKPOINT_KEY, CONTROL_FILE_KEY, relBlockKey, relmapKey, twoPhaseFileKey } from '../repository/key.js';
 import { RedoReconstructor } from '../repository/redo-reconstructor.js';
 import { Repository } from '../repository/repository.js';
 import { PgCluster } from '../testing/cluster.js';
-import { comparePages, relationInfo } from '../testing/page-oracle.js';
+import { comparePages, relationFiles, relationInfo } from '../testing/page-oracle.js';
 import { IngestError } from './errors.js';
 import { TimelineFollower } from './follower.js';
 import { importFromPrimary, type BackupImportEvent } from './import-backup.js';
+import { SLRU_FOLDERS } from './import-datadir.js';
 import { WalIngest } from './walingest.js';
 
 const CONFIG = { checkpointDistanceBytes: 8 << 20, compactionPeriodMs: 0, gcPeriodMs: 0 };
-const SETTINGS = { autovacuum: 'off' };
+const SETTINGS = { autovacuum: 'off', max_prepared_transactions: 5 };
 
 function openRepo(root: string, engine: InProcessRedoEngine): Repository {
   return Repository.open(root, { reconstructorFor: (id) => new RedoReconstructor(engine, id, () => ({ hintBitsLogged: false })) });
@@ -65,6 +67,9 @@ test('a base backup of a busy primary, imported and followed: every page equals 
       CREATE TABLE shrinking (id int, pad text);
       INSERT INTO shrinking SELECT g, repeat('z', 200) FROM generate_series(1, 40000) g;
       DELETE FROM shrinking WHERE id > 5000;
+      BEGIN;
+      INSERT INTO ts_kept VALUES (-1, 0);
+      PREPARE TRANSACTION 'before';
     `);
     const droppedNodes = [await fileNode(c, 'ts_dropped'), await fileNode(c, 'base_dropped')];
     const shrinkingNode = await fileNode(c, 'shrinking');
@@ -89,9 +94,14 @@ test('a base backup of a busy primary, imported and followed: every page equals 
               `DROP TABLE ts_dropped;
                DROP TABLE base_dropped;
                UPDATE ts_kept SET n = n + 1 WHERE id % 7 = 0;
+               COMMIT PREPARED 'before';
+               BEGIN;
+               INSERT INTO ts_kept VALUES (-2, 0);
+               PREPARE TRANSACTION 'during';
                CREATE TABLE created_during AS SELECT g AS id, repeat('c', 100) AS pad FROM generate_series(1, 30000) g;
                CREATE TABLE ts_created TABLESPACE spc AS SELECT g AS id FROM generate_series(1, 30000) g;
-               VACUUM shrinking;`,
+               VACUUM shrinking;
+               CHECKPOINT;`,
             )
             .then(() => c.query('SELECT pg_current_wal_insert_lsn()'));
       },
@@ -99,12 +109,14 @@ test('a base backup of a busy primary, imported and followed: every page equals 
     const importMs = Date.now() - t0;
     const ddlLsn = parseLsn(await (ddl ?? Promise.reject(new Error('base.tar never began'))));
     console.log(
-      `imported ${result.archiveBytes} archive bytes (${result.archives.join(', ')}) in ${importMs} ms: start ${formatLsn(result.startLsn)}, checkpoint ${formatLsn(result.label.checkpointLsn)}, end ${formatLsn(result.endLsn)}; ${result.relations} relation forks, ${result.blocks} blocks, ${result.slruPages} SLRU pages, ${result.databases} databases, ${result.partialBlocksDropped} partial blocks, ${result.entriesPassedOver} entries passed over; DDL done at ${formatLsn(ddlLsn)}`,
+      `imported ${result.archiveBytes} archive bytes (${result.archives.join(', ')}) in ${importMs} ms: start ${formatLsn(result.startLsn)}, checkpoint ${formatLsn(result.label.checkpointLsn)} (pg_control's ${formatLsn(result.control.checkPoint)}), end ${formatLsn(result.endLsn)}; ${result.relations} relation forks, ${result.blocks} blocks, ${result.slruPages} SLRU pages, ${result.databases} databases, ${result.partialBlocksDropped} partial blocks, ${result.entriesPassedOver} entries passed over; DDL done at ${formatLsn(ddlLsn)}`,
     );
     assert.ok(result.slotCreated);
     assert.deepEqual(result.archives, [result.archives[0], 'base.tar']);
     assert.match(result.archives[0] as string, /^\d+\.tar$/, 'the tablespace has an archive of its own');
     assert.ok(ddlLsn < result.endLsn, `the DDL (done at ${formatLsn(ddlLsn)}) ran during the backup (end ${formatLsn(result.endLsn)})`);
+    // pg_control, sent last, names the checkpoint the DDL ran, not the backup's: its counters are where ingest starts.
+    assert.ok(result.control.checkPoint > result.label.checkpointLsn, `pg_control's checkpoint ${formatLsn(result.control.checkPoint)} is after the backup's ${formatLsn(result.label.checkpointLsn)}`);
     assert.ok(result.endLsn - result.startLsn > 1n << 20n, 'pgbench wrote WAL during the backup');
     assert.equal(timeline.lastRecordLsn, result.startLsn);
     assert.equal(timeline.consistentLsn, result.endLsn);
@@ -135,19 +147,56 @@ test('a base backup of a busy primary, imported and followed: every page equals 
     await c.checkpoint();
     const lsn = parseLsn(await c.query('SELECT pg_current_wal_insert_lsn()'));
     await follower.waitForLsn(lsn, 60_000);
+    // The primary stops; its walsender sends the shutdown checkpoint first, and strata takes it in.
+    await c.stop('fast');
+    const control = await c.controlData();
+    await follower.waitForLsn((parseLsn(control['Latest checkpoint location'] as string) + 1n) as Lsn, 60_000);
+    const at = timeline.lastRecordLsn;
     await follower.stop();
     follower = undefined;
-    await c.stop('fast');
 
     const reader = new DatadirReader(timeline);
-    for (const node of droppedNodes) assert.equal(await inDirectory(reader, node, lsn), false, `${node}, dropped during the backup, is gone`);
-    for (const node of createdNodes) assert.equal(await inDirectory(reader, node, lsn), true, `${node}, created during the backup, is there`);
+    for (const node of droppedNodes) assert.equal(await inDirectory(reader, node, at), false, `${node}, dropped during the backup, is gone`);
+    for (const node of createdNodes) assert.equal(await inDirectory(reader, node, at), true, `${node}, created during the backup, is there`);
     assert.ok(shrinkingAfter < shrinkingBefore, `VACUUM truncated shrinking (${shrinkingBefore} -> ${shrinkingAfter} blocks)`);
-    assert.equal(await reader.relSize({ spcNode: spc as Oid, dbNode: db as Oid, relNode: rel as Oid }, 0, lsn), shrinkingAfter);
-    const cmp = await comparePages(timeline, lsn, c.dataDir, rels);
-    console.log(`pgbench ${tps} tps; followed to ${formatLsn(timeline.lastRecordLsn)}; compared ${cmp.compared} pages (${cmp.zeroTails} zero tails), ${cmp.mismatches.length} differ`);
+    assert.equal(await reader.relSize({ spcNode: spc as Oid, dbNode: db as Oid, relNode: rel as Oid }, 0, at), shrinkingAfter);
+    const cmp = await comparePages(timeline, at, c.dataDir, rels);
+    console.log(`pgbench ${tps} tps; followed to ${formatLsn(at)}; compared ${cmp.compared} pages (${cmp.zeroTails} zero tails), ${cmp.mismatches.length} differ`);
     assert.deepEqual(cmp.mismatches.slice(0, 20), []);
     assert.ok(cmp.compared > 5000);
+
+    // The rest of the state, against what the stopped primary left on disk (as ingest.test.ts checks it):
+    // every relation fork strata lists has a file and the other way round, the databases, SLRU
+    // segments byte for byte, relmapper files, prepared transactions, the checkpoint counters.
+    const files = new Set(relationFiles(c.dataDir).filter((f) => f.fork !== 2).map((f) => `${f.rel.spcNode}/${f.rel.dbNode}/${f.rel.relNode}/${f.fork}`));
+    const listed = new Set<string>();
+    for (const d of [{ spcNode: 1664, dbNode: 0 }, ...(await reader.databases(at))])
+      for (const r of await reader.relations(d.spcNode, d.dbNode, at)) if (r.fork === 0 || r.fork === 3) listed.add(`${d.spcNode}/${d.dbNode}/${r.relNode}/${r.fork}`);
+    assert.deepEqual([...listed].filter((x) => !files.has(x)), [], 'relations strata lists that have no file');
+    assert.deepEqual([...files].filter((x) => !listed.has(x)), [], 'relation files strata does not list');
+    const dbDirs = readdirSync(join(c.dataDir, 'base')).filter((d) => /^\d+$/.test(d)).map(Number).sort((a, b) => a - b);
+    assert.deepEqual((await reader.databases(at)).filter((d) => d.spcNode === 1663).map((d) => d.dbNode).sort((a, b) => a - b), dbDirs);
+    for (const [slru, folder] of SLRU_FOLDERS) {
+      const dir = join(c.dataDir, folder);
+      const onDisk = readdirSync(dir).map((n) => parseInt(n, 16)).sort((a, b) => a - b);
+      assert.deepEqual((await reader.slruSegments(slru, at)).sort((a, b) => a - b), onDisk, `${folder} segments`);
+      for (const segno of onDisk) {
+        const theirs = readFileSync(join(dir, segno.toString(16).toUpperCase().padStart(4, '0')));
+        const ours = Buffer.from(await reader.slruSegment(slru, segno, at));
+        assert.ok(ours.equals(theirs), `${folder} segment ${segno} differs (${ours.length} and ${theirs.length} bytes, first at ${ours.findIndex((x, i) => x !== theirs[i])})`);
+      }
+    }
+    for (const [s, d, path] of [[1664, 0, 'global/pg_filenode.map'], ...dbDirs.map((x) => [1663, x, `base/${x}/pg_filenode.map`] as const)] as const)
+      assert.ok(Buffer.from(await timeline.get(relmapKey(s, d), at)).equals(readFileSync(join(c.dataDir, path))), `${path} differs`);
+    const twophase = readdirSync(join(c.dataDir, 'pg_twophase')).map((n) => parseInt(n, 16));
+    assert.equal(twophase.length, 1, 'the transaction prepared during the backup is still prepared');
+    assert.deepEqual(await reader.twoPhaseXids(at), twophase);
+    assert.ok(Buffer.from(await timeline.get(twoPhaseFileKey(twophase[0] as number), at)).equals(readFileSync(join(c.dataDir, 'pg_twophase', (twophase[0] as number).toString(16).toUpperCase().padStart(8, '0')))));
+    const cp = new CheckPointStruct(await timeline.get(CHECKPOINT_KEY, at));
+    assert.deepEqual(
+      [`${cp.nextXid >> 32n}:${cp.nextXid & 0xffffffffn}`, String(cp.nextOid), String(cp.nextMulti), String(cp.nextMultiOffset), String(cp.oldestXid), String(cp.oldestMulti), formatLsn(cp.redo)],
+      ["NextXID", 'NextOID', 'NextMultiXactId', 'NextMultiOffset', 'oldestXID', 'oldestMultiXid', 'REDO location'].map((k) => control[`Latest checkpoint's ${k}`]),
+    );
   } finally {
     await follower?.stop();
     await repo.close(false);

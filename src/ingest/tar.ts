@@ -23,6 +23,11 @@
  * A header is one 512-byte block; a file's bytes follow, padded with zeros to a multiple of 512;
  * two zero blocks end the archive (more zeros may follow, as GNU tar pads to its record size).
  *
+ * Written here rather than taken from a package (tar-stream): the subset PostgreSQL writes is small,
+ * and this reader is synchronous, like the path it sits on (socket read, CopyData, tar, timeline
+ * put, with no await between), so TCP alone holds the primary back and no stream backpressure or
+ * buffering between async stages is needed; nor is another dependency.
+ *
  * PostgreSQL writes no long-name entries (a name over 99 bytes is an error on the server: "file name
  * too long for tar format"), so pax ('x', 'g') and GNU long-name ('L', 'K') entries, hard links and
  * devices are refused with an error naming the entry type rather than misread.

@@ -32,6 +32,7 @@
  */
 import { BLCKSZ } from '../pg/constants.js';
 import { CheckPointStruct, ControlFile } from '../pg/control.js';
+import { crc32c } from '../pg/crc32c.js';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
 import type { BlockNumber, Oid, RelFileNode } from '../pg/types.js';
 import { encodeOp, encodeRecordInput, setRecordInputBlockId } from '../redo/codec.js';
@@ -441,9 +442,11 @@ export class WalIngest {
         this.dropDatabase(e.dbId, e.tsIds);
         return;
       case 'twophase.prepare':
-        // xact_redo XLOG_XACT_PREPARE: PrepareRedoAdd (the state file as of the record).
+        // xact_redo XLOG_XACT_PREPARE: PrepareRedoAdd (the state file as of the record). The key holds
+        // the file as pg_twophase has it (what a data directory's or a backup's import puts there):
+        // the record's data and its CRC-32C, as RecreateTwoPhaseFile writes it.
         this.twoPhase.add(e.xid);
-        this.pending.set(twoPhaseFileKey(e.xid), () => e.data);
+        this.pending.set(twoPhaseFileKey(e.xid), () => twoPhaseFile(e.data));
         this.pending.set(TWO_PHASE_DIRECTORY_KEY, () => encodeNumberList([...this.twoPhase]));
         this.assignXid(e.xid);
         return;
@@ -730,6 +733,14 @@ export class WalIngest {
       this.checkpointDirty = false;
     }
   }
+}
+
+/** RecreateTwoPhaseFile's bytes: the state data, then its CRC-32C (native order: little-endian). */
+function twoPhaseFile(data: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(data.length + 4);
+  out.set(data, 0);
+  out.writeUInt32LE(crc32c(data), data.length);
+  return out;
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => number): Map<number, T[]> {
