@@ -35,10 +35,12 @@ import { IngestError } from './errors.js';
 export const RELSEG_SIZE = 131072;
 const READ_CHUNK_BYTES = 1 << 20;
 
-const FORK_SUFFIXES: Readonly<Record<string, number>> = { '': 0, _fsm: 1, _vm: 2, _init: 3 };
-const RELATION_FILE = /^(\d+)(_fsm|_vm|_init)?(?:\.(\d+))?$/;
+/** Fork numbers by file name suffix (relpath.c forkNames). */
+export const FORK_SUFFIXES: Readonly<Record<string, number>> = { '': 0, _fsm: 1, _vm: 2, _init: 3 };
+/** A relation segment file's name: relfilenode, fork suffix, segment number. */
+export const RELATION_FILE = /^(\d+)(_fsm|_vm|_init)?(?:\.(\d+))?$/;
 
-const SLRU_FOLDERS: readonly (readonly [Slru, string])[] = [
+export const SLRU_FOLDERS: readonly (readonly [Slru, string])[] = [
   [Slru.Clog, 'pg_xact'],
   [Slru.MultiXactOffsets, 'pg_multixact/offsets'],
   [Slru.MultiXactMembers, 'pg_multixact/members'],

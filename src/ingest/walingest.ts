@@ -12,13 +12,27 @@
  *
  * Directory-like state (relation sizes and directories, SLRU segments, databases, two-phase files,
  * the checkpoint) is cached here, read from the timeline on first use, and written back as images
- * once per record; so a record costs its block puts and, rarely, a directory image.
+ * once per record; so a record costs its block puts and, rarely, a directory image. Reads go through
+ * Timeline.getForIngest: after a base backup's import ingest runs below the consistent LSN.
+ *
+ * Replaying over a base backup (import-backup.ts): the files were copied between the backup's start
+ * and end, so the state at the start LSN may already hold some of what the WAL from there does, as
+ * PostgreSQL's own recovery finds. Every effect here is idempotent or ordered so that this comes
+ * out right: a block's first record after the start carries a full-page image or initialises it
+ * (the backup forces full_page_writes, and the start is a checkpoint's redo point); relation sizes
+ * only grow with blocks written (a file already longer stays so) and only shrink with truncations;
+ * creating a fork that exists does nothing (smgrcreate in redo); a drop removes a fork whether or
+ * not its file was copied, and a fork the WAL writes to before dropping it is created first; SLRU
+ * operations set bits and values, a zero-page record zeroes a page that may already hold later
+ * bits, which the records after it set again; two-phase files and relmapper files are replaced
+ * whole; the checkpoint counters PostgreSQL only moves forward move only forward here.
  *
  * Mirrors, per effect, the redo routine named beside it. A record's puts and its advance happen with
  * no await in between once its reads are done, so a flush never cuts a record in two.
  */
 import { BLCKSZ } from '../pg/constants.js';
 import { CheckPointStruct, ControlFile } from '../pg/control.js';
+import { crc32c } from '../pg/crc32c.js';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
 import type { BlockNumber, Oid, RelFileNode } from '../pg/types.js';
 import { encodeOp, encodeRecordInput, setRecordInputBlockId } from '../redo/codec.js';
@@ -123,7 +137,7 @@ export class WalIngest {
     private readonly checkpoint: CheckPointStruct,
     private readonly control: ControlFile,
   ) {
-    this.reader = new DatadirReader(timeline);
+    this.reader = new DatadirReader(timeline, 'ingest');
     this.commitTsActive = control.trackCommitTimestamp;
   }
 
@@ -132,20 +146,20 @@ export class WalIngest {
     const at = t.lastRecordLsn;
     let checkpoint: Uint8Array;
     try {
-      checkpoint = await t.get(CHECKPOINT_KEY, at);
+      checkpoint = await t.getForIngest(CHECKPOINT_KEY, at);
     } catch (e) {
       if (e instanceof RepositoryError && e.code === 'NOT_FOUND')
         throw new IngestError('IMPORT_FAILED', `Cannot ingest WAL into timeline ${t.id}: it holds no checkpoint at ${formatLsn(at)} (import a data directory or a base backup first)`);
       throw e;
     }
-    const reader = new DatadirReader(t);
-    const control = new ControlFile(await t.get(CONTROL_FILE_KEY, at), `the pg_control of timeline ${t.id}`);
+    const reader = new DatadirReader(t, 'ingest');
+    const control = new ControlFile(await t.getForIngest(CONTROL_FILE_KEY, at), `the pg_control of timeline ${t.id}`);
     const ingest = new WalIngest(t, await reader.databases(at), new Set(await reader.twoPhaseXids(at)), new CheckPointStruct(checkpoint), control);
     for (const slru of [Slru.Clog, Slru.MultiXactOffsets, Slru.MultiXactMembers, Slru.CommitTs]) {
       const segments = await reader.slruSegments(slru, at);
       ingest.slruSegments.set(slru, new Set(segments));
       for (const s of segments) {
-        const size = await t.get(slruSegmentSizeKey(slru, s), at).catch(() => encodeU32(0));
+        const size = await t.getForIngest(slruSegmentSizeKey(slru, s), at).catch(() => encodeU32(0));
         ingest.slruSizes.set(`${slru}/${s}`, decodeU32(size, 'an SLRU segment size'));
       }
     }
@@ -264,7 +278,7 @@ export class WalIngest {
     if (this.relSizes.has(k)) return;
     if (!dir.has(`${rel.relNode}/${fork}`)) return;
     try {
-      this.relSizes.set(k, decodeU32(await this.timeline.get(relSizeKey(rel, fork), this.timeline.lastRecordLsn), 'a relation size'));
+      this.relSizes.set(k, decodeU32(await this.timeline.getForIngest(relSizeKey(rel, fork), this.timeline.lastRecordLsn), 'a relation size'));
     } catch (e) {
       if (!(e instanceof RepositoryError && e.code === 'NOT_FOUND')) throw e;
       this.relSizes.set(k, 0);
@@ -434,9 +448,11 @@ export class WalIngest {
         this.dropDatabase(e.dbId, e.tsIds);
         return;
       case 'twophase.prepare':
-        // xact_redo XLOG_XACT_PREPARE: PrepareRedoAdd (the state file as of the record).
+        // xact_redo XLOG_XACT_PREPARE: PrepareRedoAdd (the state file as of the record). The key holds
+        // the file as pg_twophase has it (what a data directory's or a backup's import puts there):
+        // the record's data and its CRC-32C, as RecreateTwoPhaseFile writes it.
         this.twoPhase.add(e.xid);
-        this.pending.set(twoPhaseFileKey(e.xid), () => e.data);
+        this.pending.set(twoPhaseFileKey(e.xid), () => twoPhaseFile(e.data));
         this.pending.set(TWO_PHASE_DIRECTORY_KEY, () => encodeNumberList([...this.twoPhase]));
         this.assignXid(e.xid);
         return;
@@ -663,7 +679,7 @@ export class WalIngest {
         for (let b = 0; b < blocks; b++) {
           let page: Uint8Array;
           try {
-            page = await this.timeline.get(relBlockKey(from, r.fork, b), at);
+            page = await this.timeline.getForIngest(relBlockKey(from, r.fork, b), at);
           } catch (err) {
             if (!(err instanceof RepositoryError && err.code === 'NOT_FOUND')) throw err;
             page = ZERO_PAGE;
@@ -675,7 +691,7 @@ export class WalIngest {
         dst.set(`${r.relNode}/${r.fork}`, r);
       }
       try {
-        out.push({ key: relmapKey(e.tsId, e.dbId), value: { kind: 'image', bytes: await this.timeline.get(relmapKey(e.srcTsId, e.srcDbId), at) } });
+        out.push({ key: relmapKey(e.tsId, e.dbId), value: { kind: 'image', bytes: await this.timeline.getForIngest(relmapKey(e.srcTsId, e.srcDbId), at) } });
       } catch (err) {
         if (!(err instanceof RepositoryError && err.code === 'NOT_FOUND')) throw err;
       }
@@ -738,6 +754,14 @@ export class WalIngest {
       this.checkpointDirty = false;
     }
   }
+}
+
+/** RecreateTwoPhaseFile's bytes: the state data, then its CRC-32C (native order: little-endian). */
+function twoPhaseFile(data: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(data.length + 4);
+  out.set(data, 0);
+  out.writeUInt32LE(crc32c(data), data.length);
+  return out;
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => number): Map<number, T[]> {

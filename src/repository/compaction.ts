@@ -138,6 +138,9 @@ async function createImageLayers(t: Timeline, ranges: readonly KeyRange[]): Prom
   // An ancestor behind the branch point (a restart; see Timeline.ancestorBehind) would bake its stale
   // pages into the image: make none until its WAL is replayed. A later compaction makes them.
   if (lsn < 0 || t.ancestorBehind(lsn) !== undefined) return { created, errors };
+  // Below the consistent LSN (a base backup's files, WAL not yet replayed to its end) pages are a mix
+  // of older and newer states, and a page may not reconstruct at all: no read may start there.
+  if (lsn < t.consistentLsnNumber) return { created, errors };
   for (const range of ranges) {
     if (deltaDepth(t, range) < t.config.imageLayerDeltasMin) continue;
     const same = (l: HistoricLayer) => l.descriptor.kind === LayerKind.Image && l.descriptor.lsnStart === lsn && l.descriptor.keys.start === range.start && l.descriptor.keys.end === range.end;

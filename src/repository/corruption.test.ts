@@ -18,7 +18,7 @@ import { compact } from './compaction.js';
 import { RepositoryError } from './errors.js';
 import { makeKey, type Key } from './key.js';
 import { ENTRY_BYTES, INDEX_BLOCK_ENTRIES_MAX, LayerFile, LayerKind, SUMMARY_LINE_BYTES, type LayerDescriptor, type LayerEntry } from './layer-file.js';
-import { METADATA_FILE } from './metadata.js';
+import { METADATA_FILE, METADATA_FORMAT_VERSION } from './metadata.js';
 import { Repository } from './repository.js';
 import { TENANT_CONFIG_FILE, type TenantConfig } from './tenant.js';
 import type { Timeline } from './timeline.js';
@@ -266,7 +266,7 @@ test('a damaged metadata.json or tenant.json fails its tenant with CORRUPT_METAD
       ['metadata bit flip', metadata, (b) => Buffer.from(b.map((x, i) => (i === b.length >> 1 ? x ^ 0x01 : x))), /checksum does not match/],
       ['metadata truncated', metadata, (b) => b.subarray(0, b.length >> 1), /not a strata metadata file/],
       ['metadata empty', metadata, () => Buffer.alloc(0), /not a strata metadata file/],
-      ['metadata format version', metadata, (b) => Buffer.from(b.toString().replace('"formatVersion":1', '"formatVersion":7')), /format version 7/],
+      ['metadata format version', metadata, (b) => Buffer.from(b.toString().replace(`"formatVersion":${METADATA_FORMAT_VERSION}`, '"formatVersion":7')), /format version 7/],
       ['tenant.json truncated', tenantFile, (b) => b.subarray(0, b.length >> 1), /JSON/],
     ];
     for (const [what, file, damage, why] of cases) {

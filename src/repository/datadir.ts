@@ -119,15 +119,19 @@ export function decodeNumberList(bytes: Uint8Array, what: string): number[] {
 
 /**
  * Reads of the data directory at an LSN. Each waits for the LSN and refuses one below the GC
- * cutoff, as every timeline read does. A key with no value reads as absent (an empty directory, a
- * relation that does not exist), which is what PostgreSQL sees of a file that is not there.
+ * cutoff, as every timeline read does, and one below the timeline's consistent LSN unless the
+ * reader is ingest's (Timeline.getForIngest). A key with no value reads as absent (an empty
+ * directory, a relation that does not exist), which is what PostgreSQL sees of a file that is not there.
  */
 export class DatadirReader {
-  constructor(private readonly timeline: Timeline) {}
+  constructor(
+    private readonly timeline: Timeline,
+    private readonly purpose: 'read' | 'ingest' = 'read',
+  ) {}
 
   private async getOrUndefined(key: Key, lsn: Lsn): Promise<Uint8Array | undefined> {
     try {
-      return await this.timeline.get(key, lsn);
+      return this.purpose === 'ingest' ? await this.timeline.getForIngest(key, lsn) : await this.timeline.get(key, lsn);
     } catch (e) {
       if (e instanceof RepositoryError && e.code === 'NOT_FOUND') return undefined;
       throw e;

@@ -9,6 +9,7 @@ export type RepositoryErrorCode =
   | 'ALREADY_EXISTS'
   | 'BAD_REQUEST' // an LSN or argument the operation cannot take
   | 'BELOW_GC_HORIZON' // a read below the timeline's GC cutoff
+  | 'NOT_CONSISTENT' // a read below the LSN the timeline is consistent from (a base backup's end LSN)
   | 'LSN_TIMEOUT' // WAL up to the LSN did not arrive before the deadline
   | 'RECONSTRUCT_FAILED' // redo of a key failed
   | 'SHUT_DOWN'; // the timeline or tenant is shutting down

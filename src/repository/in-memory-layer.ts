@@ -28,6 +28,7 @@ export class InMemoryLayer {
   private values = 0;
   private endLsn: number | undefined;
   private maxLsn = -1;
+  private minLsn = Number.MAX_SAFE_INTEGER;
   private deleted = false;
   readonly createdAtMs = Date.now();
   private minKey: Key | undefined;
@@ -65,6 +66,16 @@ export class InMemoryLayer {
     return this.endLsn;
   }
 
+  /** The newest LSN of a value put here (-1 when there is none). */
+  get highestLsn(): number {
+    return this.maxLsn;
+  }
+
+  /** The oldest LSN of a value put here (Number.MAX_SAFE_INTEGER when there is none). */
+  get lowestLsn(): number {
+    return this.minLsn;
+  }
+
   get keyRange(): { start: Key; end: Key } | undefined {
     return this.minKey === undefined || this.maxKey === undefined ? undefined : { start: this.minKey, end: this.maxKey };
   }
@@ -84,6 +95,7 @@ export class InMemoryLayer {
     }
     slots.push(lsn, this.out.position, bytes.length, flags);
     if (lsn > this.maxLsn) this.maxLsn = lsn;
+    if (lsn < this.minLsn) this.minLsn = lsn;
     this.out.append(bytes);
     this.values++;
   }

@@ -4,8 +4,12 @@
  * durably (DESIGN.md invariant 3), after every flush, compaction and GC: a layer file is part of
  * the timeline exactly when the metadata on disk names it.
  *
- * The file is JSON, one object: `{ "formatVersion": 1, "crc32c": <CRC-32C of the body's JSON text>,
+ * The file is JSON, one object: `{ "formatVersion": 2, "crc32c": <CRC-32C of the body's JSON text>,
  * "body": { ... } }`; LSNs are written `X/X` as PostgreSQL prints them.
+ *
+ * Format versions: 2 added `consistentLsn` (reads below it are refused: a timeline imported from a
+ * base backup holds files that are consistent only once the WAL up to the backup's end LSN is in).
+ * A version 1 file reads as `consistentLsn` 0/0: every timeline before it was consistent throughout.
  */
 import { readFileSync } from 'node:fs';
 import { crc32c } from '../pg/crc32c.js';
@@ -14,7 +18,9 @@ import { writeFileDurable } from './durable.js';
 import { RepositoryError } from './errors.js';
 
 export const METADATA_FILE = 'metadata.json';
-export const METADATA_FORMAT_VERSION = 1;
+export const METADATA_FORMAT_VERSION = 2;
+/** Older versions this code still reads (see the header). */
+const METADATA_FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
 
 export interface TimelineMetadata {
   readonly timelineId: string;
@@ -27,6 +33,12 @@ export interface TimelineMetadata {
   readonly gcCutoff: number;
   /** Delta layers that end at or below this LSN are L1 (made by compaction); those above are L0 (made by flush). */
   readonly compactedLsn: number;
+  /**
+   * Reads below this LSN are refused: the timeline's state is consistent only from here on. 0 for a
+   * timeline that is consistent throughout (an empty one, a branch, a stopped data directory's
+   * import); a base backup's end LSN for one imported from a backup (import-backup.ts).
+   */
+  readonly consistentLsn: number;
   readonly layers: readonly string[];
   readonly createdAt: string;
   /** Samples of (LSN, wall-clock time) as WAL arrived: for time-based retention and LSN by timestamp. */
@@ -40,6 +52,8 @@ interface MetadataBody {
   diskConsistentLsn: string;
   gcCutoff: string;
   compactedLsn: string;
+  /** Absent in format version 1. */
+  consistentLsn?: string;
   layers: string[];
   createdAt: string;
   lsnTimes: [string, number][];
@@ -55,6 +69,7 @@ export function encodeMetadata(m: TimelineMetadata): Uint8Array {
     diskConsistentLsn: fmt(m.diskConsistentLsn),
     gcCutoff: fmt(m.gcCutoff),
     compactedLsn: fmt(m.compactedLsn),
+    consistentLsn: fmt(m.consistentLsn),
     layers: [...m.layers],
     createdAt: m.createdAt,
     lsnTimes: m.lsnTimes.map(([lsn, ms]) => [fmt(lsn), ms]),
@@ -81,7 +96,7 @@ export function readMetadata(path: string): TimelineMetadata {
   // The body's exact text is what the checksum covers: cut it out rather than re-serialise it.
   const m = /^\{"formatVersion":(\d+),"crc32c":(\d+),"body":(.*)\}\n?$/s.exec(text);
   if (m === null) throw bad(path, 'it is not a strata metadata file');
-  if (Number(m[1]) !== METADATA_FORMAT_VERSION) throw bad(path, `format version ${m[1]} is not the supported ${METADATA_FORMAT_VERSION}`);
+  if (!METADATA_FORMAT_VERSIONS_READ.includes(Number(m[1]))) throw bad(path, `format version ${m[1]} is not one of the supported ${METADATA_FORMAT_VERSIONS_READ.join(', ')}`);
   const bodyText = m[3] as string;
   if (crc32c(Buffer.from(bodyText)) !== Number(m[2])) throw bad(path, 'the checksum does not match');
   let body: MetadataBody;
@@ -104,6 +119,7 @@ export function readMetadata(path: string): TimelineMetadata {
     diskConsistentLsn: lsn(body.diskConsistentLsn, 'diskConsistentLsn'),
     gcCutoff: lsn(body.gcCutoff, 'gcCutoff'),
     compactedLsn: lsn(body.compactedLsn, 'compactedLsn'),
+    consistentLsn: body.consistentLsn === undefined ? 0 : lsn(body.consistentLsn, 'consistentLsn'),
     layers: body.layers,
     createdAt: body.createdAt,
     lsnTimes: (body.lsnTimes ?? []).map(([l, ms]) => [lsn(l, 'lsnTimes'), ms] as const),

@@ -3,15 +3,17 @@
  * with flushes, compactions, GC and restarts in between; reads at random LSNs must equal the model.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { crc32c } from '../pg/crc32c.js';
 import type { Lsn } from '../pg/lsn.js';
 import { expectRead, keyPool, modelRead, prng, randomValue, toyReconstructor, type ModelTimeline } from '../testing/repository-model.js';
 import { RepositoryError } from './errors.js';
 import type { Key } from './key.js';
 import { LayerKind } from './layer-file.js';
+import { METADATA_FILE } from './metadata.js';
 import { Repository } from './repository.js';
 import type { TenantConfig } from './tenant.js';
 import type { Timeline } from './timeline.js';
@@ -359,6 +361,94 @@ test('GC keeps a time window of history, and what an LSN lease or a branch point
     assert.equal(Buffer.from(await t.get(key, L(295))).readUInt8(0), 295 & 0xff, 'above the cutoff reads');
     await assert.rejects(t.get(key, L(60)), (e: unknown) => e instanceof RepositoryError && e.code === 'BELOW_GC_HORIZON');
     await assert.rejects(async () => tenant.branch(t.id, L(60)), /below the GC cutoff/);
+  } finally {
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a timeline consistent only from an LSN (a base backup\'s end): reads and branches below it are refused, ingest reads, no images there; durable; an unfinished import is dropped', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-consistent-'));
+  const open = () => Repository.open(root, { reconstructorFor: () => toyReconstructor });
+  let repo = open();
+  try {
+    const tenant = repo.createTenant(undefined, { ...CONFIG, checkpointTimeoutMs: 1, checkpointDistanceBytes: 1 << 30, imageLayerDeltasMin: 1 });
+    const t = tenant.createTimeline();
+    const keys = keyPool(8);
+    // An import's puts at its start LSN (100): nothing is advanced over until the end.
+    for (const key of keys) t.put(key, L(100), { kind: 'image', bytes: Buffer.from('backup') });
+    await t.flushIfOld();
+    await t.flush();
+    assert.equal(t.layers.length, 0, 'values put but not advanced over are not flushed');
+    t.discardUnadvanced();
+    assert.equal(t.inMemoryBytes, 0);
+    assert.equal(t.lastRecordLsnNumber, 0);
+    // Again, to the end: consistent from 300 (0/12C).
+    for (const key of keys) t.put(key, L(100), { kind: 'image', bytes: Buffer.from('backup') });
+    t.setConsistentLsn(L(300));
+    t.advance(L(100));
+    // keys[0] gets the values at LSNs divisible by the number of keys.
+    const key0At = (at: number) => `backup${Array.from({ length: at / 10 }, (_, i) => (i + 1) * 10).filter((l) => l > 100 && l <= at && l % keys.length === 0).map((l) => `+${l}`).join('')}`;
+    const walTo = async (to: number, flushEvery: number) => {
+      for (let lsn = t.lastRecordLsnNumber + 10; lsn <= to; lsn += 10) {
+        t.put(keys[lsn % keys.length] as Key, L(lsn), { kind: 'wal', willInit: false, bytes: Buffer.from(`+${lsn}`) });
+        t.advance(L(lsn));
+        if (lsn % flushEvery === 0) await t.flush();
+      }
+    };
+    await walTo(200, 50);
+    // Compaction makes no image layer where the timeline is not consistent...
+    const below = await tenant.compactAll(true);
+    assert.ok(below.some((r) => r.l0LayersCompacted > 1));
+    assert.deepEqual(below.map((r) => r.imageLayersCreated), [0]);
+    for (const at of [100, 299]) {
+      await assert.rejects(t.get(keys[0] as Key, L(at)), (e: unknown) => e instanceof RepositoryError && e.code === 'NOT_CONSISTENT' && /consistent only from 0\/12C/.test(e.message));
+    }
+    assert.equal(Buffer.from(await t.getForIngest(keys[0] as Key, L(200))).toString(), key0At(200));
+    await walTo(410, 50);
+    // ... and does above it.
+    const above = await tenant.compactAll(true);
+    assert.ok(above.some((r) => r.imageLayersCreated > 0));
+    assert.ok(t.layers.every((l) => l.descriptor.kind !== LayerKind.Image || l.descriptor.lsnStart >= 300), 'no image layer below the consistent LSN');
+    assert.throws(() => t.discardUnadvanced(), /assert: discarding an in-memory layer .* at or below the last record LSN/);
+    assert.equal(Buffer.from(await t.get(keys[0] as Key, L(300))).toString(), key0At(300));
+    assert.throws(() => tenant.branch(t.id, L(299)), (e: unknown) => e instanceof RepositoryError && e.code === 'NOT_CONSISTENT');
+    assert.equal(tenant.branch(t.id, L(300)).ancestorLsn, 300);
+    assert.throws(() => t.setConsistentLsn(L(200)), /back from 0\/12C/);
+    await repo.close(true);
+    repo = open();
+    const again = repo.tenant(tenant.id).timeline(t.id);
+    assert.equal(again.consistentLsnNumber, 300);
+    await assert.rejects(again.get(keys[0] as Key, L(250)), (e: unknown) => e instanceof RepositoryError && e.code === 'NOT_CONSISTENT');
+    assert.equal(Buffer.from(await again.get(keys[0] as Key, L(400))).toString(), key0At(400));
+    assert.equal(key0At(200), 'backup+120+160+200');
+  } finally {
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('metadata format 1 (before consistentLsn) still opens, as consistent throughout', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-metadata-v1-'));
+  const open = () => Repository.open(root, { reconstructorFor: () => toyReconstructor });
+  let repo = open();
+  try {
+    const tenant = repo.createTenant(undefined, CONFIG);
+    const t = tenant.createTimeline();
+    const key = keyPool(1)[0] as Key;
+    t.put(key, L(10), { kind: 'image', bytes: Buffer.from('v1') });
+    t.advance(L(10));
+    await repo.close(true);
+    const path = join(t.dir, METADATA_FILE);
+    const body = (JSON.parse(readFileSync(path, 'utf8')) as { body: Record<string, unknown> }).body;
+    assert.equal(body['consistentLsn'], '0/0');
+    delete body['consistentLsn'];
+    const text = JSON.stringify(body);
+    writeFileSync(path, `{"formatVersion":1,"crc32c":${crc32c(Buffer.from(text))},"body":${text}}\n`);
+    repo = open();
+    const again = repo.timeline(tenant.id, t.id);
+    assert.equal(again.consistentLsnNumber, 0);
+    assert.equal(Buffer.from(await again.get(key, L(10))).toString(), 'v1');
   } finally {
     await repo.close(false);
     rmSync(root, { recursive: true, force: true });

@@ -155,6 +155,8 @@ export class Tenant {
       throw new RepositoryError('BAD_REQUEST', `Cannot branch timeline ${ancestorId} at ${formatLsn(BigInt(at))}: it has WAL only up to ${formatLsn(ancestor.lastRecordLsn)}`);
     if (at < ancestor.gcCutoffNumber && !ancestor.retainedLsns().includes(at))
       throw new RepositoryError('BELOW_GC_HORIZON', `Cannot branch timeline ${ancestorId} at ${formatLsn(BigInt(at))}: it is below the GC cutoff ${formatLsn(ancestor.gcCutoff)}`);
+    if (at < ancestor.consistentLsnNumber)
+      throw new RepositoryError('NOT_CONSISTENT', `Cannot branch timeline ${ancestorId} at ${formatLsn(BigInt(at))}: it is consistent only from ${formatLsn(ancestor.consistentLsn)} (a base backup's end)`);
     if (ancestor.ancestor !== undefined && at < ancestor.ancestorLsn)
       throw new RepositoryError('BAD_REQUEST', `Cannot branch timeline ${ancestorId} at ${formatLsn(BigInt(at))}: it begins at ${formatLsn(BigInt(ancestor.ancestorLsn))}`);
     const t = Timeline.create(this.timelineDir(id), id, this.context(), ancestor, at);

@@ -10,6 +10,13 @@
  *
  * Folder: `<tenant>/timelines/<timeline id>/` with `metadata.json`, the layer files it names, and
  * `ephemeral-*` files of in-memory layers (deleted when the timeline is opened).
+ *
+ * Consistency: a timeline imported from a base backup holds, at the backup's start LSN, files copied
+ * while the primary ran; PostgreSQL's recovery makes them consistent by replaying WAL up to the
+ * backup's end LSN. Until there the state is a mix of older and newer pages, so reads below the
+ * timeline's consistent LSN (metadata.ts) are refused, branches cannot be made there, and compaction
+ * makes no image layers there. Ingest reads its own state below it (`getForIngest`), as PostgreSQL's
+ * recovery reads its files before it is consistent.
  */
 import { readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -121,6 +128,7 @@ export class Timeline {
   private diskConsistent: number;
   private cutoff: number;
   private compacted: number;
+  private consistent: number;
   private lsnTimes: [number, number][];
   private waiters: Waiter[] = [];
   private flushing: Promise<void> | undefined;
@@ -144,6 +152,7 @@ export class Timeline {
     this.diskConsistent = meta.diskConsistentLsn;
     this.cutoff = meta.gcCutoff;
     this.compacted = meta.compactedLsn;
+    this.consistent = meta.consistentLsn;
     this.lsnTimes = meta.lsnTimes.map(([l, t]) => [l, t]);
     this.createdAt = meta.createdAt;
   }
@@ -160,6 +169,7 @@ export class Timeline {
       diskConsistentLsn: lsn,
       gcCutoff: 0,
       compactedLsn: 0,
+      consistentLsn: 0,
       layers: [],
       createdAt: new Date().toISOString(),
       lsnTimes: [],
@@ -209,6 +219,26 @@ export class Timeline {
 
   get gcCutoffNumber(): number {
     return this.cutoff;
+  }
+
+  /** Reads below this LSN are refused (see the header): 0 unless the timeline was imported from a base backup. */
+  get consistentLsn(): Lsn {
+    return BigInt(this.consistent) as Lsn;
+  }
+
+  get consistentLsnNumber(): number {
+    return this.consistent;
+  }
+
+  /**
+   * Reads below `lsn` are refused from now on (a base backup's importer sets its end LSN). Kept in
+   * memory until the next metadata write: the importer sets it before the flush that makes the
+   * backup's values durable, so the metadata never names the values without it.
+   */
+  setConsistentLsn(lsn: Lsn): void {
+    const n = lsnNumber(lsn);
+    if (n < this.consistent) throw new RepositoryError('BAD_REQUEST', `Cannot move the consistent LSN of timeline ${this.id} back from ${fmt(this.consistent)} to ${formatLsn(lsn)}`);
+    this.consistent = n;
   }
 
   /** Delta layers ending at or below this LSN are L1; those above it are L0. */
@@ -313,6 +343,20 @@ export class Timeline {
     });
   }
 
+  /**
+   * Drops the values put above the last record LSN and never advanced over: an import that failed
+   * halfway (its puts all lie above the last record LSN until its one advance). Ingest never leaves
+   * such values behind (a record's puts and its advance have no await between them), so only the
+   * open in-memory layer can hold them, and then nothing else: it goes whole.
+   */
+  discardUnadvanced(): void {
+    const open = this.open;
+    if (open === undefined) return;
+    if (open.lowestLsn <= this.last) throw new Error(`assert: discarding an in-memory layer of timeline ${this.id} that holds values at ${open.lowestLsn}, at or below the last record LSN ${this.last}`);
+    this.open = undefined;
+    open.delete();
+  }
+
   private checkWritable(): void {
     if (this.shutDown) throw new RepositoryError('SHUT_DOWN', `Cannot write to timeline ${this.id}: it is shutting down`);
   }
@@ -322,6 +366,9 @@ export class Timeline {
   private freezeOpen(): void {
     const open = this.open;
     if (open === undefined) return;
+    // Values above the last record LSN are an import still under way (see discardUnadvanced): they
+    // become part of the timeline only with its advance, so a flush meanwhile leaves them in memory.
+    if (open.highestLsn > this.last) return;
     open.freeze(this.last + 1);
     this.frozen.push(open);
     this.open = undefined;
@@ -390,6 +437,7 @@ export class Timeline {
       diskConsistentLsn: this.diskConsistent,
       gcCutoff: this.cutoff,
       compactedLsn: this.compacted,
+      consistentLsn: this.consistent,
       layers: this.map.layers.map((l) => l.name),
       createdAt: this.createdAt,
       lsnTimes: this.lsnTimes,
@@ -445,10 +493,26 @@ export class Timeline {
   // ---- reads ----
 
   /**
-   * The value of `key` at `lsn`: waits (up to `timeoutMs`) until WAL up to `lsn` is in, refuses
-   * LSNs below the GC cutoff, and reconstructs the key from its history.
+   * The value of `key` at `lsn`: refuses LSNs below the consistent LSN (NOT_CONSISTENT), waits (up
+   * to `timeoutMs`) until WAL up to `lsn` is in, refuses LSNs below the GC cutoff, and reconstructs
+   * the key from its history.
    */
   async get(key: Key, lsn: Lsn, timeoutMs?: number): Promise<Uint8Array> {
+    const n = lsnNumber(lsn);
+    if (n < this.consistent)
+      throw new RepositoryError(
+        'NOT_CONSISTENT',
+        `Cannot read ${describeKey(key)} at ${formatLsn(lsn)} on timeline ${this.id}: the timeline is consistent only from ${fmt(this.consistent)} (it was imported from a base backup, whose files are consistent once the WAL up to the backup's end is replayed); read at or above that LSN`,
+      );
+    return this.getForIngest(key, lsn, timeoutMs);
+  }
+
+  /**
+   * `get` without the consistency check: for ingest, which reads the state it builds on at its last
+   * record LSN, also between a base backup's start and end (PostgreSQL's recovery reads its files
+   * before it is consistent too). Nothing else may call it.
+   */
+  async getForIngest(key: Key, lsn: Lsn, timeoutMs?: number): Promise<Uint8Array> {
     const n = lsnNumber(lsn);
     if (n > this.last) await this.waitForLsn(lsn, timeoutMs);
     if (n < this.cutoff && !this.isRetained(n))

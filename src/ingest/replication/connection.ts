@@ -9,6 +9,11 @@
  * that the async command methods read. The connection mirrors what libpqwalreceiver.c does with
  * libpq: startup with `replication=true` (a physical walsender, no database), then simple queries.
  *
+ * A command whose response must flow through rather than queue up (BASE_BACKUP: gigabytes of
+ * archives) is run with `runStreamed`: every message goes from the 'data' event straight to its
+ * handler, synchronously, so the socket is not read again until the handler is done with a read's
+ * messages, and TCP flow control holds the server back while the handler works.
+ *
  * Server errors become `ServerError`s naming the command; a broken socket or a FATAL error fails
  * every pending and later call with that error.
  */
@@ -118,6 +123,9 @@ export class ReplicationConnection {
   private waiter: { resolve: (m: BackendMessage) => void; reject: (e: unknown) => void } | undefined;
   private failure: unknown;
   private streaming: StreamHandlers | undefined;
+  /** The handler of a `runStreamed` command's messages, and how to fail it. */
+  private router: ((m: BackendMessage) => void) | undefined;
+  private routerReject: ((e: unknown) => void) | undefined;
   private clientDoneSent = false;
   /** Between CopyBothResponse and strata's CopyDone: status updates may be sent. */
   private copyActive = false;
@@ -178,6 +186,11 @@ export class ReplicationConnection {
           continue;
         }
         const msg = parseBackendMessage(m.type, m.body);
+        if (this.router !== undefined) {
+          if (msg.kind === 'parameterStatus') this.parameters.set(msg.name, msg.value);
+          else if (msg.kind !== 'notice' && msg.kind !== 'notificationResponse') this.router(msg);
+          continue;
+        }
         if (msg.kind === 'copyBothResponse') this.copyActive = true;
         if (msg.kind === 'parameterStatus') this.parameters.set(msg.name, msg.value);
         else if (msg.kind !== 'notice' && msg.kind !== 'notificationResponse') this.deliver(msg);
@@ -207,6 +220,10 @@ export class ReplicationConnection {
     const w = this.waiter;
     this.waiter = undefined;
     w?.reject(err);
+    const r = this.routerReject;
+    this.router = undefined;
+    this.routerReject = undefined;
+    r?.(err);
   }
 
   private nextMessage(): Promise<BackendMessage> {
@@ -301,6 +318,41 @@ export class ReplicationConnection {
       this.send(queryMessage(sql));
       return await this.collectResult(sql, undefined);
     } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Runs one command whose response is handed to `onMessage` message by message, synchronously, as
+   * the socket delivers it (see the header). Resolves at ReadyForQuery; rejects with the server's
+   * ErrorResponse (after its ReadyForQuery, or at once if it is FATAL), or with what `onMessage`
+   * threw: the connection is then dropped, since the response cannot be resumed halfway. `during`
+   * says what strata was doing, for errors.
+   */
+  async runStreamed(sql: string, onMessage: (m: BackendMessage) => void, during: string = sql): Promise<void> {
+    this.enter(sql);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let error: ServerError | undefined;
+        this.routerReject = reject;
+        this.router = (m) => {
+          if (m.kind === 'readyForQuery') {
+            this.router = undefined;
+            this.routerReject = undefined;
+            if (error !== undefined) reject(error);
+            else resolve();
+          } else if (m.kind === 'error') {
+            // A FATAL one fails the connection, which rejects through routerReject.
+            error = this.serverError(m, during);
+          } else if (error === undefined) {
+            onMessage(m);
+          }
+        };
+        this.send(queryMessage(sql));
+      });
+    } finally {
+      this.router = undefined;
+      this.routerReject = undefined;
       this.busy = false;
     }
   }
