@@ -335,7 +335,7 @@ class BaseBackup {
   /** A page as of the LSN; a block below the size with no value is a zero page (the file was extended past it). */
   private async page(rel: RelFileNode, fork: number, blkno: number): Promise<Uint8Array> {
     try {
-      return await this.timeline.reconstructAt(relBlockKey(rel, fork, blkno), this.n);
+      return await this.timeline.reconstructAt(relBlockKey(rel, fork, blkno), this.n, false);
     } catch (e) {
       if (e instanceof RepositoryError && e.code === 'NOT_FOUND') return ZERO_PAGE;
       throw e;
