@@ -162,7 +162,7 @@ describe('base backups on PostgreSQL 15', { timeout: 600_000 }, () => {
         await c.query('DROP TABLE ts_items; DROP TABLESPACE ts');
       }
       if (k.name === 'latest') assert.ok((await assertProbesUseIndexes(c)) >= 9);
-      console.log(`backup at ${k.name} ${formatLsn(result.lsn)}: ${result.tarBytes} tar bytes (${result.bytes} sent${k.gzip ? ', gzip' : ''}), ${result.files} entries, ${result.relationPages} pages; ${compared} results equal; ${Date.now() - t0} ms`);
+      console.log(`backup at ${k.name} ${formatLsn(result.lsn)}: ${result.tarBytes} tar bytes (${result.bytes} sent${k.gzip ? ', gzip' : ''}), ${result.entries} entries, ${result.relationPages} pages; ${compared} results equal; ${Date.now() - t0} ms`);
       await stop(c);
     }
   });

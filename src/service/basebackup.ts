@@ -96,7 +96,8 @@ export interface BaseBackupResult {
   readonly bytes: number;
   /** Bytes of the tar itself. */
   readonly tarBytes: number;
-  readonly files: number;
+  /** Archive entries: files and folders. */
+  readonly entries: number;
   readonly relationPages: number;
 }
 
@@ -129,7 +130,7 @@ export async function writeBaseBackup(timeline: Timeline, lsn: Lsn | undefined, 
     const backup = new BaseBackup(timeline, at, output, options);
     const written = await backup.write();
     await output.finish();
-    return { lsn: at, checkpointLsn: written.checkpointLsn, bytes: output.sinkBytes, tarBytes: output.tarBytes, files: written.files, relationPages: written.relationPages };
+    return { lsn: at, checkpointLsn: written.checkpointLsn, bytes: output.sinkBytes, tarBytes: output.tarBytes, entries: written.entries, relationPages: written.relationPages };
   } catch (e) {
     output.abort();
     throw e;
@@ -166,7 +167,7 @@ class BaseBackup {
   private readonly reader: DatadirReader;
   private readonly n: number;
   private readonly mtimeS: number;
-  private files = 0;
+  private entries = 0;
   private relationPages = 0;
   private control!: ControlFile;
   private checksums = false;
@@ -182,7 +183,7 @@ class BaseBackup {
     this.mtimeS = Math.floor((options.now ?? new Date()).getTime() / 1000);
   }
 
-  async write(): Promise<{ checkpointLsn: Lsn; files: number; relationPages: number }> {
+  async write(): Promise<{ checkpointLsn: Lsn; entries: number; relationPages: number }> {
     const controlBytes = await this.state(CONTROL_FILE_KEY, 'pg_control');
     const checkpointBytes = await this.state(CHECKPOINT_KEY, 'the checkpoint');
     try {
@@ -229,7 +230,7 @@ class BaseBackup {
     for (const s of segments) await this.file(`pg_wal/${s.name}`, s.bytes);
     await this.file('global/pg_control', pgControl);
     await this.output.zeros(TAR_END_BYTES);
-    return { checkpointLsn, files: this.files, relationPages: this.relationPages };
+    return { checkpointLsn, entries: this.entries, relationPages: this.relationPages };
   }
 
   /** A value every data directory has (pg_control, the checkpoint); its absence means the LSN is before the timeline's start. */
@@ -344,7 +345,7 @@ class BaseBackup {
 
   private async header(path: string, type: TarEntryType, size: number): Promise<void> {
     await this.output.write(tarHeader({ path, type, size, mode: type === 'directory' ? FOLDER_MODE : FILE_MODE, mtimeS: this.mtimeS }));
-    this.files++;
+    this.entries++;
   }
 
   private async entry(path: string, type: TarEntryType): Promise<void> {
