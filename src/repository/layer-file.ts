@@ -385,6 +385,9 @@ export interface FoundValue {
 export class LayerFile {
   private readonly id = nextFileId++;
   private closed = false;
+  /** The index block the previous lookup used (immutable, so it stays valid). */
+  private lastBlockIndex = -1;
+  private lastBlock: IndexBlock | undefined;
   /** Where the previous value read ended (read-ahead's sequential test), or -1. */
   private lastReadEnd = -1;
   /** Whether readRange's last answer was a view of a read-ahead window (not the caller's to keep). */
@@ -468,10 +471,20 @@ export class LayerFile {
     this.closed = true;
     for (let i = 0; i < this.summary.length; i++) indexBlockCache.delete(`${this.id}:${i}`);
     readAheadWindows.delete(this.id);
+    this.lastBlock = undefined;
     closeSync(this.fd);
   }
 
   private indexBlock(i: number): IndexBlock {
+    // Consecutive reads of one file mostly want the block the previous read did (a scan, a key's history).
+    if (i === this.lastBlockIndex && this.lastBlock !== undefined) return this.lastBlock;
+    const block = this.indexBlockCached(i);
+    this.lastBlockIndex = i;
+    this.lastBlock = block;
+    return block;
+  }
+
+  private indexBlockCached(i: number): IndexBlock {
     const cacheKey = `${this.id}:${i}`;
     const cached = indexBlockCache.get(cacheKey);
     if (cached !== undefined) {
