@@ -61,7 +61,8 @@ export type { BackupSink } from './backup-output.js';
 export type BaseBackupErrorCode =
   | 'NO_CHECKPOINT' // the timeline holds no pg_control or checkpoint at the LSN (below its start)
   | 'CORRUPT_STATE' // a stored value that cannot become its file (pg_control, two-phase state)
-  | 'CANCELLED'; // the caller's signal aborted it
+  | 'CANCELLED' // the caller's signal aborted it
+  | 'BAD_REQUEST'; // an option it cannot take
 
 export class BaseBackupError extends Error {
   override readonly name = 'BaseBackupError';
@@ -120,12 +121,15 @@ const ZERO_PAGE = new Uint8Array(BLCKSZ);
 export async function writeBaseBackup(timeline: Timeline, lsn: Lsn | undefined, out: BackupSink, options: BaseBackupOptions = {}): Promise<BaseBackupResult> {
   const at = lsn ?? timeline.lastRecordLsn;
   if (at === INVALID_LSN) throw new RepositoryError('BAD_REQUEST', `Cannot make a base backup of timeline ${timeline.id} at ${formatLsn(at)}: it is not a valid LSN`);
+  const gzipLevel = options.gzipLevel ?? 1;
+  if (!Number.isInteger(gzipLevel) || gzipLevel < 1 || gzipLevel > 9) throw new BaseBackupError('BAD_REQUEST', `Cannot make a base backup with gzip level ${gzipLevel}: levels are 1 to 9`);
   const timeoutMs = options.waitLsnTimeoutMs ?? timeline.config.waitLsnTimeoutMs;
   const n = lsnNumber(at);
   await timeline.waitForLsn(at, timeoutMs);
-  const stopLeases = holdLeases(timeline, n);
-  const output = new BackupOutput(out, options.gzip === true ? { level: options.gzipLevel ?? 1 } : undefined);
+  const output = new BackupOutput(out, options.gzip === true ? { level: gzipLevel } : undefined);
+  let stopLeases: (() => void) | undefined;
   try {
+    stopLeases = holdLeases(timeline, n);
     await timeline.waitForAncestors(n, timeoutMs);
     const backup = new BaseBackup(timeline, at, output, options);
     const written = await backup.write();
@@ -135,7 +139,7 @@ export async function writeBaseBackup(timeline: Timeline, lsn: Lsn | undefined, 
     output.abort();
     throw e;
   } finally {
-    stopLeases();
+    stopLeases?.();
   }
 }
 
