@@ -339,6 +339,19 @@ interface IndexBlock {
 const INDEX_BLOCK_CACHE_MAX = 4096;
 const indexBlockCache = new Map<string, IndexBlock>();
 let nextFileId = 0;
+
+/**
+ * Read-ahead for sequential reads. A read of consecutive keys (a base backup, a scan) asks for
+ * values that lie one after another in the file: after two such reads in a row, one pread fills a
+ * window of READ_AHEAD_BYTES and the next values come from memory, instead of a pread each (most of
+ * a base backup's time went to those). A random read (GetPage) never starts a window. A few
+ * windows are kept, least recently used out first, by file.
+ */
+const READ_AHEAD_BYTES = 256 << 10;
+/** Reads count as sequential when they start at most this far past the previous one's end (index blocks lie between values). */
+const READ_AHEAD_GAP_BYTES_MAX = 64 << 10;
+const READ_AHEAD_WINDOWS_MAX = 16;
+const readAheadWindows = new Map<number, { readonly start: number; readonly bytes: Buffer }>();
 let nextTempId = 0;
 
 /** (key, LSN) order. */
@@ -358,6 +371,13 @@ export interface FoundValue {
 export class LayerFile {
   private readonly id = nextFileId++;
   private closed = false;
+  /** The index block the previous lookup used (immutable, so it stays valid). */
+  private lastBlockIndex = -1;
+  private lastBlock: IndexBlock | undefined;
+  /** Where the previous value read ended (read-ahead's sequential test), or -1. */
+  private lastReadEnd = -1;
+  /** Whether readRange's last answer was a view of a read-ahead window (not the caller's to keep). */
+  private lastReadShared = false;
 
   private constructor(
     readonly path: string,
@@ -436,10 +456,21 @@ export class LayerFile {
     if (this.closed) return;
     this.closed = true;
     for (let i = 0; i < this.summary.length; i++) indexBlockCache.delete(`${this.id}:${i}`);
+    readAheadWindows.delete(this.id);
+    this.lastBlock = undefined;
     closeSync(this.fd);
   }
 
   private indexBlock(i: number): IndexBlock {
+    // Consecutive reads of one file mostly want the block the previous read did (a scan, a key's history).
+    if (i === this.lastBlockIndex && this.lastBlock !== undefined) return this.lastBlock;
+    const block = this.indexBlockCached(i);
+    this.lastBlockIndex = i;
+    this.lastBlock = block;
+    return block;
+  }
+
+  private indexBlockCached(i: number): IndexBlock {
     const cacheKey = `${this.id}:${i}`;
     const cached = indexBlockCache.get(cacheKey);
     if (cached !== undefined) {
@@ -539,13 +570,14 @@ export class LayerFile {
     if (low > high) return;
     const start = block.offsets[low] as number;
     const end = (block.offsets[high] as number) + (block.lengths[high] as number);
-    let run: Buffer | undefined;
+    let run: Uint8Array | undefined;
+    let shared = false;
     if (low < high && end - start <= COALESCED_READ_BYTES_MAX && start >= HEADER_BYTES && end <= this.fileBytes) {
       let contiguous = true;
       for (let j = low; j < high && contiguous; j++) contiguous = (block.offsets[j] as number) + (block.lengths[j] as number) === block.offsets[j + 1];
       if (contiguous) {
-        run = Buffer.allocUnsafe(end - start);
-        readExactly(this.path, this.fd, run, start);
+        run = this.readRange(start, end - start);
+        shared = this.lastReadShared;
       }
     }
     for (let j = high; j >= low; j--) {
@@ -558,24 +590,55 @@ export class LayerFile {
         const length = block.lengths[j] as number;
         const stored = run.subarray(offset - start, offset - start + length);
         if (crc32c(stored) !== block.crcs[j]) throw corrupt(this.path, `the value of ${block.keys[j] as Key} at ${offset} (${length} bytes): checksum does not match`);
-        bytes = (flags & VALUE_COMPRESSED) !== 0 ? this.decompress(stored, offset) : stored;
+        bytes = (flags & VALUE_COMPRESSED) !== 0 ? this.decompress(stored, offset) : shared ? copyOf(stored) : stored;
       }
       out.push({ lsn: block.lsns[j] as number, flags, bytes });
     }
   }
 
   private readValue(block: IndexBlock, j: number): Uint8Array {
-    const stored = this.readStored(block.offsets[j] as number, block.lengths[j] as number, block.crcs[j] as number, block.keys[j] as Key);
-    return (block.flags[j]! & VALUE_COMPRESSED) !== 0 ? this.decompress(stored, block.offsets[j] as number) : stored;
+    const stored = this.readStoredView(block.offsets[j] as number, block.lengths[j] as number, block.crcs[j] as number, block.keys[j] as Key);
+    if ((block.flags[j]! & VALUE_COMPRESSED) !== 0) return this.decompress(stored, block.offsets[j] as number);
+    return this.lastReadShared ? copyOf(stored) : stored;
   }
 
   /** A value's stored bytes (compressed or not), checked against its checksum. */
   readStored(offset: number, length: number, crc: number, key: Key): Uint8Array {
+    const stored = this.readStoredView(offset, length, crc, key);
+    return this.lastReadShared ? copyOf(stored) : stored;
+  }
+
+  /** readStored's bytes, possibly a view of a read-ahead window: valid until the next read. */
+  private readStoredView(offset: number, length: number, crc: number, key: Key): Uint8Array {
     if (offset < HEADER_BYTES || offset + length > this.fileBytes) throw corrupt(this.path, `the value of ${key} at ${offset} (${length} bytes) lies outside the file`);
-    const b = Buffer.allocUnsafe(length);
-    readExactly(this.path, this.fd, b, offset);
+    const b = this.readRange(offset, length);
     if (crc32c(b) !== crc) throw corrupt(this.path, `the value of ${key} at ${offset} (${length} bytes): checksum does not match`);
     return b;
+  }
+
+  /** Bytes [offset, offset + length) of the file, through the read-ahead window when reads are sequential. */
+  private readRange(offset: number, length: number): Uint8Array {
+    const sequential = this.lastReadEnd >= 0 && offset >= this.lastReadEnd && offset - this.lastReadEnd <= READ_AHEAD_GAP_BYTES_MAX;
+    this.lastReadEnd = offset + length;
+    const w = readAheadWindows.get(this.id);
+    this.lastReadShared = true;
+    if (w !== undefined && offset >= w.start && offset + length <= w.start + w.bytes.length) {
+      readAheadWindows.delete(this.id);
+      readAheadWindows.set(this.id, w);
+      return w.bytes.subarray(offset - w.start, offset - w.start + length);
+    }
+    if (!sequential || length >= READ_AHEAD_BYTES) {
+      this.lastReadShared = false;
+      const b = Buffer.allocUnsafe(length);
+      readExactly(this.path, this.fd, b, offset);
+      return b;
+    }
+    const bytes = Buffer.allocUnsafe(Math.min(READ_AHEAD_BYTES, this.fileBytes - offset));
+    readExactly(this.path, this.fd, bytes, offset);
+    readAheadWindows.delete(this.id);
+    readAheadWindows.set(this.id, { start: offset, bytes });
+    if (readAheadWindows.size > READ_AHEAD_WINDOWS_MAX) readAheadWindows.delete(readAheadWindows.keys().next().value as number);
+    return bytes.subarray(0, length);
   }
 
   private decompress(stored: Uint8Array, offset: number): Uint8Array {
@@ -612,6 +675,13 @@ export class LayerFile {
   verify(): void {
     for (const e of this.entries()) this.readEntryValue(e);
   }
+}
+
+/** A copy that owns its memory (a value must not pin a read-ahead window). */
+function copyOf(view: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(view.length);
+  out.set(view);
+  return out;
 }
 
 /** The first slot in `block` whose (key, LSN) is after (key, lsn). */

@@ -553,8 +553,12 @@ export class Timeline {
     return out.length > 0;
   }
 
-  /** The value of `key` at `lsn`, for callers that checked the LSN and that no ancestor is behind it (compaction, reads). */
-  async reconstructAt(key: Key, lsn: number): Promise<Uint8Array> {
+  /**
+   * The value of `key` at `lsn`, for callers that checked the LSN and that no ancestor is behind it
+   * (compaction, reads). With `fillCache` false the page made is not kept in the page cache: a
+   * bulk read (a base backup) would otherwise push out the pages GetPage keeps reading.
+   */
+  async reconstructAt(key: Key, lsn: number, fillCache = true): Promise<Uint8Array> {
     const cache = this.ctx.pageCache;
     const cached = cache.get(this.id, key, lsn);
     if (cached !== undefined && cached.lsn === lsn) return cached.bytes;
@@ -592,7 +596,7 @@ export class Timeline {
         throw new RepositoryError('RECONSTRUCT_FAILED', `Cannot reconstruct ${describeKey(key)} at ${fmt(lsn)} on timeline ${this.id}: ${(e as Error).message}`, { cause: e });
       }
     }
-    cache.put(this.id, key, lsn, page);
+    if (fillCache) cache.put(this.id, key, lsn, page);
     return page;
   }
 

@@ -11,6 +11,8 @@ import { createGzip, type Gzip } from 'node:zlib';
 export type BackupSink = NodeJS.WritableStream | ((chunk: Buffer) => void | Promise<void>);
 
 export const OUTPUT_CHUNK_BYTES = 1 << 20;
+/** Bytes a sink stream may hold unwritten before the writer waits for it. */
+const IN_FLIGHT_BYTES_MAX = 4 * OUTPUT_CHUNK_BYTES;
 
 export class BackupOutputError extends Error {
   override readonly name = 'BackupOutputError';
@@ -43,20 +45,39 @@ function drained(stream: NodeJS.EventEmitter, what: string): Promise<void> {
   });
 }
 
-function streamEmitter(stream: NodeJS.WritableStream): { emit: (chunk: Buffer) => Promise<void>; release: () => void } {
+/**
+ * Writes chunks to a stream with a few chunks in flight: when `write` asks to wait, the wait happens
+ * before a later chunk, so chunks are assembled while earlier ones are written.
+ */
+function streamEmitter(stream: NodeJS.WritableStream, what: string): { emit: (chunk: Buffer) => Promise<void>; settle: () => Promise<void>; release: () => void } {
   let failed: unknown;
+  let draining: Promise<void> | undefined;
   // A write can fail after write() returned true: remember it and fail the next write.
   const onError = (e: unknown): void => {
     failed ??= e;
   };
   stream.on('error', onError);
   const destroyed = (): boolean => (stream as { destroyed?: boolean }).destroyed === true;
+  const settle = async (): Promise<void> => {
+    const d = draining;
+    draining = undefined;
+    if (d !== undefined) await d;
+  };
   return {
     emit: async (chunk) => {
-      if (failed !== undefined) throw new BackupOutputError(`Cannot write the base backup to its stream: ${(failed as Error).message}`, { cause: failed });
-      if (destroyed()) throw new BackupOutputError('Cannot write the base backup to its stream: it was closed');
-      if (!stream.write(chunk)) await drained(stream, 'its stream');
+      await settle();
+      if (failed !== undefined) throw new BackupOutputError(`Cannot write the base backup to ${what}: ${(failed as Error).message}`, { cause: failed });
+      if (destroyed()) throw new BackupOutputError(`Cannot write the base backup to ${what}: it was closed`);
+      const ok = stream.write(chunk);
+      // Up to IN_FLIGHT_BYTES_MAX may wait in the stream while the next chunks are assembled; then
+      // wait for it to drain (a stream without writableLength: as soon as it asks).
+      const buffered = (stream as { writableLength?: number }).writableLength;
+      if (!ok && (buffered === undefined || buffered >= IN_FLIGHT_BYTES_MAX)) {
+        draining = drained(stream, what);
+        draining.catch(() => undefined);
+      }
     },
+    settle,
     release: () => stream.off('error', onError),
   };
 }
@@ -70,7 +91,10 @@ export class BackupOutput {
   /** Bytes handed to the sink. */
   sinkBytes = 0;
   private readonly emitRaw: (chunk: Buffer) => Promise<void>;
+  private readonly settle: () => Promise<void>;
   private readonly release: () => void;
+  /** Writes into gzip, one chunk in flight as for a stream sink. */
+  private readonly gzipWriter: ReturnType<typeof streamEmitter> | undefined;
   private readonly gzip: Gzip | undefined;
   private readonly pump: Promise<void> | undefined;
   private sinkError: unknown;
@@ -81,10 +105,12 @@ export class BackupOutput {
       emit = async (c) => {
         await sink(c);
       };
+      this.settle = async () => undefined;
       this.release = () => undefined;
     } else {
-      const s = streamEmitter(sink);
+      const s = streamEmitter(sink, 'its stream');
       emit = s.emit;
+      this.settle = s.settle;
       this.release = s.release;
     }
     this.emitRaw = emit;
@@ -109,6 +135,7 @@ export class BackupOutput {
         gz.on('error', (e) => reject(this.sinkError ?? e));
       });
       this.pump.catch(() => undefined);
+      this.gzipWriter = streamEmitter(gz, 'gzip');
     }
   }
 
@@ -144,10 +171,10 @@ export class BackupOutput {
     const out = this.chunk.subarray(0, this.used);
     this.chunk = Buffer.allocUnsafe(OUTPUT_CHUNK_BYTES);
     this.used = 0;
-    if (this.gzip !== undefined) {
-      if (this.gzip.destroyed) await this.pump;
+    if (this.gzipWriter !== undefined) {
+      if (this.gzip?.destroyed === true) await this.pump;
       try {
-        if (!this.gzip.write(out)) await drained(this.gzip, 'gzip');
+        await this.gzipWriter.emit(out);
       } catch (e) {
         throw this.sinkError ?? e;
       }
@@ -161,10 +188,17 @@ export class BackupOutput {
   async finish(): Promise<void> {
     try {
       await this.flush();
-      if (this.gzip !== undefined) {
+      if (this.gzip !== undefined && this.gzipWriter !== undefined) {
+        try {
+          await this.gzipWriter.settle();
+        } catch (e) {
+          throw this.sinkError ?? e;
+        }
         this.gzip.end();
         await this.pump;
+        this.gzipWriter.release();
       }
+      await this.settle();
     } finally {
       this.release();
     }
@@ -173,6 +207,7 @@ export class BackupOutput {
   /** Stops after a failure: gzip is torn down, the sink is left as it is. */
   abort(): void {
     this.gzip?.destroy();
+    this.gzipWriter?.release();
     this.release();
   }
 }

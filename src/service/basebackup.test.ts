@@ -162,7 +162,7 @@ describe('base backups on PostgreSQL 15', { timeout: 600_000 }, () => {
         await c.query('DROP TABLE ts_items; DROP TABLESPACE ts');
       }
       if (k.name === 'latest') assert.ok((await assertProbesUseIndexes(c)) >= 9);
-      console.log(`backup at ${k.name} ${formatLsn(result.lsn)}: ${result.tarBytes} tar bytes (${result.bytes} sent${k.gzip ? ', gzip' : ''}), ${result.files} entries, ${result.relationPages} pages; ${compared} results equal; ${Date.now() - t0} ms`);
+      console.log(`backup at ${k.name} ${formatLsn(result.lsn)}: ${result.tarBytes} tar bytes (${result.bytes} sent${k.gzip ? ', gzip' : ''}), ${result.entries} entries, ${result.relationPages} pages; ${compared} results equal; ${Date.now() - t0} ms`);
       await stop(c);
     }
   });
@@ -257,6 +257,7 @@ describe('base backups on PostgreSQL 15', { timeout: 600_000 }, () => {
     await assert.rejects(writeBaseBackup(branch, (branch.lastRecordLsn + 4096n) as Lsn, sink(), { waitLsnTimeoutMs: 200 }), { code: 'LSN_TIMEOUT' });
     await assert.rejects(writeBaseBackup(main, (importLsn - 4096n) as Lsn, sink()), { code: 'NO_CHECKPOINT' });
     await assert.rejects(writeBaseBackup(main, 0n as Lsn, sink()), { code: 'BAD_REQUEST' });
+    await assert.rejects(writeBaseBackup(main, undefined, sink(), { gzip: true, gzipLevel: 12 }), { code: 'BAD_REQUEST' });
     const gcBranch = tenant.branch(main.id, b);
     gcBranch.setGcCutoff(Number(b) + 1);
     await assert.rejects(writeBaseBackup(gcBranch, (b - 8n) as Lsn, sink()), { code: 'BELOW_GC_HORIZON' });

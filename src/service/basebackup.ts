@@ -61,7 +61,8 @@ export type { BackupSink } from './backup-output.js';
 export type BaseBackupErrorCode =
   | 'NO_CHECKPOINT' // the timeline holds no pg_control or checkpoint at the LSN (below its start)
   | 'CORRUPT_STATE' // a stored value that cannot become its file (pg_control, two-phase state)
-  | 'CANCELLED'; // the caller's signal aborted it
+  | 'CANCELLED' // the caller's signal aborted it
+  | 'BAD_REQUEST'; // an option it cannot take
 
 export class BaseBackupError extends Error {
   override readonly name = 'BaseBackupError';
@@ -96,7 +97,8 @@ export interface BaseBackupResult {
   readonly bytes: number;
   /** Bytes of the tar itself. */
   readonly tarBytes: number;
-  readonly files: number;
+  /** Archive entries: files and folders. */
+  readonly entries: number;
   readonly relationPages: number;
 }
 
@@ -119,22 +121,25 @@ const ZERO_PAGE = new Uint8Array(BLCKSZ);
 export async function writeBaseBackup(timeline: Timeline, lsn: Lsn | undefined, out: BackupSink, options: BaseBackupOptions = {}): Promise<BaseBackupResult> {
   const at = lsn ?? timeline.lastRecordLsn;
   if (at === INVALID_LSN) throw new RepositoryError('BAD_REQUEST', `Cannot make a base backup of timeline ${timeline.id} at ${formatLsn(at)}: it is not a valid LSN`);
+  const gzipLevel = options.gzipLevel ?? 1;
+  if (!Number.isInteger(gzipLevel) || gzipLevel < 1 || gzipLevel > 9) throw new BaseBackupError('BAD_REQUEST', `Cannot make a base backup with gzip level ${gzipLevel}: levels are 1 to 9`);
   const timeoutMs = options.waitLsnTimeoutMs ?? timeline.config.waitLsnTimeoutMs;
   const n = lsnNumber(at);
   await timeline.waitForLsn(at, timeoutMs);
-  const stopLeases = holdLeases(timeline, n);
-  const output = new BackupOutput(out, options.gzip === true ? { level: options.gzipLevel ?? 1 } : undefined);
+  const output = new BackupOutput(out, options.gzip === true ? { level: gzipLevel } : undefined);
+  let stopLeases: (() => void) | undefined;
   try {
+    stopLeases = holdLeases(timeline, n);
     await timeline.waitForAncestors(n, timeoutMs);
     const backup = new BaseBackup(timeline, at, output, options);
     const written = await backup.write();
     await output.finish();
-    return { lsn: at, checkpointLsn: written.checkpointLsn, bytes: output.sinkBytes, tarBytes: output.tarBytes, files: written.files, relationPages: written.relationPages };
+    return { lsn: at, checkpointLsn: written.checkpointLsn, bytes: output.sinkBytes, tarBytes: output.tarBytes, entries: written.entries, relationPages: written.relationPages };
   } catch (e) {
     output.abort();
     throw e;
   } finally {
-    stopLeases();
+    stopLeases?.();
   }
 }
 
@@ -166,7 +171,7 @@ class BaseBackup {
   private readonly reader: DatadirReader;
   private readonly n: number;
   private readonly mtimeS: number;
-  private files = 0;
+  private entries = 0;
   private relationPages = 0;
   private control!: ControlFile;
   private checksums = false;
@@ -182,7 +187,7 @@ class BaseBackup {
     this.mtimeS = Math.floor((options.now ?? new Date()).getTime() / 1000);
   }
 
-  async write(): Promise<{ checkpointLsn: Lsn; files: number; relationPages: number }> {
+  async write(): Promise<{ checkpointLsn: Lsn; entries: number; relationPages: number }> {
     const controlBytes = await this.state(CONTROL_FILE_KEY, 'pg_control');
     const checkpointBytes = await this.state(CHECKPOINT_KEY, 'the checkpoint');
     try {
@@ -229,7 +234,7 @@ class BaseBackup {
     for (const s of segments) await this.file(`pg_wal/${s.name}`, s.bytes);
     await this.file('global/pg_control', pgControl);
     await this.output.zeros(TAR_END_BYTES);
-    return { checkpointLsn, files: this.files, relationPages: this.relationPages };
+    return { checkpointLsn, entries: this.entries, relationPages: this.relationPages };
   }
 
   /** A value every data directory has (pg_control, the checkpoint); its absence means the LSN is before the timeline's start. */
@@ -335,7 +340,7 @@ class BaseBackup {
   /** A page as of the LSN; a block below the size with no value is a zero page (the file was extended past it). */
   private async page(rel: RelFileNode, fork: number, blkno: number): Promise<Uint8Array> {
     try {
-      return await this.timeline.reconstructAt(relBlockKey(rel, fork, blkno), this.n);
+      return await this.timeline.reconstructAt(relBlockKey(rel, fork, blkno), this.n, false);
     } catch (e) {
       if (e instanceof RepositoryError && e.code === 'NOT_FOUND') return ZERO_PAGE;
       throw e;
@@ -344,7 +349,7 @@ class BaseBackup {
 
   private async header(path: string, type: TarEntryType, size: number): Promise<void> {
     await this.output.write(tarHeader({ path, type, size, mode: type === 'directory' ? FOLDER_MODE : FILE_MODE, mtimeS: this.mtimeS }));
-    this.files++;
+    this.entries++;
   }
 
   private async entry(path: string, type: TarEntryType): Promise<void> {

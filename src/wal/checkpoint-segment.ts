@@ -46,9 +46,7 @@ import {
 } from '../pg/constants.js';
 import { formatLsn, walFileName, type Lsn } from '../pg/lsn.js';
 import { RM_XLOG_ID } from '../pg/rmgr-ids.js';
-
-/** XLOG_CHECKPOINT_SHUTDOWN (pg_control.h). */
-export const XLOG_CHECKPOINT_SHUTDOWN = 0x00;
+import { XLOG_CHECKPOINT_SHUTDOWN } from './rmgr/xlog.js';
 /** SizeOfXLogRecord + SizeOfXLogRecordDataHeaderShort + sizeof(CheckPoint). */
 export const CHECKPOINT_RECORD_BYTES = SIZE_OF_XLOG_RECORD + 2 + CHECKPOINT_BYTES;
 
