@@ -15,6 +15,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { isRoot, PG_OS_USER, run, runAsPostgres } from './process.js';
 import { writeFileDurable } from '../repository/durable.js';
+import { Progress } from './progress.js';
 import { ControlError, type WorkDir } from './workdir.js';
 
 export interface EndpointSpec {
@@ -133,13 +134,16 @@ export class Endpoints {
     tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number>((resolve) => tar.once('close', (code) => resolve(code ?? 1)));
     let lsn: string;
+    const progress = new Progress(`base backup of ${spec.name}'s branch`);
     try {
       lsn = await this.api.baseBackup(spec.tenant, spec.timeline, (chunk) => {
+        progress.add(chunk.length);
         if (!tar.stdin.write(chunk)) return new Promise<void>((ok) => tar.stdin.once('drain', () => ok()));
         return undefined;
       });
     } finally {
       tar.stdin.end();
+      progress.done();
     }
     const code = await exited;
     if (code !== 0) throw new ControlError('FAILED', `Cannot unpack the base backup of ${spec.tenant}/${spec.timeline} into ${data}: tar exited with ${code}: ${stderr.trim()}`);
