@@ -8,12 +8,11 @@
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ApiClient } from '../src/control/api-client.js';
-import { Endpoints } from '../src/control/endpoints.js';
+import { Endpoints, freePort } from '../src/control/endpoints.js';
 import { startPageServer, stopPageServer } from '../src/control/pageserver.js';
 import { pgBin, run, runAsPostgres } from '../src/control/process.js';
 import { WorkDir } from '../src/control/workdir.js';
@@ -23,15 +22,6 @@ import { PgCluster } from '../src/testing/cluster.js';
 const exec = promisify(execFile);
 const scale = Number(process.env['STRATA_BENCH_ENDPOINT_SCALE'] ?? 64);
 
-async function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => ok(p));
-    });
-  });
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'strata-bench-endpoint-'));
 chmodSync(dir, 0o755);

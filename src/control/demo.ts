@@ -7,11 +7,10 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ApiClient } from './api-client.js';
-import { Endpoints } from './endpoints.js';
+import { Endpoints, freePort } from './endpoints.js';
 import { pageServerPid, startPageServer, stopPageServer } from './pageserver.js';
 import { pgBin } from './process.js';
 import { WorkDir } from './workdir.js';
@@ -30,15 +29,6 @@ export interface DemoOptions {
   readonly say?: (line: string) => void;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => ok(p));
-    });
-  });
-}
 
 export async function runDemo(o: DemoOptions): Promise<number> {
   const say = o.say ?? ((l: string) => process.stdout.write(l + '\n'));

@@ -7,26 +7,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { pgBin } from './process.js';
+import { freePort } from './endpoints.js';
 
 const exec = promisify(execFile);
 const STRATA = resolve('bin/strata.js');
 
-async function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => ok(p));
-    });
-  });
-}
 
 test('a new user\'s path: init, start, endpoint on main, branch in the past, endpoint on it, stop, start, every committed row back', { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'strata-e2e-'));

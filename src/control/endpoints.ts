@@ -43,7 +43,8 @@ export interface PageServerApi {
 export const ENDPOINT_FILE = 'endpoint.json';
 export const STANDBY_NAME = 'strata';
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on right now, on loopback (the OS picks it). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -40,6 +40,7 @@ import { LsnParseError, parseLsn, type Lsn } from '../pg/lsn.js';
 import { RepositoryError } from '../repository/errors.js';
 import { writeBaseBackup } from './basebackup.js';
 import type { Repository } from '../repository/repository.js';
+import type { Timeline } from '../repository/timeline.js';
 import { ServiceError } from './errors.js';
 import { checkPermission, type JwtClaims, type JwtVerifier } from './jwt.js';
 import { PageReads, type PageReadMetrics } from './page-reads.js';
@@ -468,23 +469,15 @@ class Connection {
     const rest = args.filter((a) => a !== '--gzip');
     if (rest.length < 2 || rest.length > 3) return fail(SQLSTATE.syntaxError, `invalid number of parameters for basebackup command: expected <tenant> <timeline> [<lsn>] [--gzip], received ${args.length}`);
     const [tenantId, timelineId, lsnText] = rest as [string, string, string | undefined];
-    if (this.claims !== undefined) {
-      try {
-        checkPermission(this.claims, tenantId);
-      } catch (e) {
-        return fail(SQLSTATE.insufficientPrivilege, (e as Error).message);
-      }
-    }
-    let timeline;
     let lsn: Lsn | undefined;
     try {
-      timeline = this.service.repository.timeline(tenantId, timelineId);
       lsn = lsnText === undefined ? undefined : parseLsn(lsnText);
     } catch (e) {
-      if (e instanceof RepositoryError) return fail(SQLSTATE.undefinedObject, e.message);
       if (e instanceof LsnParseError) return fail(SQLSTATE.syntaxError, `Cannot read the basebackup LSN: ${e.message}`);
       throw e;
     }
+    const timeline = this.permittedTimeline(tenantId, timelineId, fail);
+    if (timeline === undefined) return;
     this.write(copyOutResponse());
     try {
       await writeBaseBackup(timeline, lsn, async (chunk) => {
@@ -502,6 +495,25 @@ class Connection {
     this.write(readyForQuery());
   }
 
+  /** The timeline, if this connection's token may reach its tenant and it exists; else `fail` says why. */
+  private permittedTimeline(tenantId: string, timelineId: string, fail: (sqlstate: string, message: string) => void): Timeline | undefined {
+    if (this.claims !== undefined) {
+      try {
+        checkPermission(this.claims, tenantId);
+      } catch (e) {
+        fail(SQLSTATE.insufficientPrivilege, (e as Error).message);
+        return undefined;
+      }
+    }
+    try {
+      return this.service.repository.timeline(tenantId, timelineId);
+    } catch (e) {
+      if (!(e instanceof RepositoryError)) throw e;
+      fail(SQLSTATE.undefinedObject, e.message);
+      return undefined;
+    }
+  }
+
   private startPagestream(args: readonly string[]): void {
     const fail = (sqlstate: string, message: string) => {
       this.error({ sqlstate, message });
@@ -509,20 +521,8 @@ class Connection {
     };
     if (args.length !== 2) return fail(SQLSTATE.syntaxError, `invalid number of parameters for pagestream command: expected <tenant> <timeline>, received ${args.length}`);
     const [tenantId, timelineId] = args as [string, string];
-    if (this.claims !== undefined) {
-      try {
-        checkPermission(this.claims, tenantId);
-      } catch (e) {
-        return fail(SQLSTATE.insufficientPrivilege, (e as Error).message);
-      }
-    }
-    let timeline;
-    try {
-      timeline = this.service.repository.timeline(tenantId, timelineId);
-    } catch (e) {
-      if (e instanceof RepositoryError) return fail(SQLSTATE.undefinedObject, e.message);
-      throw e;
-    }
+    const timeline = this.permittedTimeline(tenantId, timelineId, fail);
+    if (timeline === undefined) return;
     this.state = { kind: 'stream', tenantId, timelineId, reads: new PageReads(timeline, this.service.options.waitLsnTimeoutMs, this.service.options.metrics) };
     this.write(copyBothResponse());
   }
