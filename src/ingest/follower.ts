@@ -56,8 +56,8 @@ export class TimelineFollower {
     const ingest = await WalIngest.open(t);
     const log = WalLog.open(o.walLogDir, { segmentSize: ingest.walSegmentSize });
     const from = t.lastRecordLsn;
-    let follower: TimelineFollower | undefined;
-    const pending: WalRecord[][] = [];
+    // Assigned right after the receiver is made: its tail reader awaits the log before it hands on any record.
+    let follower!: TimelineFollower;
     const receiver = new WalReceiver({
       connect: o.connect,
       log,
@@ -66,19 +66,12 @@ export class TimelineFollower {
       startLsn: segmentStart(segmentNumber(from, ingest.walSegmentSize), ingest.walSegmentSize),
       // Decoding starts at a page boundary (XLogFindNextRecord does too) unless told where the WAL's first record is; records the timeline has are skipped.
       replayFrom: o.startAt !== undefined && pageStart(from) < o.startAt ? o.startAt : pageStart(from),
-      onRecords: async (records) => {
-        if (follower === undefined) {
-          pending.push([...records]);
-          return;
-        }
-        await follower.apply(records);
-      },
+      onRecords: (records) => follower.apply(records),
       ...(o.onEvent !== undefined ? { onEvent: o.onEvent } : {}),
     });
     follower = new TimelineFollower(t, log, receiver, ingest);
-    for (const batch of pending) await follower.apply(batch);
     receiver.done.catch((e: unknown) => {
-      if (!follower?.stopped) o.onError?.(e);
+      if (!follower.stopped) o.onError?.(e);
     });
     return follower;
   }

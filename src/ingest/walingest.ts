@@ -334,13 +334,12 @@ export class WalIngest {
 
   private putBlocks(record: WalRecord, description: DescriptionBase): void {
     const lsn = record.endLsn;
-    const initByUse = new Set<number>();
-    for (const u of description.blocks) if (u.init) initByUse.add(u.blockId);
     let encoded: Uint8Array | undefined;
     for (const b of record.blocks) {
       if (b === undefined) continue;
       this.extendTo(b.rel, b.fork, b.blkno);
-      const willInit = b.willInit || b.applyImage || initByUse.has(b.id);
+      // The rmgr's own INIT flag (XLOG_HEAP_INIT_PAGE and friends), when the block header does not say WILL_INIT.
+      const willInit = b.willInit || b.applyImage || initsByUse(description, b.id);
       // One encoding per record: each put copies it, so only the block id changes in between.
       if (encoded === undefined) encoded = encodeRecordInput(record, b.id);
       else setRecordInputBlockId(encoded, record, b.id);
@@ -762,6 +761,12 @@ function twoPhaseFile(data: Uint8Array): Uint8Array {
   out.set(data, 0);
   out.writeUInt32LE(crc32c(data), data.length);
   return out;
+}
+
+/** Whether the description says the record initialises block `blockId` (few blocks per record: a scan, no Set). */
+function initsByUse(d: DescriptionBase, blockId: number): boolean {
+  for (const u of d.blocks) if (u.blockId === blockId && u.init) return true;
+  return false;
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => number): Map<number, T[]> {

@@ -30,9 +30,7 @@ export function gcCutoffOf(t: Timeline, nowMs: number = Date.now()): number {
   if (t.config.pitrIntervalMs > 0) {
     // The newest LSN that was already reached when the window began.
     const since = nowMs - t.config.pitrIntervalMs;
-    let byTime = 0;
-    for (const [lsn, ms] of t.samples) if (ms <= since) byTime = lsn;
-    cutoff = Math.min(cutoff, byTime);
+    cutoff = Math.min(cutoff, t.lsnReachedBy(since) ?? 0);
   }
   // Only what is on disk: in-memory layers are not GC's to touch. (The cutoff never moves back: see setGcCutoff.)
   return Math.min(cutoff, t.diskConsistentLsnNumber);

@@ -101,9 +101,6 @@ export function keyFields(key: Key): KeyFields {
   };
 }
 
-export function isKey(text: string): text is Key {
-  return text.length === KEY_HEX_LENGTH && /^[0-9a-f]+$/.test(text);
-}
 
 /** A hex digit's value, from its character code. */
 function hexDigit(key: Key, i: number): number {
@@ -151,10 +148,6 @@ export function relSizeKey(rel: RelFileNode, fork: number): Key {
   return makeKey(KeyKind.Relation, rel.spcNode, rel.dbNode, rel.relNode, fork, SIZE_FIELD);
 }
 
-/** The range [start, end) of every block key of one relation fork (its size key excluded). */
-export function relBlockRange(rel: RelFileNode, fork: number): KeyRange {
-  return { start: relBlockKey(rel, fork, 0), end: relSizeKey(rel, fork) };
-}
 
 export function relDirectoryKey(spcNode: Oid | number, dbNode: Oid | number): Key {
   return makeKey(KeyKind.Relation, spcNode, dbNode, 0, 0, 0);
@@ -171,9 +164,6 @@ export function relBlockOf(key: Key): { rel: RelFileNode; fork: number; blkno: B
   return { rel: { spcNode: f.field2 as Oid, dbNode: f.field3 as Oid, relNode: f.field4 as Oid }, fork: f.field5, blkno: f.field6 as BlockNumber };
 }
 
-export function isRelBlockKey(key: Key): boolean {
-  return key.startsWith('00') && !key.startsWith('00000000', 18) && !key.endsWith('ffffffff');
-}
 
 // ---- SLRUs ----
 
@@ -211,13 +201,7 @@ export interface KeyRange {
 
 export const ALL_KEYS: KeyRange = { start: MIN_KEY, end: MAX_KEY };
 
-export function rangeContains(r: KeyRange, key: Key): boolean {
-  return r.start <= key && key < r.end;
-}
 
-export function rangesOverlap(a: KeyRange, b: KeyRange): boolean {
-  return a.start < b.end && b.start < a.end;
-}
 
 /** A key as a person reads it, e.g. `rel 1663/5/16384 main blk 7`. */
 export function describeKey(key: Key): string {

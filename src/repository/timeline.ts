@@ -275,6 +275,16 @@ export class Timeline {
     return (this.open?.bytes ?? 0) + this.frozen.reduce((n, l) => n + l.bytes, 0);
   }
 
+  /** The newest LSN already reached at time `ms` (from the per-second samples), or undefined before the first. */
+  lsnReachedBy(ms: number): number | undefined {
+    let found: number | undefined;
+    for (const [lsn, at] of this.lsnTimes) {
+      if (at > ms) break;
+      found = lsn;
+    }
+    return found;
+  }
+
   get samples(): readonly (readonly [number, number])[] {
     return this.lsnTimes;
   }
@@ -546,13 +556,6 @@ export class Timeline {
     return undefined;
   }
 
-  /** Whether `key` has any value at or below `lsn` (no waiting, no GC check: for callers that did both, and waitForAncestors). */
-  exists(key: Key, lsn: number): boolean {
-    const out: FoundValue[] = [];
-    this.walk(key, lsn + 1, 0, out, true);
-    return out.length > 0;
-  }
-
   /**
    * The value of `key` at `lsn`, for callers that checked the LSN and that no ancestor is behind it
    * (compaction, reads). With `fillCache` false the page made is not kept in the page cache: a
@@ -564,7 +567,7 @@ export class Timeline {
     if (cached !== undefined && cached.lsn === lsn) return cached.bytes;
     const floor = cached === undefined ? 0 : cached.lsn + 1;
     const found: FoundValue[] = [];
-    const complete = this.walk(key, lsn + 1, floor, found, false);
+    const complete = this.walk(key, lsn + 1, floor, found);
     const oldest = found[found.length - 1];
     let base: HistoryValue | undefined;
     let records: FoundValue[];
@@ -603,25 +606,22 @@ export class Timeline {
   /**
    * Collects, newest first, the values of `key` with floor <= LSN < below, across this timeline's
    * in-memory and historic layers and its ancestors, down to the first value that starts the key's
-   * history (returns true) or to `floor` or the end of history (returns false). With `any`, stops at
-   * the first value found.
+   * history (returns true) or to `floor` or the end of history (returns false).
    */
-  private walk(key: Key, below: number, floor: number, out: FoundValue[], any: boolean): boolean {
+  private walk(key: Key, below: number, floor: number, out: FoundValue[]): boolean {
     let t: Timeline | undefined = this;
     while (t !== undefined && below > floor) {
-      const inMemory = t.open === undefined ? t.frozen : [...t.frozen, t.open];
-      for (let i = inMemory.length - 1; i >= 0 && below > floor; i--) {
-        const m = inMemory[i] as InMemoryLayer;
+      // In-memory layers newest first: the open one, then the frozen ones (no array made per read).
+      for (let i = t.frozen.length - (t.open === undefined ? 1 : 0); i >= 0 && below > floor; i--) {
+        const m = (i === t.frozen.length ? t.open : t.frozen[i]) as InMemoryLayer;
         if (m.lsnStart >= below) continue;
         if (m.collect(key, Math.max(floor, m.lsnStart), below, out)) return true;
-        if (any && out.length > 0) return false;
         below = m.lsnStart;
       }
       while (below > floor) {
         const r = t.map.search(key, below);
         if (r === undefined) break;
         if (r.layer.collect(key, Math.max(floor, r.floor), below, out)) return true;
-        if (any && out.length > 0) return false;
         // An image layer holds every key of its range that exists at its LSN: a key it lacks did not.
         if (r.layer.descriptor.kind === LayerKind.Image) return false;
         below = r.floor;

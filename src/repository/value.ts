@@ -43,17 +43,3 @@ export function valueStartsHistory(flags: number): boolean {
   return (flags & VALUE_KIND_MASK) === VALUE_KIND_IMAGE || (flags & VALUE_WILL_INIT) !== 0;
 }
 
-/** The value from its flags and uncompressed bytes; undefined for an unknown kind. */
-export function valueFromFlags(flags: number, bytes: Uint8Array): Value | undefined {
-  const willInit = (flags & VALUE_WILL_INIT) !== 0;
-  switch (flags & VALUE_KIND_MASK) {
-    case VALUE_KIND_IMAGE:
-      return { kind: 'image', bytes };
-    case VALUE_KIND_WAL:
-      return { kind: 'wal', willInit, bytes };
-    case VALUE_KIND_OP:
-      return { kind: 'op', willInit, bytes };
-    default:
-      return undefined;
-  }
-}

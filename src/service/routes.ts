@@ -166,8 +166,7 @@ function timelineTree(tenant: Tenant): unknown[] {
  * second). "past": the timestamp is before every sample, and the LSN is the oldest one known.
  */
 export function lsnByTimestamp(t: Timeline, ms: number): { lsn: Lsn; kind: 'present' | 'past' } {
-  let found: number | undefined;
-  for (const [lsn, at] of t.samples) if (at <= ms) found = lsn;
+  const found = t.lsnReachedBy(ms);
   if (found !== undefined) return { lsn: BigInt(found) as Lsn, kind: 'present' };
   const first = t.samples[0];
   if (first === undefined) throw new ServiceError('NOT_FOUND', `Cannot find an LSN by timestamp on timeline ${t.id}: it has no (LSN, time) samples yet (no WAL was ingested since it was created)`);
