@@ -22,6 +22,7 @@ import {
   relmapKey,
   relSizeKey,
   Slru,
+  SLRU_DIRECTORY_NAMES,
   slruDirectoryKey,
   slruPageKey,
   slruSegmentSizeKey,
@@ -40,12 +41,8 @@ export const FORK_SUFFIXES: Readonly<Record<string, number>> = { '': 0, _fsm: 1,
 /** A relation segment file's name: relfilenode, fork suffix, segment number. */
 export const RELATION_FILE = /^(\d+)(_fsm|_vm|_init)?(?:\.(\d+))?$/;
 
-export const SLRU_FOLDERS: readonly (readonly [Slru, string])[] = [
-  [Slru.Clog, 'pg_xact'],
-  [Slru.MultiXactOffsets, 'pg_multixact/offsets'],
-  [Slru.MultiXactMembers, 'pg_multixact/members'],
-  [Slru.CommitTs, 'pg_commit_ts'],
-];
+/** Each SLRU and its folder in a data directory (key.ts names them, in Slru order). */
+export const SLRU_FOLDERS: readonly (readonly [Slru, string])[] = SLRU_DIRECTORY_NAMES.map((folder, slru) => [slru as Slru, folder] as const);
 
 export interface ImportResult {
   /** The LSN the values were put at: the last checkpoint record's start. WAL ingest starts there. */
