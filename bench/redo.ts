@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { readWal } from '../src/cli/wal-files.js';
 import { BLCKSZ } from '../src/pg/constants.js';
 import { formatLsn, lsn, parseLsn, parseWalFileName, type Lsn } from '../src/pg/lsn.js';
+import { relationFileName, RELSEG_SIZE } from '../src/pg/relpath.js';
 import { PgCluster, run } from '../src/testing/cluster.js';
 import { timeArchiveRecovery } from '../src/testing/archive-recovery.js';
 import { runAllWorkloads } from '../src/testing/workloads.js';
@@ -41,14 +42,11 @@ import { firstSegmentStart } from '../src/testing/waldump-oracle.js';
 const scale = Number(process.env['STRATA_BENCH_SCALE'] ?? 10);
 const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
 const indexScale = Number(process.env['STRATA_BENCH_INDEX_SCALE'] ?? 1);
-const SEGMENT_BLOCKS = 131072; // RELSEG_SIZE: 1 GiB relation segment files
-const FORK_SUFFIX = ['', '_fsm', '_vm', '_init'];
 
 /** The path of a relation fork's segment file in a data directory (relpath + segment number). */
 function relationFile(dataDir: string, key: PageKey): string {
-  const seg = Math.floor(key.blkno / SEGMENT_BLOCKS);
   const base = key.rel.spcNode === 1664 ? join(dataDir, 'global') : join(dataDir, 'base', String(key.rel.dbNode));
-  return join(base, `${key.rel.relNode}${FORK_SUFFIX[key.fork] ?? ''}${seg > 0 ? `.${seg}` : ''}`);
+  return join(base, relationFileName(key.rel.relNode, key.fork, Math.floor(key.blkno / RELSEG_SIZE)));
 }
 
 /** A page as the backup holds it, or undefined past the end of its file (a new page). */
@@ -58,7 +56,7 @@ function backupPage(dataDir: string, key: PageKey): Uint8Array | undefined {
   const fd = openSync(file, 'r');
   try {
     const page = Buffer.allocUnsafe(BLCKSZ);
-    const n = readSync(fd, page, 0, BLCKSZ, (key.blkno % SEGMENT_BLOCKS) * BLCKSZ);
+    const n = readSync(fd, page, 0, BLCKSZ, (key.blkno % RELSEG_SIZE) * BLCKSZ);
     return n === BLCKSZ ? page : undefined;
   } finally {
     closeSync(fd);

@@ -21,6 +21,7 @@
 import { BLCKSZ } from '../pg/constants.js';
 import { ControlFile, ControlFileError } from '../pg/control.js';
 import { formatLsn, parseLsn, type Lsn } from '../pg/lsn.js';
+import { FORK_SUFFIXES, RELATION_FILE, RELSEG_SIZE } from '../pg/relpath.js';
 import { DEFAULTTABLESPACE_OID, GLOBALTABLESPACE_OID, type Oid, type RelFileNode } from '../pg/types.js';
 import { encodeDatabaseDirectory, encodeNumberList, encodeRelDirectory, encodeU32, type DatabaseRef, type RelFork } from '../repository/datadir.js';
 import {
@@ -40,7 +41,7 @@ import {
 } from '../repository/key.js';
 import type { Timeline } from '../repository/timeline.js';
 import { IngestError } from './errors.js';
-import { FORK_SUFFIXES, RELATION_FILE, RELSEG_SIZE, SLRU_FOLDERS } from './import-datadir.js';
+import { SLRU_FOLDERS } from './import-datadir.js';
 import { TarReader, type TarEntry } from './tar.js';
 
 /** The largest small file held whole (a two-phase state file with many subtransactions is the biggest). */

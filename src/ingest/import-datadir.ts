@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { BLCKSZ } from '../pg/constants.js';
 import { ControlFile, DbState } from '../pg/control.js';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
+import { FORK_SUFFIXES, RELATION_FILE, relationFileName, RELSEG_SIZE } from '../pg/relpath.js';
 import { DEFAULTTABLESPACE_OID, GLOBALTABLESPACE_OID, type Oid, type RelFileNode } from '../pg/types.js';
 import { encodeDatabaseDirectory, encodeNumberList, encodeRelDirectory, encodeU32, type DatabaseRef, type RelFork } from '../repository/datadir.js';
 import {
@@ -32,14 +33,8 @@ import {
 import type { Timeline } from '../repository/timeline.js';
 import { IngestError } from './errors.js';
 
-/** Blocks per relation segment file (RELSEG_SIZE: 1 GiB of 8 KiB blocks). */
-export const RELSEG_SIZE = 131072;
 const READ_CHUNK_BYTES = 1 << 20;
 
-/** Fork numbers by file name suffix (relpath.c forkNames). */
-export const FORK_SUFFIXES: Readonly<Record<string, number>> = { '': 0, _fsm: 1, _vm: 2, _init: 3 };
-/** A relation segment file's name: relfilenode, fork suffix, segment number. */
-export const RELATION_FILE = /^(\d+)(_fsm|_vm|_init)?(?:\.(\d+))?$/;
 
 /** Each SLRU and its folder in a data directory (key.ts names them, in Slru order). */
 export const SLRU_FOLDERS: readonly (readonly [Slru, string])[] = SLRU_DIRECTORY_NAMES.map((folder, slru) => [slru as Slru, folder] as const);
@@ -139,10 +134,9 @@ export function importDataDirectory(t: Timeline, dataDir: string): ImportResult 
 
 /** The blocks of one relation fork: every segment file's. */
 function relationBlocks(dir: string, r: RelFork): number {
-  const suffix = Object.entries(FORK_SUFFIXES).find(([, f]) => f === r.fork)?.[0] ?? '';
   let blocks = 0;
   for (let segno = 0; ; segno++) {
-    const path = join(dir, `${r.relNode}${suffix}${segno === 0 ? '' : `.${segno}`}`);
+    const path = join(dir, relationFileName(r.relNode, r.fork, segno));
     if (!existsSync(path)) return blocks;
     blocks += Math.floor(statSync(path).size / BLCKSZ);
   }

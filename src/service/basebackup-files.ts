@@ -6,13 +6,11 @@
 import { ControlFile } from '../pg/control.js';
 import { crc32c } from '../pg/crc32c.js';
 import { readU32 } from '../pg/bytes.js';
-import { DEFAULTTABLESPACE_OID, FORK_NAMES, GLOBALTABLESPACE_OID } from '../pg/types.js';
+import { DEFAULTTABLESPACE_OID, GLOBALTABLESPACE_OID } from '../pg/types.js';
 
 /** PG_MAJORVERSION: PG_VERSION's content and part of a tablespace folder's name. */
 export const PG_MAJOR_VERSION = '15';
 
-/** RELSEG_SIZE: blocks per relation segment file (1 GiB of 8 KiB pages). */
-export const RELSEG_SIZE = 131072;
 
 /**
  * The folders PostgreSQL needs in a data directory, in creation order: initdb.c's subdirs[] (less
@@ -107,13 +105,6 @@ export function databasePath(control: ControlFile, spcNode: number, dbNode: numb
   if (spcNode === GLOBALTABLESPACE_OID) return 'global';
   if (spcNode === DEFAULTTABLESPACE_OID) return `base/${dbNode}`;
   return `pg_tblspc/${spcNode}/${tablespaceVersionDirectory(control)}/${dbNode}`;
-}
-
-/** A relation segment file's name in its database folder (relpathbackend, _mdfd_segpath): `16384`, `16384_fsm`, `16384.1`. */
-export function relationFileName(relNode: number, fork: number, segno: number): string {
-  const forkName = FORK_NAMES[fork];
-  if (forkName === undefined) throw new RangeError(`Cannot name a file for fork ${fork}: forks are 0-3`);
-  return `${relNode}${fork === 0 ? '' : `_${forkName}`}${segno === 0 ? '' : `.${segno}`}`;
 }
 
 /** SlruFileName: four upper-case hex digits. */

@@ -32,6 +32,7 @@ import { BLCKSZ } from '../pg/constants.js';
 import { setPageChecksumInPlace } from '../pg/checksum.js';
 import { CheckPointStruct, ControlFile, ControlFileError, DbState } from '../pg/control.js';
 import { formatLsn, INVALID_LSN, type Lsn } from '../pg/lsn.js';
+import { relationFileName, RELSEG_SIZE } from '../pg/relpath.js';
 import { DEFAULTTABLESPACE_OID, GLOBALTABLESPACE_OID, type Oid, type RelFileNode } from '../pg/types.js';
 import { DatadirReader, decodeU32, type RelFork } from '../repository/datadir.js';
 import { RepositoryError } from '../repository/errors.js';
@@ -47,8 +48,6 @@ import {
   PG_MAJOR_VERSION,
   POSTGRESQL_AUTO_CONF,
   postgresqlConf,
-  RELSEG_SIZE,
-  relationFileName,
   slruSegmentName,
   tablespaceVersionDirectory,
   twoPhaseFileName,
