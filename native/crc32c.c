@@ -6,7 +6,7 @@
  *
  * Why our own: a call into any native library costs ~100-170 ns, more than checksumming a
  * typical 64-byte WAL record in JavaScript, so a per-record native call does not pay. Here one
- * call finds the records of a chunk and checks their CRCs (scanXLogRecords), the way
+ * call checks the CRCs of many records of a chunk (verify_xlog_records), the way
  * ValidXLogRecord checks one. It uses the SSE 4.2 crc32 instruction (as PostgreSQL's
  * pg_comp_crc32c_sse42 does), on three streams at once for long inputs (one stream waits three
  * cycles per instruction; three keep the unit busy), with tables where the CPU lacks it.
@@ -25,16 +25,6 @@
 /* xl_tot_len @0 ... xl_crc @20; the header is 24 bytes (SizeOfXLogRecord). */
 #define XLOG_RECORD_CRC_OFFSET 20
 #define SIZE_OF_XLOG_RECORD 24
-/* WAL pages (xlog_internal.h, PostgreSQL 15): 8 KiB, a short or long header first. */
-#define XLOG_BLCKSZ 8192
-#define SIZE_OF_XLOG_SHORT_PHD 24
-#define SIZE_OF_XLOG_LONG_PHD 40
-#define XLP_FIRST_IS_CONTRECORD 0x0001
-#define XLP_LONG_HEADER 0x0002
-#define RM_XLOG_ID 0
-#define XLOG_SWITCH 0x40
-#define XLR_INFO_MASK 0x0F
-#define MAXALIGN(n) (((n) + 7u) & ~(size_t)7u)
 
 /* Slicing-by-8 tables, for CPUs without the instruction: sw[k][b] is the CRC of b then k zeros. */
 static uint32_t sw[8][256];
@@ -127,20 +117,7 @@ HW static uint32_t crc_hw(uint32_t c, const uint8_t *p, size_t n) {
     c0 = _mm_crc32_u64(c0, w);
   }
   uint32_t c32 = (uint32_t)c0;
-  // The tail in at most three steps (a byte at a time costs up to seven dependent ones).
-  if (n & 4) {
-    uint32_t w;
-    memcpy(&w, p, 4);
-    c32 = _mm_crc32_u32(c32, w);
-    p += 4;
-  }
-  if (n & 2) {
-    uint16_t w;
-    memcpy(&w, p, 2);
-    c32 = _mm_crc32_u16(c32, w);
-    p += 2;
-  }
-  if (n & 1) c32 = _mm_crc32_u8(c32, *p);
+  while (n--) c32 = _mm_crc32_u8(c32, *p++);
   return c32;
 }
 #endif
@@ -205,106 +182,52 @@ static napi_value js_crc32c(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static inline uint32_t read_u32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint32_t read_u16(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-/* ValidXLogRecord's CRC of the record at r (the body, then the header up to xl_crc) against xl_crc. */
-static inline int xlog_record_crc_ok(const uint8_t *r, size_t tot) {
-  uint32_t c = crc_update(0xffffffffu, r + SIZE_OF_XLOG_RECORD, tot - SIZE_OF_XLOG_RECORD);
-  c = ~crc_update(c, r, XLOG_RECORD_CRC_OFFSET);
-  return c == read_u32(r + XLOG_RECORD_CRC_OFFSET);
-}
-
 /*
- * scanXLogRecords(data: Uint8Array, offset: number, pageOffset: number, records: Int32Array): number.
- *
- * From the record at data[offset] (pageOffset: where that is in its 8 KiB WAL page), follows the
- * records as their xl_tot_len and the page headers lead, and writes (offset, xl_tot_len) of each
- * record that lies whole on one page and whose CRC is correct into `records`, until it is full.
- * Stops before a record with a wrong CRC, at anything unexpected (a length below the header's,
- * a page header without the contrecord flag where a record continues, bytes beyond data), and
- * after XLOG_SWITCH. Records that cross pages are stepped over, not checked. Returns how many
- * records it wrote.
- *
- * This is a guess made ahead of the decoder, without the checks it makes (page addresses, magic,
- * prev-links): the decoder trusts an entry only for a record it reaches at that offset with that
- * length, so a wrong guess costs time, never correctness.
+ * verifyXLogRecords(data: Uint8Array, records: Int32Array, count: number): number.
+ * records holds `count` pairs (offset of a record in data, its xl_tot_len). For each in turn,
+ * computes the record's CRC as ValidXLogRecord does (the body after the 24-byte header, then the
+ * header up to xl_crc) and compares it with xl_crc; returns how many records from the first
+ * matched, so the first that did not (if any) is at that index.
  */
-static napi_value js_scan_xlog_records(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+static napi_value js_verify_xlog_records(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 4) {
-    napi_throw_type_error(env, NULL, "scanXLogRecords(data, offset, pageOffset, records) takes 4 arguments");
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "verifyXLogRecords(data, records, count) takes 3 arguments");
     return NULL;
   }
-  size_t len, out_len;
+  size_t len, pairs_len;
   const uint8_t *data = bytes_of(env, argv[0], &len, napi_uint8_array);
   if (data == NULL) return NULL;
-  uint32_t offset, page_off;
-  if (!get_u32(env, argv[1], &offset) || !get_u32(env, argv[2], &page_off)) return NULL;
-  int32_t *out = (int32_t *)bytes_of(env, argv[3], &out_len, napi_int32_array);
-  if (out == NULL) return NULL;
-  if (page_off >= XLOG_BLCKSZ || (page_off & 7) != 0) {
-    napi_throw_range_error(env, NULL, "scanXLogRecords: pageOffset must be a MAXALIGNed offset in an 8 KiB page");
+  const int32_t *pairs = (const int32_t *)bytes_of(env, argv[1], &pairs_len, napi_int32_array);
+  if (pairs == NULL) return NULL;
+  uint32_t count;
+  if (!get_u32(env, argv[2], &count)) return NULL;
+  if ((size_t)count * 2 > pairs_len) {
+    napi_throw_range_error(env, NULL, "verifyXLogRecords: count exceeds the records array");
     return NULL;
   }
-  /* Offsets are stored as int32. */
-  if (len > INT32_MAX) len = INT32_MAX;
-  size_t o = offset, max = out_len / 2, n = 0;
-  while (n < max) {
-    if (page_off == 0) {
-      if (o + SIZE_OF_XLOG_SHORT_PHD > len) break;
-      uint32_t page_info = read_u16(data + o + 2);
-      if (page_info & XLP_FIRST_IS_CONTRECORD) break;
-      page_off = (page_info & XLP_LONG_HEADER) ? SIZE_OF_XLOG_LONG_PHD : SIZE_OF_XLOG_SHORT_PHD;
-      o += page_off;
+  uint32_t good = 0;
+  for (; good < count; good++) {
+    int64_t off = pairs[2 * good];
+    int64_t tot = pairs[2 * good + 1];
+    if (off < 0 || tot < SIZE_OF_XLOG_RECORD || (uint64_t)(off + tot) > len) {
+      napi_throw_range_error(env, NULL, "verifyXLogRecords: a record lies outside the array");
+      return NULL;
     }
-    size_t on_page = XLOG_BLCKSZ - page_off;
-    if (on_page < SIZE_OF_XLOG_RECORD || o + SIZE_OF_XLOG_RECORD > len) break;
-    size_t tot = read_u32(data + o);
-    if (tot < SIZE_OF_XLOG_RECORD) break;
-    if (tot > on_page) {
-      /* Step over a record that continues on the next pages. */
-      size_t left = tot - on_page;
-      o += on_page;
-      for (;;) {
-        if (o + SIZE_OF_XLOG_SHORT_PHD > len) goto done;
-        uint32_t page_info = read_u16(data + o + 2);
-        if (!(page_info & XLP_FIRST_IS_CONTRECORD) || read_u32(data + o + 16) != left) goto done;
-        size_t header = (page_info & XLP_LONG_HEADER) ? SIZE_OF_XLOG_LONG_PHD : SIZE_OF_XLOG_SHORT_PHD;
-        size_t piece = left < XLOG_BLCKSZ - header ? left : XLOG_BLCKSZ - header;
-        left -= piece;
-        if (left == 0) {
-          /* The next record starts MAXALIGNed after the last piece, maybe on the next page. */
-          page_off = (uint32_t)(header + MAXALIGN(piece));
-          o += page_off;
-          if (page_off == XLOG_BLCKSZ) page_off = 0;
-          break;
-        }
-        o += XLOG_BLCKSZ;
-      }
-      continue;
-    }
-    if (o + tot > len) break;
-    if (!xlog_record_crc_ok(data + o, tot)) break;
-    out[2 * n] = (int32_t)o;
-    out[2 * n + 1] = (int32_t)tot;
-    n++;
-    if (data[o + 17] == RM_XLOG_ID && (data[o + 16] & ~XLR_INFO_MASK) == XLOG_SWITCH) break;
-    /* A record on one page ends at most at the page's end, and pages are multiples of 8 bytes. */
-    page_off += (uint32_t)MAXALIGN(tot);
-    o += MAXALIGN(tot);
-    if (page_off == XLOG_BLCKSZ) page_off = 0;
+    const uint8_t *r = data + off;
+    uint32_t c = crc_update(0xffffffffu, r + SIZE_OF_XLOG_RECORD, (size_t)tot - SIZE_OF_XLOG_RECORD);
+    c = ~crc_update(c, r, XLOG_RECORD_CRC_OFFSET);
+    uint32_t stored;
+    memcpy(&stored, r + XLOG_RECORD_CRC_OFFSET, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    stored = __builtin_bswap32(stored);
+#endif
+    if (c != stored) break;
   }
-done:;
   napi_value result;
-  napi_create_uint32(env, (uint32_t)n, &result);
+  napi_create_uint32(env, good, &result);
   return result;
 }
 
@@ -321,8 +244,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value f, hw;
   napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, js_crc32c, NULL, &f);
   napi_set_named_property(env, exports, "crc32c", f);
-  napi_create_function(env, "scanXLogRecords", NAPI_AUTO_LENGTH, js_scan_xlog_records, NULL, &f);
-  napi_set_named_property(env, exports, "scanXLogRecords", f);
+  napi_create_function(env, "verifyXLogRecords", NAPI_AUTO_LENGTH, js_verify_xlog_records, NULL, &f);
+  napi_set_named_property(env, exports, "verifyXLogRecords", f);
   napi_get_boolean(env, use_hw != 0, &hw);
   napi_set_named_property(env, exports, "hardware", hw);
   return exports;

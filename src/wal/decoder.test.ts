@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32c, scanXLogRecords } from '../pg/crc32c.js';
+import { crc32c, verifyXLogRecords } from '../pg/crc32c.js';
 import { formatLsn, lsn, parseWalFileName, segmentStart, type Lsn } from '../pg/lsn.js';
 import { PgCluster } from '../testing/cluster.js';
 import { runAllWorkloads } from '../testing/workloads.js';
@@ -356,7 +356,7 @@ describe('corrupt WAL', () => {
   });
 });
 
-describe('CRCs checked ahead in one native call', { skip: scanXLogRecords === undefined ? "strata's CRC addon is not built" : false }, () => {
+describe('CRCs checked ahead in one native call', { skip: verifyXLogRecords === undefined ? "strata's CRC addon is not built" : false }, () => {
   /** The records and the end of `bytes` decoded with and without checking CRCs ahead. */
   function bothWays(bytes: Uint8Array, from: { at: number; prev: Lsn | undefined }, chunk: number) {
     const run = (crcBatches: boolean) => {

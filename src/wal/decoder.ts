@@ -16,7 +16,7 @@
  * while its records are in use. Once the next chunk is pushed the decoder itself holds nothing of it.
  * Positions are tracked as JavaScript numbers internally, exact up to 2^53 bytes (8 PiB) of WAL.
  */
-import { crc32cRange, scanXLogRecords } from '../pg/crc32c.js';
+import { crc32cRange, verifyXLogRecords } from '../pg/crc32c.js';
 import { readU16, readU32, readU64BigInt, readU64Number } from '../pg/bytes.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, formatLsn, lsn as toLsn, walFileName, type Lsn } from '../pg/lsn.js';
 import {
@@ -54,8 +54,8 @@ export interface WalDecoderOptions {
    */
   readonly reuseMemory?: boolean;
   /**
-   * Check the CRCs of the records of a chunk in one native call (see crcCheckedAhead) rather than
-   * one record at a time: on where strata's CRC addon is built, off otherwise. For tests and benchmarks.
+   * Check the CRCs of the records of a chunk in one native call (see scanRecords) rather than one
+   * record at a time: on where strata's CRC addon is built, off otherwise. For tests and benchmarks.
    */
   readonly crcBatches?: boolean;
 }
@@ -86,8 +86,10 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 const PAGE = XLOG_BLCKSZ;
 /** The size of the slabs that records crossing pages are reassembled in. */
 const ASSEMBLY_SLAB_BYTES = 1 << 20;
-/** How many records one native CRC call checks at most (see crcCheckedAhead). */
+/** How many records one native CRC call checks at most (see scanRecords). */
 const CRC_BATCH_RECORDS_MAX = 1024;
+/** Fewer records than this ahead in a chunk are checked one by one: a native call would cost more. */
+const CRC_BATCH_RECORDS_MIN = 4;
 
 function maxAlign(n: number): number {
   return n + ((8 - (n % 8)) % 8);
@@ -131,7 +133,7 @@ export class WalDecoder {
 
   // Records of `buf` whose CRCs were checked ahead, in one native call (see crcCheckedAhead).
   private readonly crcBatches: boolean;
-  /** Pairs (offset in buf, xl_tot_len) of the records checked ahead. */
+  /** Pairs (offset in buf, xl_tot_len) of the records scanned ahead. */
   private readonly crcRecords = new Int32Array(CRC_BATCH_RECORDS_MAX * 2);
   /** How many of crcRecords, from the first, have a correct CRC; reset whenever buf changes. */
   private crcGood = 0;
@@ -147,7 +149,7 @@ export class WalDecoder {
     this.systemId = options.systemId;
     this.reuseMemory = options.reuseMemory === true;
     this.recycler = this.reuseMemory ? new RecordRecycler() : undefined;
-    this.crcBatches = scanXLogRecords !== undefined && options.crcBatches !== false;
+    this.crcBatches = verifyXLogRecords !== undefined && options.crcBatches !== false;
     const start = Number(options.startLsn);
     if (!Number.isSafeInteger(start)) throw new RangeError(`Cannot decode from ${formatLsn(options.startLsn)}: strata reads WAL below 2^53`);
     if (start % PAGE !== 0 && start % 8 !== 0)
@@ -438,12 +440,10 @@ export class WalDecoder {
 
   /**
    * Whether the CRC of the record at buf[o] (xl_tot_len `totLen`, all on one page) was found
-   * correct ahead. If it is not the next record checked ahead, has strata's addon follow the
-   * records from it on in buf and check theirs, in one call (scanXLogRecords). That is a guess at
-   * where records are, made without the decoder's checks: an entry counts only for a record the
-   * decoder reaches at that offset with that length. A record not found correct ahead is checked
-   * alone by checkCrc, which reports a wrong CRC as it always has: records are still handed out
-   * only once checked, and valid WAL ends at the same record with the same error.
+   * correct ahead. If it is not the next checked record, scans the records that follow it in buf
+   * and checks them in one native call. A record that fails (or was not scanned) is checked alone
+   * by checkCrc, which reports it as it always does: records are still handed out only once
+   * checked, and valid WAL ends at the same record with the same error.
    */
   private crcCheckedAhead(o: number, totLen: number): boolean {
     if (!this.crcBatches) return false;
@@ -453,13 +453,76 @@ export class WalDecoder {
       this.crcNext = i + 1;
       return true;
     }
-    this.crcGood = scanXLogRecords!(this.buf, o, (this.bufStart + o) % PAGE, recs);
-    if (this.crcGood > 0 && recs[0] === o && recs[1] === totLen) {
-      this.crcNext = 1;
-      return true;
-    }
+    const n = this.scanRecords(o);
     this.crcNext = 0;
-    return false;
+    this.crcGood = 0;
+    if (n < CRC_BATCH_RECORDS_MIN) return false;
+    // scanRecords began with this record; a bad CRC among the others is found when they are reached.
+    this.crcGood = verifyXLogRecords!(this.buf, recs, n);
+    if (this.crcGood === 0) return false;
+    this.crcNext = 1;
+    return true;
+  }
+
+  /**
+   * Fills crcRecords with the records that lie whole on one page in buf, from the one at buf[o0],
+   * as far as their lengths and the page headers lead: a guess, made without the checks the records
+   * get when reached (a record is only trusted as checked when it is reached at the offset and
+   * length guessed). Records that cross pages are stepped over (their CRC is computed on their
+   * reassembled bytes); the scan stops at anything unexpected, at XLOG_SWITCH and at buf's end.
+   */
+  private scanRecords(o0: number): number {
+    const b = this.buf;
+    const recs = this.crcRecords;
+    const end = b.length;
+    const base = this.bufStart;
+    let o = o0;
+    let n = 0;
+    while (n < CRC_BATCH_RECORDS_MAX) {
+      let pageOff = (base + o) % PAGE;
+      if (pageOff === 0) {
+        if (o + SIZE_OF_XLOG_SHORT_PHD > end) break;
+        const info = readU16(b, o + 2);
+        if ((info & XLP_FIRST_IS_CONTRECORD) !== 0) break;
+        pageOff = (info & XLP_LONG_HEADER) !== 0 ? SIZE_OF_XLOG_LONG_PHD : SIZE_OF_XLOG_SHORT_PHD;
+        o += pageOff;
+      }
+      const onPage = PAGE - pageOff;
+      if (onPage < SIZE_OF_XLOG_RECORD || o + SIZE_OF_XLOG_RECORD > end) break;
+      const totLen = readU32(b, o);
+      if (totLen < SIZE_OF_XLOG_RECORD) break;
+      if (totLen > onPage) {
+        o = this.skipRecordAcrossPages(o + onPage, totLen - onPage);
+        if (o < 0) break;
+        continue;
+      }
+      if (o + totLen > end) break;
+      recs[2 * n] = o;
+      recs[2 * n + 1] = totLen;
+      n++;
+      if (b[o + 17] === RM_XLOG_ID && (b[o + 16]! & ~XLR_INFO_MASK) === XLOG_SWITCH) break;
+      o += maxAlign(totLen);
+    }
+    return n;
+  }
+
+  /**
+   * For scanRecords: where the record after one that crosses pages starts, given the page boundary
+   * `o` its continuation begins at and the bytes `left` of it; -1 if buf ends first or the page
+   * headers do not continue it.
+   */
+  private skipRecordAcrossPages(o: number, left: number): number {
+    const b = this.buf;
+    for (;;) {
+      if (o + SIZE_OF_XLOG_SHORT_PHD > b.length) return -1;
+      const info = readU16(b, o + 2);
+      if ((info & XLP_FIRST_IS_CONTRECORD) === 0 || readU32(b, o + 16) !== left) return -1;
+      const headerSize = (info & XLP_LONG_HEADER) !== 0 ? SIZE_OF_XLOG_LONG_PHD : SIZE_OF_XLOG_SHORT_PHD;
+      const piece = Math.min(left, PAGE - headerSize);
+      o += headerSize + piece;
+      left -= piece;
+      if (left === 0) return o + maxAlign(piece) - piece;
+    }
   }
 
   private failLength(at: number, got: number): never {
