@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what strata's demo and tests need on a fresh machine with Node 20 and npm:
-# the npm packages (npm ci) and, when it is missing, Debian's postgresql-15 (server, contrib,
+# the npm packages (npm ci, which also builds the optional CRC-32C addon in native/) and, when it
+# is missing, Debian's postgresql-15 (server, contrib,
 # pg_waldump, pgbench). Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x node_modules/.bin/tsc ]; then
   npm ci --no-audit --no-fund
+elif [ ! -f native/build/Release/strata_crc32c.node ]; then
+  # A checkout whose packages were installed before the CRC-32C addon existed (npm ci builds it).
+  node scripts/build-native.js
 fi
 
 pg_bindir=${STRATA_PG_BINDIR:-/usr/lib/postgresql/15/bin}

@@ -10,7 +10,6 @@ import { writeAllSync } from './write.js';
 // time without the redo engine and the control plane.
 import type { VerifyRedoOptions } from './verify-redo.js';
 import type { Command as CommandType } from 'commander';
-import { registerControlCommands, STRATA_BIN } from './control.js';
 
 // commander is CommonJS: require skips the ESM translation of it, a few milliseconds of every start.
 const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof import('commander');
@@ -104,12 +103,18 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (opts: { scale: string; seconds: string; keepRunning?: boolean }, cmd: CommandType) => {
       const dir = cmd.optsWithGlobals<{ dir?: string }>().dir;
       const { runDemo } = await import('../control/demo.js');
+      const { STRATA_BIN } = await import('./control.js');
       code = await runDemo({ strataBin: STRATA_BIN, scale: Number(opts.scale), workloadSeconds: Number(opts.seconds), ...(dir !== undefined ? { dir } : {}), ...(opts.keepRunning === true ? { keepRunning: true } : {}) });
     });
 
-  registerControlCommands(program, (c) => {
-    code = c;
-  });
+  // The control plane's commands need its modules (HTTP client, endpoints, work folder) to be
+  // registered: `strata waldump`, run on large WAL and timed against pg_waldump, starts without them.
+  if (argv[0] !== 'waldump') {
+    const { registerControlCommands } = await import('./control.js');
+    registerControlCommands(program, (c) => {
+      code = c;
+    });
+  }
 
   try {
     await program.parseAsync(rewriteStatsArgs(argv), { from: 'user' });

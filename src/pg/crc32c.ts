@@ -3,19 +3,82 @@
  * INIT_CRC32C, then COMP_CRC32C over the record body and then over the header up to `xl_crc`,
  * then FIN_CRC32C; a running CRC continues across calls here the same way.
  *
- * Long inputs go to @node-rs/crc32 (SIMD, ~4 GiB/s), but each call into it costs ~250 ns, more
- * than a slicing-by-8 loop in JavaScript (crc32c-js.ts) spends on a short input. Most WAL records
- * are short and every record has a 20-byte header to checksum, so short ranges are done in JS.
+ * Three implementations, the first that loads is used:
+ * - strata's own addon (native/crc32c.c, built by `npm ci` where a C compiler and Node's headers
+ *   are, see scripts/build-native.js): ~60 ns a call, ~20 GiB/s on long inputs, and one call that
+ *   checks the CRCs of many WAL records (`verifyXLogRecords`), which the decoder uses because a
+ *   native call per record costs more than the CRC of a typical 64-byte record;
+ * - @node-rs/crc32 (prebuilt in its package): ~170 ns a call, ~8 GiB/s;
+ * - JavaScript slicing-by-8 (crc32c-js.ts), ~1 GiB/s: short inputs whenever a call would cost more.
+ * Setting STRATA_NATIVE_CRC32C=0 skips strata's addon (to test and measure the others).
  */
 import { createRequire } from 'node:module';
-
-// Loaded with require: importing this CommonJS package as ESM (export discovery, the translator)
-// cost 30 ms at every start of the CLI, more than all of strata's own modules.
-const { crc32c: nativeCrc32c } = createRequire(import.meta.url)('@node-rs/crc32') as typeof import('@node-rs/crc32');
+import { fileURLToPath } from 'node:url';
 import { crc32cRangeJs } from './crc32c-js.js';
 
-/** Below this many bytes the JavaScript loop beats a native call (slicing-by-8 runs ~1.3 GB/s here). */
-const NATIVE_BYTES_MIN = 512;
+/** The functions of native/crc32c.c. */
+export interface StrataCrc32cAddon {
+  /** CRC of data[start, end) continuing from `previous` (a finished CRC). */
+  crc32c(data: Uint8Array, start: number, end: number, previous: number): number;
+  /**
+   * `records` holds `count` pairs (offset in data, xl_tot_len): how many records from the first
+   * have the CRC ValidXLogRecord computes equal to their xl_crc.
+   */
+  verifyXLogRecords(data: Uint8Array, records: Int32Array, count: number): number;
+  /** Whether the CPU's crc32 instruction is used (else the addon's tables are). */
+  readonly hardware: boolean;
+}
+
+/** Where `npm ci` leaves the addon, from dist/src/pg/ (the compiled module) or src/pg/. */
+const ADDON_URL = new URL('../../../native/build/Release/strata_crc32c.node', import.meta.url);
+
+const require = createRequire(import.meta.url);
+
+/** strata's addon, or undefined when it was not built (or is switched off). */
+function loadStrataAddon(): StrataCrc32cAddon | undefined {
+  if (process.env['STRATA_NATIVE_CRC32C'] === '0') return undefined;
+  try {
+    return require(fileURLToPath(ADDON_URL)) as StrataCrc32cAddon;
+  } catch {
+    // Not built (no compiler or headers at install time), or native addons refused: the others do.
+    return undefined;
+  }
+}
+
+type RangeCrc = (b: Uint8Array, start: number, end: number, previous: number) => number;
+
+function loadNodeRs(): RangeCrc | undefined {
+  try {
+    // Loaded with require: importing this CommonJS package as ESM (export discovery, the
+    // translator) cost 30 ms at every start of the CLI, more than all of strata's own modules.
+    const { crc32c } = require('@node-rs/crc32') as typeof import('@node-rs/crc32');
+    return (b, start, end, previous) => crc32c((start === 0 && end === b.length ? b : b.subarray(start, end)) as Buffer, previous) >>> 0;
+  } catch {
+    return undefined;
+  }
+}
+
+const addon = loadStrataAddon();
+
+/** strata's addon as loaded (undefined when not built), for its tests. */
+export const strataCrc32cAddon: StrataCrc32cAddon | undefined = addon;
+const nativeRange: RangeCrc | undefined = addon !== undefined ? addon.crc32c : loadNodeRs();
+
+/** Which implementation long inputs go to, for tests and benchmarks to say. */
+export const crc32cImplementation: 'strata-addon' | '@node-rs/crc32' | 'javascript' =
+  addon !== undefined ? 'strata-addon' : nativeRange !== undefined ? '@node-rs/crc32' : 'javascript';
+
+/**
+ * Below this many bytes JavaScript (~1 GB/s) beats a native call: ~100 bytes for strata's addon
+ * (a call costs ~60 ns), ~512 for @node-rs/crc32 (~170 ns), measured here on 64 to 8192 bytes.
+ */
+const NATIVE_BYTES_MIN = addon !== undefined ? 128 : 512;
+
+/**
+ * Checks the CRCs of many WAL records in one native call (see StrataCrc32cAddon); undefined
+ * without strata's addon, where a call per record is the cheapest there is.
+ */
+export const verifyXLogRecords: ((data: Uint8Array, records: Int32Array, count: number) => number) | undefined = addon?.verifyXLogRecords;
 
 /** CRC-32C of `data`, continuing from `previous` (the finished CRC of the bytes before it). */
 export function crc32c(data: Uint8Array, previous = 0): number {
@@ -24,9 +87,6 @@ export function crc32c(data: Uint8Array, previous = 0): number {
 
 /** CRC-32C of `data[start, end)`, continuing from `previous`. */
 export function crc32cRange(b: Uint8Array, start: number, end: number, previous = 0): number {
-  if (end - start >= NATIVE_BYTES_MIN) {
-    const view = start === 0 && end === b.length ? b : b.subarray(start, end);
-    return nativeCrc32c(view as Buffer, previous) >>> 0;
-  }
+  if (end - start >= NATIVE_BYTES_MIN && nativeRange !== undefined) return nativeRange(b, start, end, previous);
   return crc32cRangeJs(b, start, end, previous);
 }

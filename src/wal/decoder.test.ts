@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32c } from '../pg/crc32c.js';
+import { crc32c, verifyXLogRecords } from '../pg/crc32c.js';
 import { formatLsn, lsn, parseWalFileName, segmentStart, type Lsn } from '../pg/lsn.js';
 import { PgCluster } from '../testing/cluster.js';
 import { runAllWorkloads } from '../testing/workloads.js';
@@ -352,6 +352,91 @@ describe('corrupt WAL', () => {
         if (Number(r.endLsn) > damaged) break;
         assert.equal(r.lsn, expected[i]!.lsn, `trial ${trial}: record ${i} before the damage`);
       }
+    }
+  });
+});
+
+describe('CRCs checked ahead in one native call', { skip: verifyXLogRecords === undefined ? "strata's CRC addon is not built" : false }, () => {
+  /** The records and the end of `bytes` decoded with and without checking CRCs ahead. */
+  function bothWays(bytes: Uint8Array, from: { at: number; prev: Lsn | undefined }, chunk: number) {
+    const run = (crcBatches: boolean) => {
+      const d = new WalDecoder({ startLsn: lsn(wal.start + from.at), segmentSize: SEG, crcBatches, ...(from.prev ? { prevLsn: from.prev } : {}) });
+      const got: WalRecord[] = [];
+      let end: WalDecodeError | undefined;
+      try {
+        for (let o = 0; o < bytes.length; o += chunk) {
+          d.push(bytes.subarray(o, o + chunk));
+          for (const r of d.records()) got.push(r);
+        }
+        d.finish();
+        for (const r of d.records()) got.push(r);
+      } catch (e) {
+        if (!(e instanceof WalDecodeError)) throw e;
+        end = e;
+      }
+      return { got, end };
+    };
+    return { ahead: run(true), oneByOne: run(false) };
+  }
+
+  function sameEnd(what: string, bytes: Uint8Array, from: { at: number; prev: Lsn | undefined }, chunk: number): void {
+    const { ahead, oneByOne } = bothWays(bytes, from, chunk);
+    sameRecords(ahead.got, oneByOne.got, what);
+    assert.equal(ahead.end?.message, oneByOne.end?.message, `${what}: the same end`);
+    assert.equal(ahead.end?.lsn, oneByOne.end?.lsn, `${what}: the same end LSN`);
+  }
+
+  test('the same records from the whole WAL, in segments and in odd chunks', () => {
+    const all = { at: 0, prev: undefined };
+    const { ahead } = bothWays(wal.bytes, all, SEG);
+    sameRecords(ahead.got, wal.records.length > 0 ? recordsIn(0, wal.bytes.length) : [], 'segments');
+    assert.equal(ahead.end?.message, wal.end?.message);
+    sameEnd('chunks of 100,003 bytes', wal.bytes, all, 100_003);
+    sameEnd('chunks of 7,777 bytes', wal.bytes, all, 7_777);
+  });
+
+  /** The records that lie on one page (those checked ahead), in the window of WAL where most are. */
+  function denseWindow(windowBytes: number): { from: { at: number; prev: Lsn | undefined }; to: number; onPage: WalRecord[] } {
+    const onPage = wal.records.filter((r) => Number(r.lsn) % PAGE + r.totLen <= PAGE);
+    let best = 0;
+    let bestCount = 0;
+    for (let i = 0, j = 0; i < onPage.length; i++) {
+      while (j < onPage.length && Number(onPage[j]!.endLsn) <= Number(onPage[i]!.lsn) + windowBytes) j++;
+      if (j - i > bestCount) [best, bestCount] = [i, j - i];
+    }
+    const from = recordStartBefore(Number(onPage[best]!.lsn) - wal.start);
+    const to = recordEndAfter(from.at + windowBytes);
+    return { from, to, onPage: recordsIn(from.at, to).filter((r) => Number(r.lsn) % PAGE + r.totLen <= PAGE) };
+  }
+
+  test('a bad CRC anywhere in a run of records checked together ends decoding at that record, as one by one', () => {
+    const { from, to, onPage: candidates } = denseWindow(200_000);
+    const window = wal.bytes.subarray(from.at, to);
+    assert.ok(candidates.length > 500, `records on one page to damage: ${candidates.length}`);
+    let seed = 17;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed);
+    for (let trial = 0; trial < 150; trial++) {
+      const r = candidates[rnd() % candidates.length]!;
+      const b = Buffer.from(window);
+      // Any byte but xl_tot_len (whose damage other checks may catch first, also compared below).
+      const at = Number(r.lsn) - wal.start - from.at + 4 + (rnd() % (r.totLen - 4));
+      b[at]! ^= 1 << (rnd() % 8);
+      const { ahead, oneByOne } = bothWays(b, from, window.length);
+      sameRecords(ahead.got, oneByOne.got, `trial ${trial}`);
+      assert.equal(ahead.end?.message, oneByOne.end?.message, `trial ${trial}: the same end`);
+      assert.ok(ahead.end !== undefined && ahead.end.lsn <= r.lsn, `trial ${trial}: decoding ends at or before the damaged record`);
+    }
+  });
+
+  test('random bit flips anywhere: the same records and the same end as one by one', () => {
+    let seed = 4242;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed);
+    const { from, to } = denseWindow(200_000);
+    const window = wal.bytes.subarray(from.at, to);
+    for (let trial = 0; trial < 200; trial++) {
+      const b = Buffer.from(window);
+      b[rnd() % b.length]! ^= 1 << (rnd() % 8);
+      sameEnd(`trial ${trial}`, b, from, trial % 2 === 0 ? b.length : 65_536);
     }
   });
 });

@@ -16,7 +16,7 @@
  * while its records are in use. Once the next chunk is pushed the decoder itself holds nothing of it.
  * Positions are tracked as JavaScript numbers internally, exact up to 2^53 bytes (8 PiB) of WAL.
  */
-import { crc32cRange } from '../pg/crc32c.js';
+import { crc32cRange, verifyXLogRecords } from '../pg/crc32c.js';
 import { readU16, readU32, readU64BigInt, readU64Number } from '../pg/bytes.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, formatLsn, lsn as toLsn, walFileName, type Lsn } from '../pg/lsn.js';
 import {
@@ -53,6 +53,11 @@ export interface WalDecoderOptions {
    * and makes each record out of the objects of the one before, rather than taking fresh memory.
    */
   readonly reuseMemory?: boolean;
+  /**
+   * Check the CRCs of the records of a chunk in one native call (see scanRecords) rather than one
+   * record at a time: on where strata's CRC addon is built, off otherwise. For tests and benchmarks.
+   */
+  readonly crcBatches?: boolean;
 }
 
 /** The page header fields the decoder uses (XLogPageHeaderData / XLogLongPageHeaderData). */
@@ -81,6 +86,10 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 const PAGE = XLOG_BLCKSZ;
 /** The size of the slabs that records crossing pages are reassembled in. */
 const ASSEMBLY_SLAB_BYTES = 1 << 20;
+/** How many records one native CRC call checks at most (see scanRecords). */
+const CRC_BATCH_RECORDS_MAX = 1024;
+/** Fewer records than this ahead in a chunk are checked one by one: a native call would cost more. */
+const CRC_BATCH_RECORDS_MIN = 4;
 
 function maxAlign(n: number): number {
   return n + ((8 - (n % 8)) % 8);
@@ -122,6 +131,15 @@ export class WalDecoder {
   private asmPageLeft = 0;
   private asmRemLen = 0;
 
+  // Records of `buf` whose CRCs were checked ahead, in one native call (see crcCheckedAhead).
+  private readonly crcBatches: boolean;
+  /** Pairs (offset in buf, xl_tot_len) of the records scanned ahead. */
+  private readonly crcRecords = new Int32Array(CRC_BATCH_RECORDS_MAX * 2);
+  /** How many of crcRecords, from the first, have a correct CRC; reset whenever buf changes. */
+  private crcGood = 0;
+  /** The entry of crcRecords the next record should be. */
+  private crcNext = 0;
+
   /** Records whose continuation was overwritten (XLOG_OVERWRITE_CONTRECORD), in order. */
   readonly overwrittenRecords: Lsn[] = [];
 
@@ -131,6 +149,7 @@ export class WalDecoder {
     this.systemId = options.systemId;
     this.reuseMemory = options.reuseMemory === true;
     this.recycler = this.reuseMemory ? new RecordRecycler() : undefined;
+    this.crcBatches = verifyXLogRecords !== undefined && options.crcBatches !== false;
     const start = Number(options.startLsn);
     if (!Number.isSafeInteger(start)) throw new RangeError(`Cannot decode from ${formatLsn(options.startLsn)}: strata reads WAL below 2^53`);
     if (start % PAGE !== 0 && start % 8 !== 0)
@@ -155,6 +174,10 @@ export class WalDecoder {
     // A plain Uint8Array view: a Buffer's subarray() costs several times more, once per record.
     const chunk = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
     if (this.finished) throw new Error('Cannot push WAL after finish()');
+    // Checked-ahead records are offsets into the buf being replaced (and the caller may now reuse
+    // a chunk pushed before): forget them.
+    this.crcGood = 0;
+    this.crcNext = 0;
     const chunkStart = this.bufEnd;
     const chunkEnd = chunkStart + chunk.length;
     if (this.pos >= this.bufEnd) {
@@ -286,7 +309,7 @@ export class WalDecoder {
     if (totLen <= onPage) {
       if (avail < totLen) return undefined;
       const start = this.pos;
-      this.checkCrc(buf, o, totLen, start);
+      if (!this.crcCheckedAhead(o, totLen)) this.checkCrc(buf, o, totLen, start);
       this.pos = start + maxAlign(totLen);
       return this.emit(buf, o, start, this.pos);
     }
@@ -413,6 +436,93 @@ export class WalDecoder {
     crc = crc32cRange(b, o, o + XLOG_RECORD_CRC_OFFSET, crc);
     if (crc !== readU32(b, o + XLOG_RECORD_CRC_OFFSET))
       this.fail('BAD_CRC', `incorrect resource manager data checksum in record at ${formatLsn(BigInt(at))}`, at);
+  }
+
+  /**
+   * Whether the CRC of the record at buf[o] (xl_tot_len `totLen`, all on one page) was found
+   * correct ahead. If it is not the next checked record, scans the records that follow it in buf
+   * and checks them in one native call. A record that fails (or was not scanned) is checked alone
+   * by checkCrc, which reports it as it always does: records are still handed out only once
+   * checked, and valid WAL ends at the same record with the same error.
+   */
+  private crcCheckedAhead(o: number, totLen: number): boolean {
+    if (!this.crcBatches) return false;
+    const i = this.crcNext;
+    const recs = this.crcRecords;
+    if (i < this.crcGood && recs[2 * i] === o && recs[2 * i + 1] === totLen) {
+      this.crcNext = i + 1;
+      return true;
+    }
+    const n = this.scanRecords(o);
+    this.crcNext = 0;
+    this.crcGood = 0;
+    if (n < CRC_BATCH_RECORDS_MIN) return false;
+    // scanRecords began with this record; a bad CRC among the others is found when they are reached.
+    this.crcGood = verifyXLogRecords!(this.buf, recs, n);
+    if (this.crcGood === 0) return false;
+    this.crcNext = 1;
+    return true;
+  }
+
+  /**
+   * Fills crcRecords with the records that lie whole on one page in buf, from the one at buf[o0],
+   * as far as their lengths and the page headers lead: a guess, made without the checks the records
+   * get when reached (a record is only trusted as checked when it is reached at the offset and
+   * length guessed). Records that cross pages are stepped over (their CRC is computed on their
+   * reassembled bytes); the scan stops at anything unexpected, at XLOG_SWITCH and at buf's end.
+   */
+  private scanRecords(o0: number): number {
+    const b = this.buf;
+    const recs = this.crcRecords;
+    const end = b.length;
+    const base = this.bufStart;
+    let o = o0;
+    let n = 0;
+    while (n < CRC_BATCH_RECORDS_MAX) {
+      let pageOff = (base + o) % PAGE;
+      if (pageOff === 0) {
+        if (o + SIZE_OF_XLOG_SHORT_PHD > end) break;
+        const info = readU16(b, o + 2);
+        if ((info & XLP_FIRST_IS_CONTRECORD) !== 0) break;
+        pageOff = (info & XLP_LONG_HEADER) !== 0 ? SIZE_OF_XLOG_LONG_PHD : SIZE_OF_XLOG_SHORT_PHD;
+        o += pageOff;
+      }
+      const onPage = PAGE - pageOff;
+      if (onPage < SIZE_OF_XLOG_RECORD || o + SIZE_OF_XLOG_RECORD > end) break;
+      const totLen = readU32(b, o);
+      if (totLen < SIZE_OF_XLOG_RECORD) break;
+      if (totLen > onPage) {
+        o = this.skipRecordAcrossPages(o + onPage, totLen - onPage);
+        if (o < 0) break;
+        continue;
+      }
+      if (o + totLen > end) break;
+      recs[2 * n] = o;
+      recs[2 * n + 1] = totLen;
+      n++;
+      if (b[o + 17] === RM_XLOG_ID && (b[o + 16]! & ~XLR_INFO_MASK) === XLOG_SWITCH) break;
+      o += maxAlign(totLen);
+    }
+    return n;
+  }
+
+  /**
+   * For scanRecords: where the record after one that crosses pages starts, given the page boundary
+   * `o` its continuation begins at and the bytes `left` of it; -1 if buf ends first or the page
+   * headers do not continue it.
+   */
+  private skipRecordAcrossPages(o: number, left: number): number {
+    const b = this.buf;
+    for (;;) {
+      if (o + SIZE_OF_XLOG_SHORT_PHD > b.length) return -1;
+      const info = readU16(b, o + 2);
+      if ((info & XLP_FIRST_IS_CONTRECORD) === 0 || readU32(b, o + 16) !== left) return -1;
+      const headerSize = (info & XLP_LONG_HEADER) !== 0 ? SIZE_OF_XLOG_LONG_PHD : SIZE_OF_XLOG_SHORT_PHD;
+      const piece = Math.min(left, PAGE - headerSize);
+      o += headerSize + piece;
+      left -= piece;
+      if (left === 0) return o + maxAlign(piece) - piece;
+    }
   }
 
   private failLength(at: number, got: number): never {
