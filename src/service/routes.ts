@@ -5,16 +5,21 @@
  *
  * Timelines as JSON: LSNs are `X/X` strings (DESIGN.md), ids 32 hex digits.
  *
- * An import (a data directory, or initdb's) runs importDataDirectory, which is synchronous: the
- * server answers nothing else while it copies the folder's pages into the in-memory layer (about
- * 2 s for a 750 MiB pgbench database here). Fine for a management call; a streaming import is
- * the replication receiver's job (a later issue).
+ * Imports: a running primary (`import_primary`, a connection string) is always a background job
+ * (imports.ts): the answer is 202 with the timeline and its job's state, which GET of the timeline
+ * then shows. A data directory (`import_datadir`) is a job too; the request waits for it unless
+ * `background` says not to (then 202 as well). Either way the copy hands the event loop back as it
+ * goes, so the server answers other requests, and the job's progress, meanwhile.
  */
 import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { importDataDirectory } from '../ingest/import-datadir.js';
+import { importDataDirectoryAsync } from '../ingest/import-datadir.js';
+import { parseConnInfo, redact } from '../ingest/replication/conninfo.js';
+import { checkSlotName } from '../ingest/replication/connection.js';
+import { ReplicationError } from '../ingest/replication/errors.js';
+import { MAX_RATE_KB_PER_S_MAX, MAX_RATE_KB_PER_S_MIN } from '../ingest/replication/base-backup.js';
 import { formatLsn, LsnParseError, parseLsn, type Lsn } from '../pg/lsn.js';
 import { writeBaseBackup } from './basebackup.js';
 import { RepositoryError } from '../repository/errors.js';
@@ -25,6 +30,7 @@ import type { Repository } from '../repository/repository.js';
 import { DEFAULT_TENANT_CONFIG, type Tenant, type TenantConfig } from '../repository/tenant.js';
 import type { Timeline } from '../repository/timeline.js';
 import { ServiceError } from './errors.js';
+import type { Imports } from './imports.js';
 
 /** What the routes use of the server. */
 export interface ApiContext {
@@ -40,6 +46,8 @@ export interface ApiContext {
   follow(tenantId: string, timeline: Timeline, target: FollowTarget): Promise<Record<string, unknown>>;
   /** Stop following, once the timeline has WAL up to `waitLsn` (if given). */
   unfollow(tenantId: string, timeline: Timeline, waitLsn: Lsn | undefined): Promise<Record<string, unknown>>;
+  /** Imports as jobs with progress (imports.ts). */
+  readonly imports: Pick<Imports, 'startPrimary' | 'importDatadir' | 'state'>;
 }
 
 export interface FollowTarget {
@@ -80,6 +88,8 @@ export interface Route {
   readonly body?: Readonly<Record<string, FieldSpec>>;
   readonly query?: Readonly<Record<string, FieldSpec>>;
   readonly handler: (r: RouteRequest) => Promise<RouteResult> | RouteResult;
+  /** Some requests answer 202 (a job started): what that means, for the OpenAPI document. */
+  readonly accepted?: string;
 }
 
 const INITDB_TIMEOUT_MS = 120_000;
@@ -132,7 +142,9 @@ function optionalString(o: Record<string, unknown>, k: string): string | undefin
 
 // ---- JSON views ----
 
-function timelineJson(t: Timeline, tenantId: string): Record<string, unknown> {
+/** A timeline as JSON; with `imports`, an imported one also shows its import job's state (`import`). */
+function timelineJson(t: Timeline, tenantId: string, imports?: ApiContext['imports']): Record<string, unknown> {
+  const job = imports?.state(tenantId, t);
   return {
     tenant_id: tenantId,
     timeline_id: t.id,
@@ -144,6 +156,7 @@ function timelineJson(t: Timeline, tenantId: string): Record<string, unknown> {
     layers: t.layers.length,
     in_memory_bytes: t.inMemoryBytes,
     created_at: t.createdAt,
+    ...(job !== undefined ? { import: job } : {}),
   };
 }
 
@@ -152,10 +165,10 @@ function tenantJson(t: Tenant): Record<string, unknown> {
 }
 
 /** Timelines as a forest: each with its children and the LSN they branch at. */
-function timelineTree(tenant: Tenant): unknown[] {
+function timelineTree(tenant: Tenant, imports: ApiContext['imports']): unknown[] {
   const all = tenant.list();
   const node = (t: Timeline): Record<string, unknown> => ({
-    ...timelineJson(t, tenant.id),
+    ...timelineJson(t, tenant.id, imports),
     children: all.filter((c) => c.ancestor === t).map((c) => ({ branch_lsn: formatLsn(BigInt(c.ancestorLsn)), ...node(c) })),
   });
   return all.filter((t) => t.ancestor === undefined).map(node);
@@ -212,14 +225,23 @@ function postgresIds(): [number, number] {
   return [Number(uid), Number(gid)];
 }
 
-async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<string, unknown>): Promise<Timeline> {
+/** A created timeline, and its import job's state when the import goes on in the background (202). */
+interface Created {
+  readonly t: Timeline;
+  readonly job?: Record<string, unknown>;
+}
+
+async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<string, unknown>): Promise<Created> {
   const newId = optionalString(body, 'new_timeline_id');
   if (newId !== undefined) id('new_timeline_id', newId);
   const ancestor = optionalString(body, 'ancestor_timeline_id');
   const importDir = optionalString(body, 'import_datadir');
+  const importPrimary = optionalString(body, 'import_primary');
   const initdb = body['initdb'] === true;
-  const modes = [ancestor !== undefined, importDir !== undefined, initdb].filter(Boolean).length;
-  if (modes > 1) throw bad('Cannot create a timeline: give at most one of ancestor_timeline_id, import_datadir and initdb');
+  const modes = [ancestor !== undefined, importDir !== undefined, importPrimary !== undefined, initdb].filter(Boolean).length;
+  if (modes > 1) throw bad('Cannot create a timeline: give at most one of ancestor_timeline_id, import_datadir, import_primary and initdb');
+  if (importPrimary === undefined) for (const k of ['slot', 'max_rate_kb_per_s']) if (body[k] != null) throw bad(`Cannot use ${k} without import_primary`);
+  if (importDir === undefined && importPrimary === undefined && body['background'] != null) throw bad('Cannot use background without import_datadir or import_primary');
   if (ancestor !== undefined) {
     id('ancestor_timeline_id', ancestor);
     if (body['ancestor_lsn'] != null && body['ancestor_timestamp'] != null) throw bad('Cannot branch: give ancestor_lsn or ancestor_timestamp, not both');
@@ -231,9 +253,10 @@ async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<stri
       if (found.kind === 'past') throw bad(`Cannot branch timeline ${ancestor} at ${ts}: it is before the oldest sample of the timeline's history (${formatLsn(found.lsn)})`);
       at = found.lsn;
     }
-    return tenant.branch(ancestor, at, newId);
+    return { t: tenant.branch(ancestor, at, newId) };
   }
   for (const k of ['ancestor_lsn', 'ancestor_timestamp']) if (body[k] != null) throw bad(`Cannot use ${k} without ancestor_timeline_id`);
+  if (importPrimary !== undefined) return startPrimaryImport(ctx, tenant, body, importPrimary, newId);
   if (importDir !== undefined || initdb) {
     if (body['start_lsn'] != null) throw bad('Cannot use start_lsn with import_datadir or initdb: the data directory\'s checkpoint says where the timeline starts');
     let dir: string;
@@ -248,11 +271,15 @@ async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<stri
       dir = join(cleanup, 'data');
     }
     const t = tenant.createTimeline(newId);
+    if (importDir !== undefined && body['background'] === true) return { t, job: await ctx.imports.importDatadir(tenant.id, t, importDir, true) };
     try {
-      const imported = importDataDirectory(t, dir);
-      ctx.onImported(tenant.id, imported.control);
-      await t.flush();
-      return t;
+      if (importDir !== undefined) await ctx.imports.importDatadir(tenant.id, t, importDir, false);
+      else {
+        const imported = await importDataDirectoryAsync(t, dir);
+        ctx.onImported(tenant.id, imported.control);
+        await t.flush();
+      }
+      return { t };
     } catch (e) {
       await tenant.deleteTimeline(t.id).catch(() => undefined);
       // The folder is the caller's: a pg_control that does not parse or a file that cannot be read is its fault.
@@ -264,7 +291,34 @@ async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<stri
     }
   }
   const start = body['start_lsn'] == null ? undefined : lsnParam('start_lsn', body['start_lsn']);
-  return tenant.createTimeline(newId, start);
+  return { t: tenant.createTimeline(newId, start) };
+}
+
+/** `import_primary`: checks what can be checked before the 202 (the connection string, slot, rate), then starts the job. */
+function startPrimaryImport(ctx: ApiContext, tenant: Tenant, body: Record<string, unknown>, conninfo: string, newId: string | undefined): Created {
+  if (body['start_lsn'] != null) throw bad("Cannot use start_lsn with import_primary: the base backup's start says where the timeline starts");
+  if (body['background'] === false) throw bad('Cannot import a primary in the foreground: it is always a background job (GET the timeline for its state)');
+  let conn;
+  try {
+    conn = parseConnInfo(conninfo);
+  } catch (e) {
+    if (e instanceof ReplicationError) throw bad(e.message);
+    throw e;
+  }
+  const rate = body['max_rate_kb_per_s'];
+  if (typeof rate === 'number' && (rate < MAX_RATE_KB_PER_S_MIN || rate > MAX_RATE_KB_PER_S_MAX))
+    throw bad(`Cannot use max_rate_kb_per_s ${rate}: it must be from ${MAX_RATE_KB_PER_S_MIN} to ${MAX_RATE_KB_PER_S_MAX} kB/s (PostgreSQL's MAX_RATE bounds)`);
+  const t = tenant.createTimeline(newId);
+  const slot = optionalString(body, 'slot') ?? `strata_${t.id}`;
+  try {
+    checkSlotName(slot);
+  } catch (e) {
+    void tenant.deleteTimeline(t.id).catch(() => undefined);
+    if (e instanceof ReplicationError) throw bad(e.message);
+    throw e;
+  }
+  const job = ctx.imports.startPrimary(tenant.id, t, conn, redact(conninfo), { slot, ...(typeof rate === 'number' ? { maxRateKbPerS: rate } : {}) });
+  return { t, job };
 }
 
 function tenantConfig(v: unknown): Partial<TenantConfig> {
@@ -333,14 +387,15 @@ export const ROUTES: readonly Route[] = [
       const tenant = r.ctx.repository.tenant(id('tenant_id', r.params['tenant_id'] as string));
       const tree = r.query.get('tree');
       if (tree !== null && tree !== 'true' && tree !== 'false') throw bad(`Cannot read query parameter tree: expected true or false, received ${JSON.stringify(tree.slice(0, 16))}`);
-      return { status: 200, json: tree === 'true' ? timelineTree(tenant) : tenant.list().map((t) => timelineJson(t, tenant.id)) };
+      return { status: 200, json: tree === 'true' ? timelineTree(tenant, r.ctx.imports) : tenant.list().map((t) => timelineJson(t, tenant.id, r.ctx.imports)) };
     },
   },
   {
     method: 'POST',
     path: '/v1/tenant/{tenant_id}/timeline',
     scope: 'tenant',
-    summary: 'Create a timeline: empty, by importing a stopped data directory, by initdb, or as a branch at an LSN or timestamp',
+    summary: 'Create a timeline: empty, by importing a stopped data directory or a running primary, by initdb, or as a branch at an LSN or timestamp',
+    accepted: 'import_primary, or import_datadir with background: the timeline exists and its import runs on; GET the timeline for the import\'s state (its "import" field)',
     body: {
       new_timeline_id: { type: 'string', description: '32 hex digits; made up when absent' },
       start_lsn: { type: 'string', description: 'Empty timeline: its history starts above this LSN' },
@@ -348,15 +403,32 @@ export const ROUTES: readonly Route[] = [
       ancestor_lsn: { type: 'string', description: "Branch point (default: the ancestor's last record LSN)" },
       ancestor_timestamp: { type: 'string', description: 'Branch at the newest LSN reached at or before this ISO 8601 time' },
       import_datadir: { type: 'string', description: "Absolute path of a cleanly stopped PostgreSQL 15 data directory on the page server's host" },
+      import_primary: {
+        type: 'string',
+        description: 'Connection string (host=... port=... user=... password=..., or postgresql://user:password@host:port) of a running PostgreSQL 15 primary, reached from the page server, as a role with REPLICATION: a base backup is imported, then the primary is followed (202, a background job)',
+      },
+      slot: { type: 'string', description: 'With import_primary: the physical replication slot on the primary (default strata_<timeline id>; made if missing)' },
+      max_rate_kb_per_s: { type: 'integer', description: `With import_primary: throttle the base backup to this many kB/s (${MAX_RATE_KB_PER_S_MIN}-${MAX_RATE_KB_PER_S_MAX})` },
+      background: { type: 'boolean', description: 'With import_datadir: answer 202 at once and run the import as a job (import_primary always does)' },
       initdb: { type: 'boolean', description: 'Run initdb into a temporary folder and import it' },
     },
     handler: async (r) => {
       const tenant = r.ctx.repository.tenant(id('tenant_id', r.params['tenant_id'] as string));
-      const t = await createTimeline(r.ctx, tenant, checkedBody(r.body, ROUTE_BODIES.createTimeline));
-      return { status: 201, json: timelineJson(t, tenant.id) };
+      const created = await createTimeline(r.ctx, tenant, checkedBody(r.body, ROUTE_BODIES.createTimeline));
+      if (created.job !== undefined) return { status: 202, json: { ...timelineJson(created.t, tenant.id), import: created.job } };
+      return { status: 201, json: timelineJson(created.t, tenant.id) };
     },
   },
-  { method: 'GET', path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}', scope: 'tenant', summary: 'Get a timeline', handler: (r) => ({ status: 200, json: timelineJson(timelineOf(r).t, r.params['tenant_id'] as string) }) },
+  {
+    method: 'GET',
+    path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}',
+    scope: 'tenant',
+    summary: 'Get a timeline (an imported one with its import job: phase base_backup, copying, following, done or failed; bytes; LSNs; readable; error)',
+    handler: (r) => {
+      const { tenant, t } = timelineOf(r);
+      return { status: 200, json: timelineJson(t, tenant.id, r.ctx.imports) };
+    },
+  },
   {
     method: 'DELETE',
     path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}',
@@ -529,6 +601,7 @@ export function buildOpenApi(): Record<string, unknown> {
       'x-strata-scope': r.scope,
       responses: {
         [r.method === 'POST' ? '201' : '200']: { description: 'OK', content: r.path === '/metrics' ? { 'text/plain': {} } : { 'application/json': {} } },
+        ...(r.accepted !== undefined ? { '202': { description: `Accepted: ${r.accepted}`, content: { 'application/json': {} } } } : {}),
         '4XX': { description: 'A bad request: what was wrong', content: { 'application/json': { schema: errorRef } } },
         '5XX': { description: 'A server failure', content: { 'application/json': { schema: errorRef } } },
       },
