@@ -322,7 +322,7 @@ describe('HTTP API imports as background jobs', { timeout: 300_000 }, () => {
       const seen = await poll(srv, `/v1/tenant/${tid}/timeline/${str(refused.json, 'timeline_id')}`, (s) => at(s, 'import', 'phase') === 'failed', 30_000);
       const error = at(seen.at(-1), 'import', 'error');
       assert.equal(at(error, 'code'), 'CONNECT_FAILED');
-      assert.match(str(error, 'message'), new RegExp(`Cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*; check: check that PostgreSQL runs at that host and port`));
+      assert.match(str(error, 'message'), new RegExp(`Cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*; check that PostgreSQL runs at that host and port`));
       assert.doesNotMatch(str(error, 'message'), /\n/, 'one line');
 
       // A server stopped in the middle of a base backup (32 kB/s: it cannot finish first).

@@ -294,5 +294,5 @@ export function withAdvice(e: unknown): string {
   else if (/max_wal_senders|number of requested standby connections/.test(text)) advice = 'raise max_wal_senders on the primary (it needs a restart)';
   else if (/max_replication_slots|replication slots are in use/.test(text)) advice = 'raise max_replication_slots on the primary, or drop a slot it does not need';
   else if (/wal_level/.test(text)) advice = 'set wal_level = replica on the primary (it needs a restart)';
-  return advice === undefined ? message : `${message}; check: ${advice}`;
+  return advice === undefined ? message : `${message}; ${advice}`;
 }
