@@ -135,6 +135,15 @@ export class Followers {
     return { tenant_id: tenantId, timeline_id: timeline.id, was_following: was, last_record_lsn: formatLsn(timeline.lastRecordLsn) };
   }
 
+  /** Stops following a timeline that is being deleted, and removes its WAL log. */
+  async forget(tenantId: string, timelineId: string): Promise<void> {
+    const key = this.key(tenantId, timelineId);
+    if (!this.active.has(key)) return;
+    await this.stop(key);
+    this.save();
+    rmSync(this.logDir(tenantId, timelineId), { recursive: true, force: true });
+  }
+
   private async stop(key: string): Promise<void> {
     const a = this.active.get(key);
     if (a === undefined) return;

@@ -196,6 +196,9 @@ describe('HTTP API endpoints', { timeout: 300_000 }, () => {
       }
     }
     assert.equal(operations, ROUTES.length);
+    const create = at(doc.paths, '/v1/tenant/{tenant_id}/timeline', 'post');
+    assert.match(str(create, 'responses', '202', 'description'), /import_primary/, 'the 202 of a background import is documented');
+    assert.equal(at(create, 'requestBody', 'content', 'application/json', 'schema', 'properties', 'import_primary', 'type'), 'string');
   });
 
   test('metrics: the text follows the exposition format, histograms are cumulative, and requests are counted', async () => {
@@ -304,6 +307,12 @@ describe('HTTP API imports as background jobs', { timeout: 300_000 }, () => {
       assert.equal(at(again.json, 'import', 'phase'), 'following');
       assert.equal(at(again.json, 'import', 'following'), `127.0.0.1:${primary.port}`);
       assert.equal(at(again.json, 'import', 'readable'), true);
+
+      // Deleted: it stops following, and the slot the import made on the primary goes with it.
+      const deleted = await call(srv, 'DELETE', path);
+      assert.equal(deleted.status, 200, deleted.text);
+      assert.match(str(deleted.json, 'slot'), new RegExp(`the slot "strata_${tl}" it created on 127\\.0\\.0\\.1:\\d+ was dropped`));
+      assert.equal(await primary.query(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'strata_${tl}'`), '0');
     } finally {
       await srv.stop(false);
       await primary.destroy();

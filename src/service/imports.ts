@@ -203,6 +203,24 @@ export class Imports {
     return this.view(job, t);
   }
 
+  /**
+   * Before a timeline is deleted: stops following (whatever it followed), and drops the slot an
+   * import from a primary made there, so that the primary does not keep WAL for nobody. A base
+   * backup still under way fails by itself as the timeline shuts down, and drops its slot then.
+   * Says what became of the slot, if there was one.
+   */
+  async release(tenantId: string, timelineId: string): Promise<string | undefined> {
+    await this.followers.forget(tenantId, timelineId);
+    const key = this.key(tenantId, timelineId);
+    const job = this.jobs.get(key);
+    if (job === undefined) return undefined;
+    if (job.phase === 'base_backup' || job.phase === 'copying') return undefined;
+    this.jobs.delete(key);
+    this.save();
+    if (job.kind !== 'primary' || !job.slotCreated || job.connect === undefined || job.slot === undefined || job.phase === 'failed') return undefined;
+    return dropSlot(job.connect, job.slot).then((note) => note.replace(/^; /, ''));
+  }
+
   /** The import state GET of a timeline shows, or undefined when it was not imported by a job. */
   state(tenantId: string, t: Timeline): Record<string, unknown> | undefined {
     const job = this.jobs.get(this.key(tenantId, t.id));

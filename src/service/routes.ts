@@ -16,7 +16,7 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } fr
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { importDataDirectoryAsync } from '../ingest/import-datadir.js';
-import { parseConnInfo, redact } from '../ingest/replication/conninfo.js';
+import { parseConnInfo, redact, type ConnInfo } from '../ingest/replication/conninfo.js';
 import { checkSlotName } from '../ingest/replication/connection.js';
 import { ReplicationError } from '../ingest/replication/errors.js';
 import { MAX_RATE_KB_PER_S_MAX, MAX_RATE_KB_PER_S_MIN } from '../ingest/replication/base-backup.js';
@@ -47,7 +47,7 @@ export interface ApiContext {
   /** Stop following, once the timeline has WAL up to `waitLsn` (if given). */
   unfollow(tenantId: string, timeline: Timeline, waitLsn: Lsn | undefined): Promise<Record<string, unknown>>;
   /** Imports as jobs with progress (imports.ts). */
-  readonly imports: Pick<Imports, 'startPrimary' | 'importDatadir' | 'state'>;
+  readonly imports: Pick<Imports, 'startPrimary' | 'importDatadir' | 'state' | 'release'>;
 }
 
 export interface FollowTarget {
@@ -298,9 +298,11 @@ async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<stri
 function startPrimaryImport(ctx: ApiContext, tenant: Tenant, body: Record<string, unknown>, conninfo: string, newId: string | undefined): Created {
   if (body['start_lsn'] != null) throw bad("Cannot use start_lsn with import_primary: the base backup's start says where the timeline starts");
   if (body['background'] === false) throw bad('Cannot import a primary in the foreground: it is always a background job (GET the timeline for its state)');
-  let conn;
+  let conn: ConnInfo;
+  const given = optionalString(body, 'slot');
   try {
     conn = parseConnInfo(conninfo);
+    if (given !== undefined) checkSlotName(given);
   } catch (e) {
     if (e instanceof ReplicationError) throw bad(e.message);
     throw e;
@@ -309,14 +311,8 @@ function startPrimaryImport(ctx: ApiContext, tenant: Tenant, body: Record<string
   if (typeof rate === 'number' && (rate < MAX_RATE_KB_PER_S_MIN || rate > MAX_RATE_KB_PER_S_MAX))
     throw bad(`Cannot use max_rate_kb_per_s ${rate}: it must be from ${MAX_RATE_KB_PER_S_MIN} to ${MAX_RATE_KB_PER_S_MAX} kB/s (PostgreSQL's MAX_RATE bounds)`);
   const t = tenant.createTimeline(newId);
-  const slot = optionalString(body, 'slot') ?? `strata_${t.id}`;
-  try {
-    checkSlotName(slot);
-  } catch (e) {
-    void tenant.deleteTimeline(t.id).catch(() => undefined);
-    if (e instanceof ReplicationError) throw bad(e.message);
-    throw e;
-  }
+  // One slot per timeline: two imports from one primary do not share one.
+  const slot = given ?? `strata_${t.id}`;
   const job = ctx.imports.startPrimary(tenant.id, t, conn, redact(conninfo), { slot, ...(typeof rate === 'number' ? { maxRateKbPerS: rate } : {}) });
   return { t, job };
 }
@@ -433,11 +429,13 @@ export const ROUTES: readonly Route[] = [
     method: 'DELETE',
     path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}',
     scope: 'tenant',
-    summary: 'Delete a timeline that has no branches',
+    summary: 'Delete a timeline that has no branches (it stops following; the slot an import from a primary made there is dropped)',
     handler: async (r) => {
       const { tenant, t } = timelineOf(r);
+      // One with branches stays as it is, following included: deleteTimeline refuses it.
+      const slot = tenant.list().some((c) => c.ancestor === t) ? undefined : await r.ctx.imports.release(tenant.id, t.id);
       await tenant.deleteTimeline(t.id);
-      return { status: 200, json: { timeline_id: t.id, deleted: true } };
+      return { status: 200, json: { timeline_id: t.id, deleted: true, ...(slot !== undefined ? { slot } : {}) } };
     },
   },
   {
