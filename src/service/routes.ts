@@ -11,26 +11,21 @@
  * `background` says not to (then 202 as well). Either way the copy hands the event loop back as it
  * goes, so the server answers other requests, and the job's progress, meanwhile.
  */
-import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
-import { importDataDirectoryAsync } from '../ingest/import-datadir.js';
-import { parseConnInfo, redact, type ConnInfo } from '../ingest/replication/conninfo.js';
-import { checkSlotName } from '../ingest/replication/connection.js';
-import { ReplicationError } from '../ingest/replication/errors.js';
 import { MAX_RATE_KB_PER_S_MAX, MAX_RATE_KB_PER_S_MIN } from '../ingest/replication/base-backup.js';
-import { formatLsn, LsnParseError, parseLsn, type Lsn } from '../pg/lsn.js';
+import { formatLsn, type Lsn } from '../pg/lsn.js';
 import { writeBaseBackup } from './basebackup.js';
 import { RepositoryError } from '../repository/errors.js';
-import { ControlFileError, type ControlFile } from '../pg/control.js';
+import type { ControlFile } from '../pg/control.js';
 import { compact } from '../repository/compaction.js';
 import { gc } from '../repository/gc.js';
 import type { Repository } from '../repository/repository.js';
 import { DEFAULT_TENANT_CONFIG, type Tenant, type TenantConfig } from '../repository/tenant.js';
 import type { Timeline } from '../repository/timeline.js';
-import { ServiceError } from './errors.js';
 import type { Imports } from './imports.js';
+import { bad, id, lsnParam, optionalString, timestampParam } from './request-params.js';
+import { createTimeline, lsnByTimestamp } from './timeline-create.js';
+
+export { lsnByTimestamp };
 
 /** What the routes use of the server. */
 export interface ApiContext {
@@ -92,34 +87,6 @@ export interface Route {
   readonly accepted?: string;
 }
 
-const INITDB_TIMEOUT_MS = 120_000;
-const ID = /^[0-9a-f]{32}$/;
-
-function bad(message: string): ServiceError {
-  return new ServiceError('BAD_REQUEST', message);
-}
-
-function id(what: string, value: string): string {
-  if (!ID.test(value)) throw bad(`Cannot use ${what} ${JSON.stringify(value.slice(0, 64))}: an id is 32 lowercase hex digits`);
-  return value;
-}
-
-function lsnParam(what: string, value: unknown): Lsn {
-  if (typeof value !== 'string') throw bad(`Cannot read ${what}: an LSN is a string like "0/16B3748", received ${JSON.stringify(value)}`);
-  try {
-    return parseLsn(value);
-  } catch (e) {
-    if (e instanceof LsnParseError) throw bad(`Cannot read ${what}: ${e.message}`);
-    throw e;
-  }
-}
-
-function timestampParam(what: string, value: string): number {
-  const ms = Date.parse(value);
-  if (!Number.isFinite(ms)) throw bad(`Cannot read ${what}: expected an ISO 8601 timestamp like 2024-01-02T03:04:05Z, received ${JSON.stringify(value.slice(0, 64))}`);
-  return ms;
-}
-
 /** The body as an object whose fields match `spec`; a missing body is `{}`. */
 function checkedBody(body: unknown, spec: Readonly<Record<string, FieldSpec>>): Record<string, unknown> {
   if (body === undefined) return {};
@@ -133,11 +100,6 @@ function checkedBody(body: unknown, spec: Readonly<Record<string, FieldSpec>>): 
     if (!ok) throw bad(`Cannot read field ${JSON.stringify(k)}: expected ${f.type}, received ${JSON.stringify(v)}`);
   }
   return o;
-}
-
-function optionalString(o: Record<string, unknown>, k: string): string | undefined {
-  const v = o[k];
-  return v === undefined || v === null ? undefined : (v as string);
 }
 
 // ---- JSON views ----
@@ -172,149 +134,6 @@ function timelineTree(tenant: Tenant, imports: ApiContext['imports']): unknown[]
     children: all.filter((c) => c.ancestor === t).map((c) => ({ branch_lsn: formatLsn(BigInt(c.ancestorLsn)), ...node(c) })),
   });
   return all.filter((t) => t.ancestor === undefined).map(node);
-}
-
-/**
- * LSN by timestamp: the newest (LSN, time) sample at or before `ms` (Timeline.samples keeps one per
- * second). "past": the timestamp is before every sample, and the LSN is the oldest one known.
- */
-export function lsnByTimestamp(t: Timeline, ms: number): { lsn: Lsn; kind: 'present' | 'past' } {
-  const found = t.lsnReachedBy(ms);
-  if (found !== undefined) return { lsn: BigInt(found) as Lsn, kind: 'present' };
-  const first = t.samples[0];
-  if (first === undefined) throw new ServiceError('NOT_FOUND', `Cannot find an LSN by timestamp on timeline ${t.id}: it has no (LSN, time) samples yet (no WAL was ingested since it was created)`);
-  return { lsn: BigInt(first[0]) as Lsn, kind: 'past' };
-}
-
-// ---- timeline creation ----
-
-/** initdb into a fresh temporary folder (as the postgres user when this process is root: initdb refuses root). */
-async function runInitdb(pgBinDir: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'strata-initdb-'));
-  const data = join(dir, 'data');
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (root) chownSync(dir, ...postgresIds());
-  const args = ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'];
-  const [file, argv] = root ? ['runuser', ['-u', 'postgres', '--', join(pgBinDir, 'initdb'), ...args]] : [join(pgBinDir, 'initdb'), args];
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), INITDB_TIMEOUT_MS);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new ServiceError('INTERNAL', `Cannot run initdb from ${pgBinDir}: ${e.message}`));
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new ServiceError('INTERNAL', `Cannot make a timeline by initdb: initdb exited with ${code ?? signal}: ${stderr.trim()}`));
-    });
-  }).catch((e: unknown) => {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  });
-  return dir;
-}
-
-function postgresIds(): [number, number] {
-  // /etc/passwd: name:x:uid:gid:...
-  const line = (existsSync('/etc/passwd') ? readFileSync('/etc/passwd', 'utf8') : '').split('\n').find((l) => l.startsWith('postgres:'));
-  if (line === undefined) throw new ServiceError('INTERNAL', 'Cannot run initdb as root: there is no postgres user');
-  const [, , uid, gid] = line.split(':');
-  return [Number(uid), Number(gid)];
-}
-
-/** A created timeline, and its import job's state when the import goes on in the background (202). */
-interface Created {
-  readonly t: Timeline;
-  readonly job?: Record<string, unknown>;
-}
-
-async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<string, unknown>): Promise<Created> {
-  const newId = optionalString(body, 'new_timeline_id');
-  if (newId !== undefined) id('new_timeline_id', newId);
-  const ancestor = optionalString(body, 'ancestor_timeline_id');
-  const importDir = optionalString(body, 'import_datadir');
-  const importPrimary = optionalString(body, 'import_primary');
-  const initdb = body['initdb'] === true;
-  const modes = [ancestor !== undefined, importDir !== undefined, importPrimary !== undefined, initdb].filter(Boolean).length;
-  if (modes > 1) throw bad('Cannot create a timeline: give at most one of ancestor_timeline_id, import_datadir, import_primary and initdb');
-  if (importPrimary === undefined) for (const k of ['slot', 'max_rate_kb_per_s']) if (body[k] != null) throw bad(`Cannot use ${k} without import_primary`);
-  if (importDir === undefined && importPrimary === undefined && body['background'] != null) throw bad('Cannot use background without import_datadir or import_primary');
-  if (ancestor !== undefined) {
-    id('ancestor_timeline_id', ancestor);
-    if (body['ancestor_lsn'] != null && body['ancestor_timestamp'] != null) throw bad('Cannot branch: give ancestor_lsn or ancestor_timestamp, not both');
-    let at: Lsn | undefined;
-    if (body['ancestor_lsn'] != null) at = lsnParam('ancestor_lsn', body['ancestor_lsn']);
-    const ts = optionalString(body, 'ancestor_timestamp');
-    if (ts !== undefined) {
-      const found = lsnByTimestamp(tenant.timeline(ancestor), timestampParam('ancestor_timestamp', ts));
-      if (found.kind === 'past') throw bad(`Cannot branch timeline ${ancestor} at ${ts}: it is before the oldest sample of the timeline's history (${formatLsn(found.lsn)})`);
-      at = found.lsn;
-    }
-    return { t: tenant.branch(ancestor, at, newId) };
-  }
-  for (const k of ['ancestor_lsn', 'ancestor_timestamp']) if (body[k] != null) throw bad(`Cannot use ${k} without ancestor_timeline_id`);
-  if (importPrimary !== undefined) return startPrimaryImport(ctx, tenant, body, importPrimary, newId);
-  if (importDir !== undefined || initdb) {
-    if (body['start_lsn'] != null) throw bad('Cannot use start_lsn with import_datadir or initdb: the data directory\'s checkpoint says where the timeline starts');
-    let dir: string;
-    let cleanup: string | undefined;
-    if (importDir !== undefined) {
-      if (!isAbsolute(importDir)) throw bad(`Cannot import ${JSON.stringify(importDir)}: give an absolute path on the page server's host`);
-      if (!existsSync(importDir) || !statSync(importDir).isDirectory()) throw bad(`Cannot import ${importDir}: it is not a folder`);
-      if (!existsSync(join(importDir, 'global', 'pg_control'))) throw bad(`Cannot import ${importDir}: it is not a PostgreSQL data directory (it has no global/pg_control)`);
-      dir = importDir;
-    } else {
-      cleanup = await runInitdb(ctx.pgBinDir);
-      dir = join(cleanup, 'data');
-    }
-    const t = tenant.createTimeline(newId);
-    if (importDir !== undefined && body['background'] === true) return { t, job: await ctx.imports.importDatadir(tenant.id, t, importDir, true) };
-    try {
-      if (importDir !== undefined) await ctx.imports.importDatadir(tenant.id, t, importDir, false);
-      else {
-        const imported = await importDataDirectoryAsync(t, dir);
-        ctx.onImported(tenant.id, imported.control);
-        await t.flush();
-      }
-      return { t };
-    } catch (e) {
-      await tenant.deleteTimeline(t.id).catch(() => undefined);
-      // The folder is the caller's: a pg_control that does not parse or a file that cannot be read is its fault.
-      if (e instanceof ControlFileError) throw bad(`Cannot import ${dir}: ${e.message}`);
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'EACCES') throw bad(`Cannot import ${dir}: ${(e as Error).message}`);
-      throw e;
-    } finally {
-      if (cleanup !== undefined) rmSync(cleanup, { recursive: true, force: true });
-    }
-  }
-  const start = body['start_lsn'] == null ? undefined : lsnParam('start_lsn', body['start_lsn']);
-  return { t: tenant.createTimeline(newId, start) };
-}
-
-/** `import_primary`: checks what can be checked before the 202 (the connection string, slot, rate), then starts the job. */
-function startPrimaryImport(ctx: ApiContext, tenant: Tenant, body: Record<string, unknown>, conninfo: string, newId: string | undefined): Created {
-  if (body['start_lsn'] != null) throw bad("Cannot use start_lsn with import_primary: the base backup's start says where the timeline starts");
-  if (body['background'] === false) throw bad('Cannot import a primary in the foreground: it is always a background job (GET the timeline for its state)');
-  let conn: ConnInfo;
-  const given = optionalString(body, 'slot');
-  try {
-    conn = parseConnInfo(conninfo);
-    if (given !== undefined) checkSlotName(given);
-  } catch (e) {
-    if (e instanceof ReplicationError) throw bad(e.message);
-    throw e;
-  }
-  const rate = body['max_rate_kb_per_s'];
-  if (typeof rate === 'number' && (rate < MAX_RATE_KB_PER_S_MIN || rate > MAX_RATE_KB_PER_S_MAX))
-    throw bad(`Cannot use max_rate_kb_per_s ${rate}: it must be from ${MAX_RATE_KB_PER_S_MIN} to ${MAX_RATE_KB_PER_S_MAX} kB/s (PostgreSQL's MAX_RATE bounds)`);
-  const t = tenant.createTimeline(newId);
-  // One slot per timeline: two imports from one primary do not share one.
-  const slot = given ?? `strata_${t.id}`;
-  const job = ctx.imports.startPrimary(tenant.id, t, conn, redact(conninfo), { slot, ...(typeof rate === 'number' ? { maxRateKbPerS: rate } : {}) });
-  return { t, job };
 }
 
 function tenantConfig(v: unknown): Partial<TenantConfig> {
