@@ -334,6 +334,12 @@ describe('HTTP API imports as background jobs', { timeout: 300_000 }, () => {
       assert.match(str(error, 'message'), new RegExp(`Cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*; check that PostgreSQL runs at that host and port`));
       assert.doesNotMatch(str(error, 'message'), /\n/, 'one line');
 
+      // A role without REPLICATION: the primary's refusal, and what to do about it.
+      await primary.query('CREATE ROLE nobody LOGIN');
+      const role = await call(srv, 'POST', `/v1/tenant/${tid}/timeline`, { body: { import_primary: `host=127.0.0.1 port=${primary.port} user=nobody` } });
+      const roleSeen = await poll(srv, `/v1/tenant/${tid}/timeline/${str(role.json, 'timeline_id')}`, (s) => at(s, 'import', 'phase') === 'failed', 30_000);
+      assert.match(str(roleSeen.at(-1), 'import', 'error', 'message'), /must be superuser or replication role to start walsender.*; connect as a role with REPLICATION \(ALTER ROLE <user> REPLICATION\)$/);
+
       // A server stopped in the middle of a base backup (32 kB/s: it cannot finish first).
       await primary.pgbench(['-i', '-s', '1', '-q']);
       const slow = await call(srv, 'POST', `/v1/tenant/${tid}/timeline`, { body: { import_primary: `host=127.0.0.1 port=${primary.port}`, max_rate_kb_per_s: 32, slot: 'strata_slow' } });
