@@ -5,10 +5,14 @@
  * saying what went wrong and what to do, with exit code 1 (2 for a usage error).
  */
 import type { Command } from 'commander';
-import { writeFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { ApiClient, type TimelineNode } from '../control/api-client.js';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiClient, type ImportState, type TimelineInfo, type TimelineNode } from '../control/api-client.js';
+import { Progress } from '../control/progress.js';
+import { looksLikeConnInfo, parseConnInfo, redact } from '../ingest/replication/conninfo.js';
+import { ReplicationError } from '../ingest/replication/errors.js';
 import { Endpoints } from '../control/endpoints.js';
 import { pageServerPid, startPageServer, stopPageServer } from '../control/pageserver.js';
 import { ControlError, WorkDir, workDirOf } from '../control/workdir.js';
@@ -37,6 +41,67 @@ export function parseWhen(text: string, now = Date.now()): string {
   const t = Date.parse(text);
   if (Number.isNaN(t)) throw new ControlError('BAD_ARGUMENT', `Cannot read ${JSON.stringify(text)} as a time: give an LSN (0/16B3748), a timestamp (2026-11-22T10:00:00Z) or a relative time (-5min)`);
   return new Date(t).toISOString();
+}
+
+const IMPORT_POLL_MS = 300;
+
+/**
+ * What `timeline import` was given: an existing folder is a data directory (checked first: a
+ * folder may be named host=x), a connection string (key=value or postgresql://) a primary.
+ */
+export function importBody(source: string, o: { slot?: string; maxRate?: string }): Record<string, unknown> {
+  if (existsSync(source) && statSync(source).isDirectory()) {
+    if (o.slot !== undefined || o.maxRate !== undefined) throw new ControlError('BAD_ARGUMENT', `Cannot use --slot or --max-rate with a data directory (${source}): they are for a running primary`);
+    return { import_datadir: resolve(source), background: true };
+  }
+  if (!looksLikeConnInfo(source))
+    throw new ControlError('BAD_ARGUMENT', `Cannot import ${JSON.stringify(source)}: it is neither a folder here nor a connection string (host=... port=... user=..., or postgresql://user@host:port)`);
+  try {
+    parseConnInfo(source);
+  } catch (e) {
+    if (e instanceof ReplicationError) throw new ControlError('BAD_ARGUMENT', e.message);
+    throw e;
+  }
+  const body: Record<string, unknown> = { import_primary: source };
+  if (o.slot !== undefined) body['slot'] = o.slot;
+  if (o.maxRate !== undefined) {
+    if (!/^\d+$/.test(o.maxRate)) throw new ControlError('BAD_ARGUMENT', `Cannot use --max-rate ${JSON.stringify(o.maxRate)}: give kB/s as a whole number`);
+    body['max_rate_kb_per_s'] = Number(o.maxRate);
+  }
+  return body;
+}
+
+/** Whether a job is over: readable (done, or following past the backup's end) or failed. */
+function importOver(s: ImportState | undefined): boolean {
+  return s === undefined || s.phase === 'failed' || s.readable;
+}
+
+/** Polls the timeline until its import is over, drawing its progress (quiet unless stderr is a terminal). */
+async function waitForImport(client: ApiClient, tenant: string, first: TimelineInfo): Promise<TimelineInfo> {
+  const progress = new Progress(first.import?.kind === 'primary' ? 'base backup' : 'copying');
+  let tl = first;
+  for (;;) {
+    const s = tl.import;
+    if (s !== undefined) {
+      if (s.phase === 'base_backup' || s.phase === 'copying') progress.set(s.bytes_done, s.bytes_total ?? undefined);
+      else if (s.phase === 'following' && !s.readable) progress.status('catching up', `WAL at ${tl.last_record_lsn}, readable from ${s.end_lsn ?? '?'}`);
+      else if (s.phase !== 'failed') progress.set(s.bytes_done, s.bytes_total ?? undefined, s.kind === 'primary' ? 'base backup' : 'copying');
+    }
+    if (importOver(s)) {
+      progress.done();
+      return tl;
+    }
+    await sleep(IMPORT_POLL_MS);
+    tl = await client.getTimeline(tenant, tl.timeline_id);
+  }
+}
+
+/** The one line a finished import prints. */
+function importDoneLine(name: string, tl: TimelineInfo): string {
+  const s = tl.import;
+  const mib = s === undefined ? '' : ` (${(s.bytes_done / (1 << 20)).toFixed(1)} MiB)`;
+  if (s?.kind === 'primary') return `branch ${name} imported from ${s.source} [${tl.timeline_id}]${mib}: readable from ${s.end_lsn}, now at ${tl.last_record_lsn}, following ${s.following ?? 'the primary'}`;
+  return `branch ${name} imported [${tl.timeline_id}]${mib} at ${tl.last_record_lsn}`;
 }
 
 /** Draws a tenant's branch tree with its branch points. */
@@ -194,16 +259,63 @@ export function registerControlCommands(program: Command, setCode: (code: number
       }),
     );
   timeline
-    .command('import <name> <datadir>')
-    .description('create a branch by importing a cleanly stopped PostgreSQL 15 data directory')
+    .command('import <name> <source>')
+    .description(
+      'create a branch by importing a PostgreSQL 15 server. <source> is either a folder (a cleanly stopped data directory on this host) or a ' +
+        'connection string of a running primary, as the page server reaches it ("host=10.0.0.5 port=5432 user=replicator password=..." or ' +
+        '"postgresql://replicator@10.0.0.5:5432"; a role with REPLICATION, allowed by pg_hba.conf for replication): a base backup is imported, ' +
+        'then strata follows the primary. An existing folder wins. Shows progress on a terminal; exits 0 once the branch is readable, 1 if the ' +
+        'import failed (the branch is then removed), 2 for arguments it cannot use',
+    )
+    .option('--tenant <id>', 'the tenant')
+    .option('--no-wait', 'start the import and return at once ("strata timeline status <name>" shows how it goes)')
+    .option('--slot <name>', 'a primary: the replication slot strata makes or uses there (default strata_<timeline id>)')
+    .option('--max-rate <kB/s>', 'a primary: throttle the base backup (32 to 1048576 kB/s)')
+    .action(
+      guard(async (cmd, name, source) => {
+        const w = work(cmd);
+        const o = cmd.opts<{ tenant?: string; wait: boolean; slot?: string; maxRate?: string }>();
+        const t = w.tenantOf(o.tenant);
+        const branch = name as string;
+        const body = importBody(source as string, o);
+        if (w.config.branches[t]?.[branch] !== undefined) throw new ControlError('ALREADY_EXISTS', `Cannot import into a branch "${branch}": tenant ${t} has one`);
+        const client = api(w);
+        const started = await client.createTimeline(t, body);
+        w.nameBranch(t, branch, started.timeline_id);
+        const from = body['import_primary'] !== undefined ? redact(source as string) : String(body['import_datadir']);
+        if (!o.wait) {
+          output(g(cmd))(`branch ${branch} [${started.timeline_id}]: importing ${from} in the background; "strata timeline status ${branch}" shows how it goes`, started);
+          return;
+        }
+        const tl = await waitForImport(client, t, started);
+        const failure = tl.import?.phase === 'failed' ? tl.import.error : null;
+        if (failure !== null) {
+          // The branch holds nothing: remove it, so that the same name can be tried again.
+          await client.deleteTimeline(t, tl.timeline_id).catch(() => undefined);
+          w.forgetBranch(t, tl.timeline_id);
+          throw new ControlError('FAILED', `${failure?.message ?? 'the import failed'} (branch ${branch} removed)`);
+        }
+        output(g(cmd))(importDoneLine(branch, tl), tl);
+      }),
+    );
+  timeline
+    .command('status <name>')
+    .description("a branch's LSNs and, for an imported one, its import: phase, bytes, error")
     .option('--tenant <id>', 'the tenant')
     .action(
-      guard(async (cmd, name, datadir) => {
+      guard(async (cmd, name) => {
         const w = work(cmd);
         const t = w.tenantOf(cmd.opts<{ tenant?: string }>().tenant);
-        const tl = await api(w).createTimeline(t, { import_datadir: datadir });
-        w.nameBranch(t, name as string, tl.timeline_id);
-        output(g(cmd))(`branch ${name} imported [${tl.timeline_id}] at ${tl.last_record_lsn}`, tl);
+        const tl = await api(w).getTimeline(t, w.timelineOf(t, name as string));
+        const s = tl.import;
+        const lines = [`branch ${name} [${tl.timeline_id}]: last record ${tl.last_record_lsn}, on disk ${tl.disk_consistent_lsn}`];
+        if (s !== undefined) {
+          const bytes = `${(s.bytes_done / (1 << 20)).toFixed(1)}${s.bytes_total !== null ? ` of ${(s.bytes_total / (1 << 20)).toFixed(1)}` : ''} MiB`;
+          lines.push(`import from ${s.source}: ${s.phase}${s.readable ? ' (readable)' : ''}, ${bytes}${s.end_lsn !== null ? `, readable from ${s.end_lsn}` : ''}`);
+          if (s.error !== null) lines.push(`error: ${s.error.message}`);
+          if (s.follow_error !== undefined) lines.push(`following: ${s.follow_error}`);
+        }
+        output(g(cmd))(lines.join('\n'), tl);
       }),
     );
   timeline

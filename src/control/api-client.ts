@@ -5,6 +5,22 @@
 import type { PageServerApi } from './endpoints.js';
 import { ControlError } from './workdir.js';
 
+/** An import job's state (src/service/imports.ts), in a timeline's `import` field. */
+export interface ImportState {
+  readonly kind: 'primary' | 'datadir';
+  readonly source: string;
+  readonly phase: 'base_backup' | 'copying' | 'following' | 'done' | 'failed';
+  readonly readable: boolean;
+  readonly bytes_done: number;
+  readonly bytes_total: number | null;
+  readonly start_lsn: string | null;
+  readonly end_lsn: string | null;
+  readonly slot?: string;
+  readonly following?: string;
+  readonly follow_error?: string;
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
 export interface TimelineInfo {
   readonly tenant_id: string;
   readonly timeline_id: string;
@@ -13,6 +29,7 @@ export interface TimelineInfo {
   readonly last_record_lsn: string;
   readonly disk_consistent_lsn: string;
   readonly created_at: string;
+  readonly import?: ImportState;
 }
 
 export interface TimelineNode extends TimelineInfo {

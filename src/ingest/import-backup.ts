@@ -43,13 +43,15 @@ export interface ImportFromPrimaryOptions {
   readonly checkpoint?: 'fast' | 'spread';
   /** Throttles the primary's sending (MAX_RATE), in kB/s. */
   readonly maxRateKbPerS?: number;
+  /** Ask for PROGRESS: a size estimate in the 'started' event and 'progress' events about once a second. */
+  readonly progress?: boolean;
   /** Called synchronously as the import goes: a callback must not throw. */
   readonly onEvent?: (event: BackupImportEvent) => void;
 }
 
 export type BackupImportEvent =
   | { readonly kind: 'slot'; readonly name: string; readonly created: boolean }
-  | { readonly kind: 'started'; readonly startLsn: Lsn; readonly timeline: number; readonly walsenderPid: number; readonly tablespaces: readonly BackupTablespace[] }
+  | { readonly kind: 'started'; readonly startLsn: Lsn; readonly timeline: number; readonly walsenderPid: number; readonly tablespaces: readonly BackupTablespace[]; readonly totalBytes?: number }
   | { readonly kind: 'archive'; readonly name: string; readonly location: string }
   | { readonly kind: 'progress'; readonly archiveBytes: number };
 
@@ -104,12 +106,12 @@ export async function importFromPrimary(t: Timeline, connect: ConnectOptions, o:
     };
     const backup = await runBaseBackup(
       c,
-      { label: o.label ?? `strata import into timeline ${t.id}`, checkpoint: o.checkpoint ?? 'fast', ...(o.maxRateKbPerS !== undefined ? { maxRateKbPerS: o.maxRateKbPerS } : {}) },
+      { label: o.label ?? `strata import into timeline ${t.id}`, checkpoint: o.checkpoint ?? 'fast', progress: o.progress === true, ...(o.maxRateKbPerS !== undefined ? { maxRateKbPerS: o.maxRateKbPerS } : {}) },
       {
         onStart: (s) => {
           if (s.timeline !== system.timeline) throw new IngestError('IMPORT_FAILED', `Cannot import ${source}: it was taken on timeline ${s.timeline}, the server was on ${system.timeline} a moment before (promoted meanwhile?)`);
           files = new BackupFilesImporter(t, s.lsn, source);
-          o.onEvent?.({ kind: 'started', startLsn: s.lsn, timeline: s.timeline, walsenderPid: c.backendPid, tablespaces: s.tablespaces });
+          o.onEvent?.({ kind: 'started', startLsn: s.lsn, timeline: s.timeline, walsenderPid: c.backendPid, tablespaces: s.tablespaces, ...(s.totalBytes !== undefined ? { totalBytes: s.totalBytes } : {}) });
         },
         onArchive: (name, location) => {
           importer().beginArchive(name, location);

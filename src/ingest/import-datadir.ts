@@ -5,9 +5,17 @@
  * of their keys (key.ts, datadir.ts). Everything lands at the LSN of the cluster's last checkpoint
  * record, where WAL ingest then starts. The data directory must be cleanly shut down: then its
  * files hold exactly the state as of that checkpoint (Neon's import_datadir.rs does the same).
+ *
+ * One walk serves two callers: importDataDirectory runs it at once (tests, tools), and
+ * importDataDirectoryAsync hands the event loop back every few milliseconds and reports bytes read
+ * against the folder's size, so a server answers its other requests (and the import's progress)
+ * while a large folder goes in. The walk is a generator that yields after each chunk it puts; the
+ * values all land above the last record LSN and count only with the one advance at the end, so an
+ * import that fails halfway leaves nothing (Timeline.discardUnadvanced).
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BLCKSZ } from '../pg/constants.js';
 import { ControlFile, DbState } from '../pg/control.js';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
@@ -34,6 +42,8 @@ import type { Timeline } from '../repository/timeline.js';
 import { IngestError } from './errors.js';
 
 const READ_CHUNK_BYTES = 1 << 20;
+/** How long the asynchronous import holds the event loop before it yields. */
+const HOLD_EVENT_LOOP_MS_MAX = 20;
 
 
 /** Each SLRU and its folder in a data directory (key.ts names them, in Slru order). */
@@ -50,6 +60,65 @@ export interface ImportResult {
 
 /** Imports the cleanly shut down data directory `dataDir` into the empty timeline `t`. */
 export function importDataDirectory(t: Timeline, dataDir: string): ImportResult {
+  const walk = importSteps(t, dataDir, { bytes: 0 });
+  for (let step = walk.next(); ; step = walk.next()) if (step.done === true) return step.value;
+}
+
+export interface ImportProgress {
+  /** Bytes of relation and SLRU files read so far. */
+  readonly bytesDone: number;
+  /** The same files' sizes when the import began. */
+  readonly bytesTotal: number;
+}
+
+/**
+ * importDataDirectory, yielding to the event loop at least every HOLD_EVENT_LOOP_MS_MAX ms and
+ * calling `onProgress` then. On failure the values put so far are dropped (see the module header).
+ */
+export async function importDataDirectoryAsync(t: Timeline, dataDir: string, onProgress?: (p: ImportProgress) => void): Promise<ImportResult> {
+  const bytesTotal = dataDirectoryBytes(dataDir);
+  const read = { bytes: 0 };
+  const walk = importSteps(t, dataDir, read);
+  let since = Date.now();
+  try {
+    for (let step = walk.next(); ; step = walk.next()) {
+      if (step.done === true) {
+        onProgress?.({ bytesDone: read.bytes, bytesTotal });
+        return step.value;
+      }
+      if (Date.now() - since >= HOLD_EVENT_LOOP_MS_MAX) {
+        onProgress?.({ bytesDone: read.bytes, bytesTotal });
+        await yieldToEventLoop();
+        since = Date.now();
+      }
+    }
+  } catch (e) {
+    if (t.lastRecordLsnNumber === 0) t.discardUnadvanced();
+    throw e;
+  }
+}
+
+/** The bytes an import of `dataDir` reads: its relation files and SLRU segments (the progress total). */
+export function dataDirectoryBytes(dataDir: string): number {
+  let bytes = 0;
+  const files = (dir: string, keep: (name: string) => boolean): void => {
+    for (const name of existsSync(dir) ? readdirSync(dir) : []) if (keep(name)) bytes += statSync(join(dir, name)).size;
+  };
+  const database = (dir: string) => files(dir, (n) => RELATION_FILE.test(n));
+  database(join(dataDir, 'global'));
+  for (const db of readdirSync(join(dataDir, 'base'))) if (/^\d+$/.test(db)) database(join(dataDir, 'base', db));
+  const tblspc = join(dataDir, 'pg_tblspc');
+  for (const spc of existsSync(tblspc) ? readdirSync(tblspc) : []) {
+    if (!/^\d+$/.test(spc)) continue;
+    const versionDir = readdirSync(join(tblspc, spc)).find((n) => n.startsWith('PG_15_'));
+    if (versionDir !== undefined) for (const db of readdirSync(join(tblspc, spc, versionDir))) if (/^\d+$/.test(db)) database(join(tblspc, spc, versionDir, db));
+  }
+  for (const [, folder] of SLRU_FOLDERS) files(join(dataDir, folder), (n) => /^[0-9A-F]{4,6}$/.test(n));
+  return bytes;
+}
+
+/** The import's walk (see the module header): yields after each chunk it puts; `read.bytes` counts the file bytes read. */
+function* importSteps(t: Timeline, dataDir: string, read: { bytes: number }): Generator<void, ImportResult, void> {
   const controlPath = join(dataDir, 'global', 'pg_control');
   const control = new ControlFile(readFileSync(controlPath), controlPath);
   if (control.state !== DbState.Shutdowned && control.state !== DbState.ShutdownedInRecovery)
@@ -62,7 +131,7 @@ export function importDataDirectory(t: Timeline, dataDir: string): ImportResult 
   let slruPages = 0;
 
   const databases: DatabaseRef[] = [];
-  const importDatabaseDir = (dir: string, spcNode: number, dbNode: number): void => {
+  function* importDatabaseDir(dir: string, spcNode: number, dbNode: number): Generator<void, void, void> {
     const rels = new Map<string, RelFork>();
     for (const name of readdirSync(dir).sort()) {
       const m = RELATION_FILE.exec(name);
@@ -71,7 +140,7 @@ export function importDataDirectory(t: Timeline, dataDir: string): ImportResult 
       const fork = FORK_SUFFIXES[m[2] ?? ''] as number;
       const segno = m[3] === undefined ? 0 : Number(m[3]);
       const rel: RelFileNode = { spcNode: spcNode as Oid, dbNode: dbNode as Oid, relNode: relNode as Oid };
-      blocks += importRelationSegment(t, lsn, join(dir, name), rel, fork, segno);
+      blocks += yield* importRelationSegment(t, lsn, join(dir, name), rel, fork, segno, read);
       rels.set(`${relNode}_${fork}`, { relNode, fork });
     }
     // Sizes: the blocks of every segment file of the fork.
@@ -84,16 +153,16 @@ export function importDataDirectory(t: Timeline, dataDir: string): ImportResult 
     const map = join(dir, 'pg_filenode.map');
     if (existsSync(map)) t.put(relmapKey(spcNode, dbNode), lsn, { kind: 'image', bytes: readFileSync(map) });
     if (dbNode !== 0) databases.push({ spcNode, dbNode });
-  };
+  }
 
-  importDatabaseDir(join(dataDir, 'global'), GLOBALTABLESPACE_OID, 0);
-  for (const db of readdirSync(join(dataDir, 'base'))) if (/^\d+$/.test(db)) importDatabaseDir(join(dataDir, 'base', db), DEFAULTTABLESPACE_OID, Number(db));
+  yield* importDatabaseDir(join(dataDir, 'global'), GLOBALTABLESPACE_OID, 0);
+  for (const db of readdirSync(join(dataDir, 'base'))) if (/^\d+$/.test(db)) yield* importDatabaseDir(join(dataDir, 'base', db), DEFAULTTABLESPACE_OID, Number(db));
   const tblspc = join(dataDir, 'pg_tblspc');
   for (const spc of existsSync(tblspc) ? readdirSync(tblspc) : []) {
     if (!/^\d+$/.test(spc)) continue;
     const versionDir = readdirSync(join(tblspc, spc)).find((n) => n.startsWith('PG_15_'));
     if (versionDir === undefined) continue;
-    for (const db of readdirSync(join(tblspc, spc, versionDir))) if (/^\d+$/.test(db)) importDatabaseDir(join(tblspc, spc, versionDir, db), Number(spc), Number(db));
+    for (const db of readdirSync(join(tblspc, spc, versionDir))) if (/^\d+$/.test(db)) yield* importDatabaseDir(join(tblspc, spc, versionDir, db), Number(spc), Number(db));
   }
   t.put(DATABASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeDatabaseDirectory(databases) });
 
@@ -110,8 +179,10 @@ export function importDataDirectory(t: Timeline, dataDir: string): ImportResult 
       if (bytes.length % BLCKSZ !== 0) throw new IngestError('IMPORT_FAILED', `Cannot import ${join(dir, name)}: its ${bytes.length} bytes are not whole pages`);
       for (let b = 0; b < bytes.length / BLCKSZ; b++) t.put(slruPageKey(slru, segno, b), lsn, { kind: 'image', bytes: bytes.subarray(b * BLCKSZ, (b + 1) * BLCKSZ) });
       slruPages += bytes.length / BLCKSZ;
+      read.bytes += bytes.length;
       t.put(slruSegmentSizeKey(slru, segno), lsn, { kind: 'image', bytes: encodeU32(bytes.length / BLCKSZ) });
       segments.push(segno);
+      yield;
     }
     t.put(slruDirectoryKey(slru), lsn, { kind: 'image', bytes: encodeNumberList(segments) });
   }
@@ -142,8 +213,8 @@ function relationBlocks(dir: string, r: RelFork): number {
   }
 }
 
-/** Puts every block of one segment file as an image; returns how many. */
-function importRelationSegment(t: Timeline, lsn: Lsn, path: string, rel: RelFileNode, fork: number, segno: number): number {
+/** Puts every block of one segment file as an image, yielding after each chunk; returns how many. */
+function* importRelationSegment(t: Timeline, lsn: Lsn, path: string, rel: RelFileNode, fork: number, segno: number, read: { bytes: number }): Generator<void, number, void> {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
@@ -156,6 +227,8 @@ function importRelationSegment(t: Timeline, lsn: Lsn, path: string, rel: RelFile
         throw new IngestError('IMPORT_FAILED', `Cannot import ${path}: it ends inside a block (${position + n} bytes) as of ${formatLsn(lsn)}`);
       for (let o = 0; o + BLCKSZ <= n; o += BLCKSZ) t.put(relBlockKey(rel, fork, blkno++), lsn, { kind: 'image', bytes: buf.subarray(o, o + BLCKSZ) });
       position += n - (n % BLCKSZ);
+      read.bytes += n;
+      yield;
     }
     return blkno - segno * RELSEG_SIZE;
   } finally {

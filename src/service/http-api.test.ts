@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { formatLsn, parseLsn } from '../pg/lsn.js';
-import { PgCluster } from '../testing/cluster.js';
+import { findFreePort, PgCluster } from '../testing/cluster.js';
 import { signJwt } from './jwt.js';
 import { ROUTES } from './routes.js';
 import { isLoopback, StrataServer } from './server.js';
@@ -196,6 +196,9 @@ describe('HTTP API endpoints', { timeout: 300_000 }, () => {
       }
     }
     assert.equal(operations, ROUTES.length);
+    const create = at(doc.paths, '/v1/tenant/{tenant_id}/timeline', 'post');
+    assert.match(str(create, 'responses', '202', 'description'), /import_primary/, 'the 202 of a background import is documented');
+    assert.equal(at(create, 'requestBody', 'content', 'application/json', 'schema', 'properties', 'import_primary', 'type'), 'string');
   });
 
   test('metrics: the text follows the exposition format, histograms are cumulative, and requests are counted', async () => {
@@ -241,6 +244,140 @@ function checkExposition(text: string): Map<string, string> {
   return types;
 }
 
+describe('HTTP API imports as background jobs', { timeout: 300_000 }, () => {
+  /** Polls GET of the timeline until `done` says so; returns every state seen. */
+  async function poll(srv: StrataServer, path: string, done: (state: unknown) => boolean, timeoutMs = 120_000): Promise<unknown[]> {
+    const seen: unknown[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await call(srv, 'GET', path);
+      assert.equal(r.status, 200, r.text);
+      seen.push(r.json);
+      if (done(r.json)) return seen;
+      assert.ok(Date.now() < deadline, `the import did not finish in ${timeoutMs} ms: ${r.text}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  test('import_primary: 202, base_backup with bytes against the estimate, then following; readable at the end LSN; WAL after it arrives; it survives a restart; an endpoint may not take it over', async () => {
+    const primary = await PgCluster.create({ name: 'http-import' });
+    const root = newRoot();
+    let srv = await StrataServer.start({ root, pageServicePort: 0, httpPort: 0, redo: { mode: 'in-process' }, background: false });
+    try {
+      await primary.pgbench(['-i', '-s', '2', '-q']);
+      const tid = at((await call(srv, 'POST', '/v1/tenant')).json, 'tenant_id') as string;
+      // 4 MB/s: the ~30 MB backup takes seconds, long enough to see it go.
+      const created = await call(srv, 'POST', `/v1/tenant/${tid}/timeline`, { body: { import_primary: `host=127.0.0.1 port=${primary.port} user=postgres password=unused`, max_rate_kb_per_s: 4096 } });
+      assert.equal(created.status, 202, created.text);
+      assert.equal(at(created.json, 'import', 'phase'), 'base_backup');
+      assert.equal(at(created.json, 'import', 'source'), `host=127.0.0.1 port=${primary.port} user=postgres password=***`, 'the password is not shown');
+      const tl = str(created.json, 'timeline_id');
+      const path = `/v1/tenant/${tid}/timeline/${tl}`;
+      const seen = await poll(srv, path, (s) => at(s, 'import', 'readable') === true || at(s, 'import', 'phase') === 'failed');
+      const phases = [...new Set(seen.map((s) => at(s, 'import', 'phase')))];
+      assert.deepEqual(phases, ['base_backup', 'following'], JSON.stringify(seen.at(-1)));
+      const during = seen.filter((s) => at(s, 'import', 'phase') === 'base_backup').map((s) => [at(s, 'import', 'bytes_done'), at(s, 'import', 'bytes_total')] as [number, number | null]);
+      assert.ok(during.some(([d, total]) => total !== null && d > 0 && d < total), `bytes went up during the backup: ${JSON.stringify(during)}`);
+      const last = seen.at(-1);
+      const total = at(last, 'import', 'bytes_total') as number;
+      const done = at(last, 'import', 'bytes_done') as number;
+      assert.ok(total > 20 << 20 && Math.abs(done - total) < total * 0.1, `${done} bytes sent against an estimate of ${total}`);
+      const endLsn = parseLsn(str(last, 'import', 'end_lsn'));
+      assert.ok(parseLsn(str(last, 'import', 'start_lsn')) <= endLsn);
+      assert.ok(parseLsn(str(last, 'last_record_lsn')) >= endLsn, 'readable: WAL up to the end of the backup is in');
+      assert.equal(at(last, 'import', 'slot'), `strata_${tl}`);
+      assert.equal(at(last, 'import', 'error'), null);
+      assert.equal(await primary.query(`SELECT active FROM pg_replication_slots WHERE slot_name = 'strata_${tl}'`), 't', 'strata streams through its slot');
+
+      // WAL written after the backup arrives.
+      await primary.query('CREATE TABLE after_import AS SELECT g FROM generate_series(1, 1000) g');
+      const lsn = await primary.query('SELECT pg_current_wal_insert_lsn()');
+      assert.equal((await call(srv, 'GET', `${path}/wait_lsn?lsn=${lsn}&timeout_ms=60000`)).status, 200);
+
+      // An endpoint cannot take over a timeline that follows its primary.
+      assertError(await call(srv, 'PUT', `${path}/follow`, { body: { host: '127.0.0.1', port: 1, user: 'postgres', slot: 'x' } }), 409, 'CONFLICT', /follows the primary 127\.0\.0\.1:\d+ it was imported from; branch it/);
+
+      // A restart: the job's state is back, and the follower with it.
+      await srv.stop(true);
+      srv = await StrataServer.start({ root, pageServicePort: 0, httpPort: 0, redo: { mode: 'in-process' }, background: false });
+      await primary.query('INSERT INTO after_import SELECT g FROM generate_series(1, 1000) g');
+      const lsn2 = await primary.query('SELECT pg_current_wal_insert_lsn()');
+      assert.equal((await call(srv, 'GET', `${path}/wait_lsn?lsn=${lsn2}&timeout_ms=60000`)).status, 200, 'following resumed after the restart');
+      const again = await call(srv, 'GET', path);
+      assert.equal(at(again.json, 'import', 'phase'), 'following');
+      assert.equal(at(again.json, 'import', 'following'), `127.0.0.1:${primary.port}`);
+      assert.equal(at(again.json, 'import', 'readable'), true);
+
+      // Deleted: it stops following, and the slot the import made on the primary goes with it.
+      const deleted = await call(srv, 'DELETE', path);
+      assert.equal(deleted.status, 200, deleted.text);
+      assert.match(str(deleted.json, 'slot'), new RegExp(`the slot "strata_${tl}" it created on 127\\.0\\.0\\.1:\\d+ was dropped`));
+      assert.equal(await primary.query(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'strata_${tl}'`), '0');
+    } finally {
+      await srv.stop(false);
+      await primary.destroy();
+    }
+  });
+
+  test('import_primary failures: nothing listening, and a restart during the base backup: phase failed with one clear error; the slot is dropped', async () => {
+    const primary = await PgCluster.create({ name: 'http-import-fail' });
+    const root = newRoot();
+    let srv = await StrataServer.start({ root, pageServicePort: 0, httpPort: 0, redo: { mode: 'in-process' }, background: false });
+    try {
+      const tid = at((await call(srv, 'POST', '/v1/tenant')).json, 'tenant_id') as string;
+      const port = await findFreePort();
+      const refused = await call(srv, 'POST', `/v1/tenant/${tid}/timeline`, { body: { import_primary: `postgresql://postgres@127.0.0.1:${port}/postgres` } });
+      assert.equal(refused.status, 202, refused.text);
+      const seen = await poll(srv, `/v1/tenant/${tid}/timeline/${str(refused.json, 'timeline_id')}`, (s) => at(s, 'import', 'phase') === 'failed', 30_000);
+      const error = at(seen.at(-1), 'import', 'error');
+      assert.equal(at(error, 'code'), 'CONNECT_FAILED');
+      assert.match(str(error, 'message'), new RegExp(`Cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*; check that PostgreSQL runs at that host and port`));
+      assert.doesNotMatch(str(error, 'message'), /\n/, 'one line');
+
+      // A role without REPLICATION: the primary's refusal, and what to do about it.
+      await primary.query('CREATE ROLE nobody LOGIN');
+      const role = await call(srv, 'POST', `/v1/tenant/${tid}/timeline`, { body: { import_primary: `host=127.0.0.1 port=${primary.port} user=nobody` } });
+      const roleSeen = await poll(srv, `/v1/tenant/${tid}/timeline/${str(role.json, 'timeline_id')}`, (s) => at(s, 'import', 'phase') === 'failed', 30_000);
+      assert.match(str(roleSeen.at(-1), 'import', 'error', 'message'), /must be superuser or replication role to start walsender.*; connect as a role with REPLICATION \(ALTER ROLE <user> REPLICATION\)$/);
+
+      // A server stopped in the middle of a base backup (32 kB/s: it cannot finish first).
+      await primary.pgbench(['-i', '-s', '1', '-q']);
+      const slow = await call(srv, 'POST', `/v1/tenant/${tid}/timeline`, { body: { import_primary: `host=127.0.0.1 port=${primary.port}`, max_rate_kb_per_s: 32, slot: 'strata_slow' } });
+      assert.equal(slow.status, 202, slow.text);
+      const slowPath = `/v1/tenant/${tid}/timeline/${str(slow.json, 'timeline_id')}`;
+      await poll(srv, slowPath, (s) => Number(at(s, 'import', 'bytes_done')) > 0 || at(s, 'import', 'phase') !== 'base_backup', 30_000);
+      assert.equal(await primary.query("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'strata_slow'"), '1');
+      await srv.stop(false);
+      srv = await StrataServer.start({ root, pageServicePort: 0, httpPort: 0, redo: { mode: 'in-process' }, background: false });
+      const after = await call(srv, 'GET', slowPath);
+      assert.equal(at(after.json, 'import', 'phase'), 'failed', after.text);
+      assert.equal(at(after.json, 'import', 'error', 'code'), 'INTERRUPTED');
+      assert.match(str(after.json, 'import', 'error', 'message'), /stopped with the page server; the slot "strata_slow" it created on 127\.0\.0\.1:\d+ (was dropped|is gone); delete the timeline and import again/);
+      assert.equal(at(after.json, 'last_record_lsn'), '0/0', 'nothing of it is in the timeline');
+      assert.equal(await primary.query("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'strata_slow'"), '0');
+    } finally {
+      await srv.stop(false);
+      await primary.destroy();
+    }
+  });
+
+  test("import_datadir with background: 202, copying with bytes against the folder's size, then done", async () => {
+    const tid = at((await call(server, 'POST', '/v1/tenant')).json, 'tenant_id') as string;
+    const created = await call(server, 'POST', `/v1/tenant/${tid}/timeline`, { body: { import_datadir: cluster.dataDir, background: true } });
+    assert.equal(created.status, 202, created.text);
+    assert.equal(at(created.json, 'import', 'phase'), 'copying');
+    const seen = await poll(server, `/v1/tenant/${tid}/timeline/${str(created.json, 'timeline_id')}`, (s) => at(s, 'import', 'phase') !== 'copying');
+    const last = seen.at(-1);
+    assert.equal(at(last, 'import', 'phase'), 'done', JSON.stringify(last));
+    assert.equal(at(last, 'import', 'readable'), true);
+    assert.ok(Number(at(last, 'import', 'bytes_total')) > 1 << 20);
+    assert.equal(at(last, 'import', 'bytes_done'), at(last, 'import', 'bytes_total'));
+    const control = await cluster.controlData();
+    assert.equal(at(last, 'last_record_lsn'), control['Latest checkpoint location']);
+    assert.equal(at(last, 'import', 'start_lsn'), control['Latest checkpoint location']);
+  });
+});
+
 describe('HTTP API errors: each kind is a 4xx with a JSON body that says what was wrong', { timeout: 120_000 }, () => {
   test('404 for an unknown route, tenant and timeline', async () => {
     assertError(await call(server, 'GET', '/v1/nothing'), 404, 'NOT_FOUND', /no such route/);
@@ -273,6 +410,13 @@ describe('HTTP API errors: each kind is a 4xx with a JSON body that says what wa
       ['POST', `/v1/tenant/${tid}/timeline`, { import_datadir: '/nonexistent-strata' }, /it is not a folder/],
       ['POST', `/v1/tenant/${tid}/timeline`, { import_datadir: tmpdir() }, /not a PostgreSQL data directory/],
       ['POST', `/v1/tenant/${tid}/timeline`, { initdb: true, import_datadir: '/x' }, /at most one of/],
+      ['POST', `/v1/tenant/${tid}/timeline`, { import_primary: 'host=h', import_datadir: '/x' }, /at most one of/],
+      ['POST', `/v1/tenant/${tid}/timeline`, { import_primary: 'host=/var/run/postgresql' }, /Unix-domain socket; strata connects over TCP/],
+      ['POST', `/v1/tenant/${tid}/timeline`, { import_primary: 'host=h port=0' }, /port must be a number from 1 to 65535/],
+      ['POST', `/v1/tenant/${tid}/timeline`, { import_primary: 'host=h', slot: 'Bad-Slot' }, /replication slot name "Bad-Slot"/],
+      ['POST', `/v1/tenant/${tid}/timeline`, { import_primary: 'host=h', max_rate_kb_per_s: 5 }, /max_rate_kb_per_s 5: it must be from 32/],
+      ['POST', `/v1/tenant/${tid}/timeline`, { import_primary: 'host=h', background: false }, /always a background job/],
+      ['POST', `/v1/tenant/${tid}/timeline`, { slot: 'x' }, /without import_primary/],
       ['GET', `/v1/tenant/${tid}/timeline/${tl}/wait_lsn`, undefined, /Cannot read lsn/],
       ['GET', `/v1/tenant/${tid}/timeline/${tl}/wait_lsn?lsn=0/1&timeout_ms=-4`, undefined, /timeout_ms: expected an integer/],
       ['GET', `/v1/tenant/${tid}/timeline/${tl}/get_lsn_by_timestamp`, undefined, /timestamp is missing/],

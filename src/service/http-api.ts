@@ -1,7 +1,8 @@
 /**
  * The HTTP management API (JSON; Neon's pageserver/src/http/routes.rs in spirit): tenants,
- * timelines (empty, imported from a stopped data directory, made by initdb, branched at an LSN or a
- * timestamp), LSN by timestamp, waiting for an LSN, checkpoint / compaction / GC triggers, status,
+ * timelines (empty, imported from a stopped data directory or a running primary as a background
+ * job that GET of the timeline reports on, made by initdb, branched at an LSN or a timestamp), LSN
+ * by timestamp, waiting for an LSN, checkpoint / compaction / GC triggers, status,
  * Prometheus metrics at `/metrics` and an OpenAPI 3 document at `/v1/openapi.json` made from the
  * same route table (routes.ts) that dispatches requests, so the two cannot drift apart.
  *

@@ -5,26 +5,27 @@
  *
  * Timelines as JSON: LSNs are `X/X` strings (DESIGN.md), ids 32 hex digits.
  *
- * An import (a data directory, or initdb's) runs importDataDirectory, which is synchronous: the
- * server answers nothing else while it copies the folder's pages into the in-memory layer (about
- * 2 s for a 750 MiB pgbench database here). Fine for a management call; a streaming import is
- * the replication receiver's job (a later issue).
+ * Imports: a running primary (`import_primary`, a connection string) is always a background job
+ * (imports.ts): the answer is 202 with the timeline and its job's state, which GET of the timeline
+ * then shows. A data directory (`import_datadir`) is a job too; the request waits for it unless
+ * `background` says not to (then 202 as well). Either way the copy hands the event loop back as it
+ * goes, so the server answers other requests, and the job's progress, meanwhile.
  */
-import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
-import { importDataDirectory } from '../ingest/import-datadir.js';
-import { formatLsn, LsnParseError, parseLsn, type Lsn } from '../pg/lsn.js';
+import { MAX_RATE_KB_PER_S_MAX, MAX_RATE_KB_PER_S_MIN } from '../ingest/replication/base-backup.js';
+import { formatLsn, type Lsn } from '../pg/lsn.js';
 import { writeBaseBackup } from './basebackup.js';
 import { RepositoryError } from '../repository/errors.js';
-import { ControlFileError, type ControlFile } from '../pg/control.js';
+import type { ControlFile } from '../pg/control.js';
 import { compact } from '../repository/compaction.js';
 import { gc } from '../repository/gc.js';
 import type { Repository } from '../repository/repository.js';
 import { DEFAULT_TENANT_CONFIG, type Tenant, type TenantConfig } from '../repository/tenant.js';
 import type { Timeline } from '../repository/timeline.js';
-import { ServiceError } from './errors.js';
+import type { Imports } from './imports.js';
+import { bad, id, lsnParam, optionalString, timestampParam } from './request-params.js';
+import { createTimeline, lsnByTimestamp } from './timeline-create.js';
+
+export { lsnByTimestamp };
 
 /** What the routes use of the server. */
 export interface ApiContext {
@@ -40,6 +41,8 @@ export interface ApiContext {
   follow(tenantId: string, timeline: Timeline, target: FollowTarget): Promise<Record<string, unknown>>;
   /** Stop following, once the timeline has WAL up to `waitLsn` (if given). */
   unfollow(tenantId: string, timeline: Timeline, waitLsn: Lsn | undefined): Promise<Record<string, unknown>>;
+  /** Imports as jobs with progress (imports.ts). */
+  readonly imports: Pick<Imports, 'startPrimary' | 'importDatadir' | 'state' | 'release'>;
 }
 
 export interface FollowTarget {
@@ -80,34 +83,8 @@ export interface Route {
   readonly body?: Readonly<Record<string, FieldSpec>>;
   readonly query?: Readonly<Record<string, FieldSpec>>;
   readonly handler: (r: RouteRequest) => Promise<RouteResult> | RouteResult;
-}
-
-const INITDB_TIMEOUT_MS = 120_000;
-const ID = /^[0-9a-f]{32}$/;
-
-function bad(message: string): ServiceError {
-  return new ServiceError('BAD_REQUEST', message);
-}
-
-function id(what: string, value: string): string {
-  if (!ID.test(value)) throw bad(`Cannot use ${what} ${JSON.stringify(value.slice(0, 64))}: an id is 32 lowercase hex digits`);
-  return value;
-}
-
-function lsnParam(what: string, value: unknown): Lsn {
-  if (typeof value !== 'string') throw bad(`Cannot read ${what}: an LSN is a string like "0/16B3748", received ${JSON.stringify(value)}`);
-  try {
-    return parseLsn(value);
-  } catch (e) {
-    if (e instanceof LsnParseError) throw bad(`Cannot read ${what}: ${e.message}`);
-    throw e;
-  }
-}
-
-function timestampParam(what: string, value: string): number {
-  const ms = Date.parse(value);
-  if (!Number.isFinite(ms)) throw bad(`Cannot read ${what}: expected an ISO 8601 timestamp like 2024-01-02T03:04:05Z, received ${JSON.stringify(value.slice(0, 64))}`);
-  return ms;
+  /** Some requests answer 202 (a job started): what that means, for the OpenAPI document. */
+  readonly accepted?: string;
 }
 
 /** The body as an object whose fields match `spec`; a missing body is `{}`. */
@@ -125,14 +102,11 @@ function checkedBody(body: unknown, spec: Readonly<Record<string, FieldSpec>>): 
   return o;
 }
 
-function optionalString(o: Record<string, unknown>, k: string): string | undefined {
-  const v = o[k];
-  return v === undefined || v === null ? undefined : (v as string);
-}
-
 // ---- JSON views ----
 
-function timelineJson(t: Timeline, tenantId: string): Record<string, unknown> {
+/** A timeline as JSON; with `imports`, an imported one also shows its import job's state (`import`). */
+function timelineJson(t: Timeline, tenantId: string, imports?: ApiContext['imports']): Record<string, unknown> {
+  const job = imports?.state(tenantId, t);
   return {
     tenant_id: tenantId,
     timeline_id: t.id,
@@ -144,6 +118,7 @@ function timelineJson(t: Timeline, tenantId: string): Record<string, unknown> {
     layers: t.layers.length,
     in_memory_bytes: t.inMemoryBytes,
     created_at: t.createdAt,
+    ...(job !== undefined ? { import: job } : {}),
   };
 }
 
@@ -152,119 +127,13 @@ function tenantJson(t: Tenant): Record<string, unknown> {
 }
 
 /** Timelines as a forest: each with its children and the LSN they branch at. */
-function timelineTree(tenant: Tenant): unknown[] {
+function timelineTree(tenant: Tenant, imports: ApiContext['imports']): unknown[] {
   const all = tenant.list();
   const node = (t: Timeline): Record<string, unknown> => ({
-    ...timelineJson(t, tenant.id),
+    ...timelineJson(t, tenant.id, imports),
     children: all.filter((c) => c.ancestor === t).map((c) => ({ branch_lsn: formatLsn(BigInt(c.ancestorLsn)), ...node(c) })),
   });
   return all.filter((t) => t.ancestor === undefined).map(node);
-}
-
-/**
- * LSN by timestamp: the newest (LSN, time) sample at or before `ms` (Timeline.samples keeps one per
- * second). "past": the timestamp is before every sample, and the LSN is the oldest one known.
- */
-export function lsnByTimestamp(t: Timeline, ms: number): { lsn: Lsn; kind: 'present' | 'past' } {
-  const found = t.lsnReachedBy(ms);
-  if (found !== undefined) return { lsn: BigInt(found) as Lsn, kind: 'present' };
-  const first = t.samples[0];
-  if (first === undefined) throw new ServiceError('NOT_FOUND', `Cannot find an LSN by timestamp on timeline ${t.id}: it has no (LSN, time) samples yet (no WAL was ingested since it was created)`);
-  return { lsn: BigInt(first[0]) as Lsn, kind: 'past' };
-}
-
-// ---- timeline creation ----
-
-/** initdb into a fresh temporary folder (as the postgres user when this process is root: initdb refuses root). */
-async function runInitdb(pgBinDir: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'strata-initdb-'));
-  const data = join(dir, 'data');
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (root) chownSync(dir, ...postgresIds());
-  const args = ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'];
-  const [file, argv] = root ? ['runuser', ['-u', 'postgres', '--', join(pgBinDir, 'initdb'), ...args]] : [join(pgBinDir, 'initdb'), args];
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), INITDB_TIMEOUT_MS);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new ServiceError('INTERNAL', `Cannot run initdb from ${pgBinDir}: ${e.message}`));
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new ServiceError('INTERNAL', `Cannot make a timeline by initdb: initdb exited with ${code ?? signal}: ${stderr.trim()}`));
-    });
-  }).catch((e: unknown) => {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  });
-  return dir;
-}
-
-function postgresIds(): [number, number] {
-  // /etc/passwd: name:x:uid:gid:...
-  const line = (existsSync('/etc/passwd') ? readFileSync('/etc/passwd', 'utf8') : '').split('\n').find((l) => l.startsWith('postgres:'));
-  if (line === undefined) throw new ServiceError('INTERNAL', 'Cannot run initdb as root: there is no postgres user');
-  const [, , uid, gid] = line.split(':');
-  return [Number(uid), Number(gid)];
-}
-
-async function createTimeline(ctx: ApiContext, tenant: Tenant, body: Record<string, unknown>): Promise<Timeline> {
-  const newId = optionalString(body, 'new_timeline_id');
-  if (newId !== undefined) id('new_timeline_id', newId);
-  const ancestor = optionalString(body, 'ancestor_timeline_id');
-  const importDir = optionalString(body, 'import_datadir');
-  const initdb = body['initdb'] === true;
-  const modes = [ancestor !== undefined, importDir !== undefined, initdb].filter(Boolean).length;
-  if (modes > 1) throw bad('Cannot create a timeline: give at most one of ancestor_timeline_id, import_datadir and initdb');
-  if (ancestor !== undefined) {
-    id('ancestor_timeline_id', ancestor);
-    if (body['ancestor_lsn'] != null && body['ancestor_timestamp'] != null) throw bad('Cannot branch: give ancestor_lsn or ancestor_timestamp, not both');
-    let at: Lsn | undefined;
-    if (body['ancestor_lsn'] != null) at = lsnParam('ancestor_lsn', body['ancestor_lsn']);
-    const ts = optionalString(body, 'ancestor_timestamp');
-    if (ts !== undefined) {
-      const found = lsnByTimestamp(tenant.timeline(ancestor), timestampParam('ancestor_timestamp', ts));
-      if (found.kind === 'past') throw bad(`Cannot branch timeline ${ancestor} at ${ts}: it is before the oldest sample of the timeline's history (${formatLsn(found.lsn)})`);
-      at = found.lsn;
-    }
-    return tenant.branch(ancestor, at, newId);
-  }
-  for (const k of ['ancestor_lsn', 'ancestor_timestamp']) if (body[k] != null) throw bad(`Cannot use ${k} without ancestor_timeline_id`);
-  if (importDir !== undefined || initdb) {
-    if (body['start_lsn'] != null) throw bad('Cannot use start_lsn with import_datadir or initdb: the data directory\'s checkpoint says where the timeline starts');
-    let dir: string;
-    let cleanup: string | undefined;
-    if (importDir !== undefined) {
-      if (!isAbsolute(importDir)) throw bad(`Cannot import ${JSON.stringify(importDir)}: give an absolute path on the page server's host`);
-      if (!existsSync(importDir) || !statSync(importDir).isDirectory()) throw bad(`Cannot import ${importDir}: it is not a folder`);
-      if (!existsSync(join(importDir, 'global', 'pg_control'))) throw bad(`Cannot import ${importDir}: it is not a PostgreSQL data directory (it has no global/pg_control)`);
-      dir = importDir;
-    } else {
-      cleanup = await runInitdb(ctx.pgBinDir);
-      dir = join(cleanup, 'data');
-    }
-    const t = tenant.createTimeline(newId);
-    try {
-      const imported = importDataDirectory(t, dir);
-      ctx.onImported(tenant.id, imported.control);
-      await t.flush();
-      return t;
-    } catch (e) {
-      await tenant.deleteTimeline(t.id).catch(() => undefined);
-      // The folder is the caller's: a pg_control that does not parse or a file that cannot be read is its fault.
-      if (e instanceof ControlFileError) throw bad(`Cannot import ${dir}: ${e.message}`);
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'EACCES') throw bad(`Cannot import ${dir}: ${(e as Error).message}`);
-      throw e;
-    } finally {
-      if (cleanup !== undefined) rmSync(cleanup, { recursive: true, force: true });
-    }
-  }
-  const start = body['start_lsn'] == null ? undefined : lsnParam('start_lsn', body['start_lsn']);
-  return tenant.createTimeline(newId, start);
 }
 
 function tenantConfig(v: unknown): Partial<TenantConfig> {
@@ -333,14 +202,15 @@ export const ROUTES: readonly Route[] = [
       const tenant = r.ctx.repository.tenant(id('tenant_id', r.params['tenant_id'] as string));
       const tree = r.query.get('tree');
       if (tree !== null && tree !== 'true' && tree !== 'false') throw bad(`Cannot read query parameter tree: expected true or false, received ${JSON.stringify(tree.slice(0, 16))}`);
-      return { status: 200, json: tree === 'true' ? timelineTree(tenant) : tenant.list().map((t) => timelineJson(t, tenant.id)) };
+      return { status: 200, json: tree === 'true' ? timelineTree(tenant, r.ctx.imports) : tenant.list().map((t) => timelineJson(t, tenant.id, r.ctx.imports)) };
     },
   },
   {
     method: 'POST',
     path: '/v1/tenant/{tenant_id}/timeline',
     scope: 'tenant',
-    summary: 'Create a timeline: empty, by importing a stopped data directory, by initdb, or as a branch at an LSN or timestamp',
+    summary: 'Create a timeline: empty, by importing a stopped data directory or a running primary, by initdb, or as a branch at an LSN or timestamp',
+    accepted: 'import_primary, or import_datadir with background: the timeline exists and its import runs on; GET the timeline for the import\'s state (its "import" field)',
     body: {
       new_timeline_id: { type: 'string', description: '32 hex digits; made up when absent' },
       start_lsn: { type: 'string', description: 'Empty timeline: its history starts above this LSN' },
@@ -348,24 +218,43 @@ export const ROUTES: readonly Route[] = [
       ancestor_lsn: { type: 'string', description: "Branch point (default: the ancestor's last record LSN)" },
       ancestor_timestamp: { type: 'string', description: 'Branch at the newest LSN reached at or before this ISO 8601 time' },
       import_datadir: { type: 'string', description: "Absolute path of a cleanly stopped PostgreSQL 15 data directory on the page server's host" },
+      import_primary: {
+        type: 'string',
+        description: 'Connection string (host=... port=... user=... password=..., or postgresql://user:password@host:port) of a running PostgreSQL 15 primary, reached from the page server, as a role with REPLICATION: a base backup is imported, then the primary is followed (202, a background job)',
+      },
+      slot: { type: 'string', description: 'With import_primary: the physical replication slot on the primary (default strata_<timeline id>; made if missing)' },
+      max_rate_kb_per_s: { type: 'integer', description: `With import_primary: throttle the base backup to this many kB/s (${MAX_RATE_KB_PER_S_MIN}-${MAX_RATE_KB_PER_S_MAX})` },
+      background: { type: 'boolean', description: 'With import_datadir: answer 202 at once and run the import as a job (import_primary always does)' },
       initdb: { type: 'boolean', description: 'Run initdb into a temporary folder and import it' },
     },
     handler: async (r) => {
       const tenant = r.ctx.repository.tenant(id('tenant_id', r.params['tenant_id'] as string));
-      const t = await createTimeline(r.ctx, tenant, checkedBody(r.body, ROUTE_BODIES.createTimeline));
-      return { status: 201, json: timelineJson(t, tenant.id) };
+      const created = await createTimeline(r.ctx, tenant, checkedBody(r.body, ROUTE_BODIES.createTimeline));
+      if (created.job !== undefined) return { status: 202, json: { ...timelineJson(created.t, tenant.id), import: created.job } };
+      return { status: 201, json: timelineJson(created.t, tenant.id) };
     },
   },
-  { method: 'GET', path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}', scope: 'tenant', summary: 'Get a timeline', handler: (r) => ({ status: 200, json: timelineJson(timelineOf(r).t, r.params['tenant_id'] as string) }) },
+  {
+    method: 'GET',
+    path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}',
+    scope: 'tenant',
+    summary: 'Get a timeline (an imported one with its import job: phase base_backup, copying, following, done or failed; bytes; LSNs; readable; error)',
+    handler: (r) => {
+      const { tenant, t } = timelineOf(r);
+      return { status: 200, json: timelineJson(t, tenant.id, r.ctx.imports) };
+    },
+  },
   {
     method: 'DELETE',
     path: '/v1/tenant/{tenant_id}/timeline/{timeline_id}',
     scope: 'tenant',
-    summary: 'Delete a timeline that has no branches',
+    summary: 'Delete a timeline that has no branches (it stops following; the slot an import from a primary made there is dropped)',
     handler: async (r) => {
       const { tenant, t } = timelineOf(r);
+      // One with branches stays as it is, following included: deleteTimeline refuses it.
+      const slot = tenant.list().some((c) => c.ancestor === t) ? undefined : await r.ctx.imports.release(tenant.id, t.id);
       await tenant.deleteTimeline(t.id);
-      return { status: 200, json: { timeline_id: t.id, deleted: true } };
+      return { status: 200, json: { timeline_id: t.id, deleted: true, ...(slot !== undefined ? { slot } : {}) } };
     },
   },
   {
@@ -529,6 +418,7 @@ export function buildOpenApi(): Record<string, unknown> {
       'x-strata-scope': r.scope,
       responses: {
         [r.method === 'POST' ? '201' : '200']: { description: 'OK', content: r.path === '/metrics' ? { 'text/plain': {} } : { 'application/json': {} } },
+        ...(r.accepted !== undefined ? { '202': { description: `Accepted: ${r.accepted}`, content: { 'application/json': {} } } } : {}),
         '4XX': { description: 'A bad request: what was wrong', content: { 'application/json': { schema: errorRef } } },
         '5XX': { description: 'A server failure', content: { 'application/json': { schema: errorRef } } },
       },

@@ -16,6 +16,7 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { Followers } from './followers.js';
+import { Imports } from './imports.js';
 import { ControlFile, ControlFileError } from '../pg/control.js';
 import { createRedoEngine, type RedoEngine, type RedoEngineConfig } from '../redo/engine.js';
 import { DEFAULT_REDO_SETTINGS } from '../redo/redo.js';
@@ -81,6 +82,7 @@ export class StrataServer {
     readonly httpApi: HttpApi,
     private readonly redoSettings: Map<string, RedoSettings>,
     readonly followers: Followers,
+    readonly imports: Imports,
   ) {}
 
   static async start(config: ServerConfig): Promise<StrataServer> {
@@ -108,6 +110,7 @@ export class StrataServer {
       });
       const metrics = new ServiceMetrics(repository, redo);
       const followers = new Followers(repository, config.walLogRoot ?? join(config.root, 'wal'));
+      const imports = new Imports(repository, config.walLogRoot ?? join(config.root, 'wal'), followers, (tenantId, control) => settings.set(tenantId, { hintBitsLogged: control.hintBitsLogged }));
       const pageService = new PageService(repository, {
         host,
         port: config.pageServicePort ?? DEFAULT_PAGE_SERVICE_PORT,
@@ -130,13 +133,15 @@ export class StrataServer {
           metricsText: () => metrics.render(),
           follow: (tenantId, timeline, target) => followers.follow(tenantId, timeline, target),
           unfollow: (tenantId, timeline, waitLsn) => followers.unfollow(tenantId, timeline, waitLsn),
+          imports,
         },
         metrics,
         { host, port: config.httpPort ?? DEFAULT_HTTP_PORT, jwt: verifier },
       );
-      server = new StrataServer(repo, redo, metrics, pageService, httpApi, settings, followers);
+      server = new StrataServer(repo, redo, metrics, pageService, httpApi, settings, followers, imports);
       await server.loadRedoSettings();
       await followers.resume();
+      await imports.resume();
       await pageService.listen();
       try {
         await httpApi.listen();
@@ -190,6 +195,7 @@ export class StrataServer {
     this.stopped = true;
     await this.httpApi.close();
     await this.pageService.close();
+    this.imports.stop();
     await this.followers.stopAll();
     await this.repository.close(flush);
     await this.redo.close();

@@ -67,8 +67,18 @@ test('BASE_BACKUP from PostgreSQL 15: the start, each archive a whole tar stream
       // A new connection takes a whole backup again (with MAX_RATE at its upper bound).
       const again = await ReplicationConnection.connect({ host: '127.0.0.1', port: c.port, user: 'postgres' });
       try {
-        const r2 = await runBaseBackup(again, { label: 'y', checkpoint: 'fast', maxRateKbPerS: 1_048_576 }, { onStart: () => undefined, onArchive: () => undefined, onArchiveData: () => undefined, onArchiveEnd: () => undefined });
+        // With PROGRESS: the size estimate in the tablespace rows, and 'p' messages counting up to the bytes sent.
+        let total: number | undefined;
+        const reported: number[] = [];
+        const r2 = await runBaseBackup(
+          again,
+          { label: 'y', checkpoint: 'fast', maxRateKbPerS: 1_048_576, progress: true },
+          { onStart: (s) => (total = s.totalBytes), onArchive: () => undefined, onArchiveData: () => undefined, onArchiveEnd: () => undefined, onProgress: (n) => reported.push(n) },
+        );
         assert.ok(r2.start.lsn > r.start.lsn);
+        assert.equal(r.start.totalBytes, undefined, 'no estimate without PROGRESS');
+        assert.ok(total !== undefined && Math.abs(total - r2.archiveBytes) < r2.archiveBytes * 0.1, `the estimate ${total} is within 10% of the ${r2.archiveBytes} bytes sent`);
+        assert.ok(reported.length > 0 && reported.every((n, i) => i === 0 || n >= (reported[i - 1] as number)), `progress counts up: ${reported.join(', ')}`);
       } finally {
         await again.close();
       }

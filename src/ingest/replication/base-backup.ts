@@ -41,6 +41,11 @@ export interface BaseBackupOptions {
   readonly checkpoint: 'fast' | 'spread';
   /** Throttles the primary's sending to this many kB/s (MAX_RATE); unlimited when absent. */
   readonly maxRateKbPerS?: number;
+  /**
+   * PROGRESS: the primary first walks its folders to estimate the backup's size (reported in the
+   * tablespace rows, BackupStart.totalBytes) and sends 'p' messages as it goes; costs that walk.
+   */
+  readonly progress?: boolean;
 }
 
 export interface BackupTablespace {
@@ -53,6 +58,12 @@ export interface BackupStart {
   readonly lsn: Lsn;
   readonly timeline: number;
   readonly tablespaces: readonly BackupTablespace[];
+  /**
+   * With PROGRESS: the primary's estimate of the archives' bytes, the sum of the size column of the
+   * tablespace rows (kB, base included; basebackup_copy.c SendTablespaceList). Files change during
+   * the backup, so the bytes sent can end above or below it.
+   */
+  readonly totalBytes?: number;
 }
 
 export interface BaseBackupResult {
@@ -80,7 +91,7 @@ export interface BaseBackupHandlers {
 export function baseBackupCommand(o: BaseBackupOptions): string {
   if (Buffer.byteLength(o.label) > LABEL_BYTES_MAX || o.label.includes('\0'))
     throw new ReplicationError('INVALID_ARGUMENT', `Cannot use backup label ${JSON.stringify(o.label)}: it must be at most ${LABEL_BYTES_MAX} bytes without NUL`);
-  const options = [`LABEL '${o.label.replaceAll("'", "''")}'`, `CHECKPOINT '${o.checkpoint}'`, 'WAL false', 'WAIT false', "MANIFEST 'no'", 'TABLESPACE_MAP false', 'PROGRESS false'];
+  const options = [`LABEL '${o.label.replaceAll("'", "''")}'`, `CHECKPOINT '${o.checkpoint}'`, 'WAL false', 'WAIT false', "MANIFEST 'no'", 'TABLESPACE_MAP false', `PROGRESS ${o.progress === true}`];
   if (o.maxRateKbPerS !== undefined) {
     if (!Number.isInteger(o.maxRateKbPerS) || o.maxRateKbPerS < MAX_RATE_KB_PER_S_MIN || o.maxRateKbPerS > MAX_RATE_KB_PER_S_MAX)
       throw new ReplicationError('INVALID_ARGUMENT', `Cannot use MAX_RATE ${o.maxRateKbPerS}: it must be an integer number of kB/s in [${MAX_RATE_KB_PER_S_MIN}, ${MAX_RATE_KB_PER_S_MAX}]`);
@@ -156,7 +167,11 @@ export class BaseBackupResponse {
     if (m.kind !== 'commandComplete') throw this.violation(m, 'expected a result set');
     if (this.phase === 'tablespaces') {
       const tablespaces = this.rows.filter((r) => r[0] !== null && r[0] !== undefined).map((r) => ({ oid: this.int(r[0], 'spcoid'), location: this.text(r[1], 'spclocation') }));
-      this.start = { lsn: (this.startPoint as { lsn: Lsn }).lsn, timeline: (this.startPoint as { timeline: number }).timeline, tablespaces };
+      // The size column is NULL without PROGRESS; the base row (spcoid NULL) counts too.
+      const sizes = this.rows.map((r) => r[2]).filter((v): v is Buffer => v !== null && v !== undefined);
+      const totalBytes = sizes.length === 0 ? undefined : sizes.reduce((n, v) => n + this.int(v, 'size') * 1024, 0);
+      const point = this.startPoint as { lsn: Lsn; timeline: number };
+      this.start = { lsn: point.lsn, timeline: point.timeline, tablespaces, ...(totalBytes !== undefined ? { totalBytes } : {}) };
       this.phase = 'copyOut';
       this.handlers.onStart(this.start);
       return;
