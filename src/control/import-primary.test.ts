@@ -50,19 +50,12 @@ test('strata timeline import of a running primary: progress on a terminal, exit 
     const load = primary.pgbench(['-c', '4', '-T', '15', '-n'], { timeoutMs: 120_000 });
     const conninfo = `host=127.0.0.1 port=${primary.port} user=postgres`;
     const args = [STRATA, '--dir', dir, '--json', 'timeline', 'import', 'prim', conninfo, '--max-rate', '16384'];
-    let out: string;
-    const tty = existsSync(SCRIPT);
-    if (tty) {
-      // script(1) gives the command a terminal: the progress bar shows; -e passes on the exit code.
-      const r = await exec(SCRIPT, ['-qefc', [process.execPath, ...args].map(shellQuote).join(' '), '/dev/null'], { timeout: 300_000 });
-      out = r.stdout.replaceAll('\r\n', '\n');
-      assert.match(out, /\r {2}base backup: \d+\.\d MiB of \d+\.\d MiB \(\d+%\), [\d.]+ MiB\/s/, 'a progress bar on a terminal');
-      const frames = out.slice(0, out.indexOf('\n{') + 1).split('\r').map((f) => f.trim()).filter((f) => f !== '');
-      console.log(`progress: ${frames.length} frames, e.g. "${frames[Math.floor(frames.length / 2)]}", last "${frames.at(-1)}"`);
-    } else {
-      console.log(`no ${SCRIPT}: the progress bar is not checked`);
-      out = (await exec(process.execPath, args, { timeout: 300_000 })).stdout;
-    }
+    // script(1) (util-linux, on every Debian) gives the command a terminal: the progress bar shows; -e passes on the exit code.
+    const r = await exec(SCRIPT, ['-qefc', [process.execPath, ...args].map(shellQuote).join(' '), '/dev/null'], { timeout: 300_000 });
+    const out = r.stdout.replaceAll('\r\n', '\n');
+    assert.match(out, /\r {2}base backup: \d+\.\d MiB of \d+\.\d MiB \(\d+%\), [\d.]+ MiB\/s/, 'a progress bar on a terminal');
+    const frames = out.slice(0, out.indexOf('\n{') + 1).split('\r').map((f) => f.trim()).filter((f) => f !== '');
+    console.log(`progress: ${frames.length} frames, e.g. "${frames[Math.floor(frames.length / 2)]}", last "${frames.at(-1)}"`);
     const state = JSON.parse(out.slice(out.indexOf('\n{') + 1)) as TimelineInfo;
     assert.equal(state.import?.kind, 'primary');
     assert.equal(state.import?.phase, 'following');
