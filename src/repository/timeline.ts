@@ -2,7 +2,8 @@
  * A timeline: one branch of a tenant's history (seed 002: "Timeline"). Ingest puts values and
  * advances the last record LSN; the page service reads a key at an LSN. Values land in the open
  * in-memory layer; it is frozen when it passes a size or an age and flushed into an L0 delta layer
- * file, after which the metadata file (the layer list and the disk-consistent LSN) is replaced.
+ * file (written by a worker thread: layer-flush.ts), after which the metadata file (the layer list
+ * and the disk-consistent LSN) is replaced.
  * A read walks the in-memory layers, then the historic layers through the layer map, then the
  * ancestor below the branch point, until it has an image or a record that initialises the key, and
  * hands what it found to the tenant's Reconstructor. Compaction and GC (compaction.ts, gc.ts) change
@@ -25,7 +26,8 @@ import { mkdirDurable, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
 import { InMemoryLayer } from './in-memory-layer.js';
 import { describeKey, nextKey, type Key } from './key.js';
-import { LayerFile, LayerKind, LayerWriter, parseLayerFileName, type FoundValue, type LayerDescriptor, type LayerEntry } from './layer-file.js';
+import { LayerFile, LayerKind, parseLayerFileName, type FoundValue, type LayerDescriptor, type LayerEntry } from './layer-file.js';
+import { flushInWorker } from './layer-flush.js';
 import { LayerMap } from './layer-map.js';
 import { METADATA_FILE, readMetadata, writeMetadata, type TimelineMetadata } from './metadata.js';
 import type { PageCache } from './page-cache.js';
@@ -419,15 +421,8 @@ export class Timeline {
       const added: HistoricLayer[] = [];
       if (range !== undefined) {
         const descriptor: LayerDescriptor = { kind: LayerKind.Delta, keys: { start: range.start, end: nextKey(range.end) }, lsnStart: layer.lsnStart, lsnEnd: layer.lsnEnd };
-        const writer = new LayerWriter(this.dir, descriptor);
-        let path: string;
-        try {
-          await layer.writeTo(writer);
-          path = writer.finish();
-        } catch (e) {
-          writer.abort();
-          throw e;
-        }
+        // Sorting, compressing and writing the file happen in the flush worker; ingest goes on meanwhile.
+        const path = await flushInWorker(layer.flushJob(this.dir, descriptor));
         added.push(LayerFile.open(path));
       }
       this.map = this.map.replace([], added);
