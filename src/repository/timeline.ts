@@ -125,6 +125,12 @@ interface Waiter {
 export class Timeline {
   private open: InMemoryLayer | undefined;
   private frozen: InMemoryLayer[] = [];
+  /**
+   * The flush worker's write of each frozen layer, started when the layer froze: the worker goes on
+   * writing while this thread ingests without a pause (its reply waits for the event loop), and the
+   * layers are taken into the layer map in order by flushFrozen.
+   */
+  private readonly layerWrites = new Map<InMemoryLayer, Promise<string>>();
   private map: LayerMap<HistoricLayer>;
   private last: number;
   private diskConsistent: number;
@@ -384,6 +390,24 @@ export class Timeline {
     open.freeze(this.last + 1);
     this.frozen.push(open);
     this.open = undefined;
+    this.startLayerWrite(open);
+  }
+
+  /** Hands a frozen layer to the flush worker, unless it is there already; undefined for a layer with no values. */
+  private startLayerWrite(layer: InMemoryLayer): Promise<string> | undefined {
+    const range = layer.keyRange;
+    if (range === undefined) return undefined;
+    let write = this.layerWrites.get(layer);
+    if (write === undefined) {
+      const descriptor: LayerDescriptor = { kind: LayerKind.Delta, keys: { start: range.start, end: nextKey(range.end) }, lsnStart: layer.lsnStart, lsnEnd: layer.lsnEnd };
+      write = flushInWorker(layer.flushJob(this.dir, descriptor));
+      this.layerWrites.set(layer, write);
+      // flushFrozen takes the outcome; a failed write is forgotten so that the next flush tries again.
+      write.catch(() => {
+        if (this.layerWrites.get(layer) === write) this.layerWrites.delete(layer);
+      });
+    }
+    return write;
   }
 
   private startFlush(): Promise<void> {
@@ -417,12 +441,12 @@ export class Timeline {
   private async flushFrozen(): Promise<void> {
     while (this.frozen.length > 0) {
       const layer = this.frozen[0] as InMemoryLayer;
-      const range = layer.keyRange;
       const added: HistoricLayer[] = [];
-      if (range !== undefined) {
-        const descriptor: LayerDescriptor = { kind: LayerKind.Delta, keys: { start: range.start, end: nextKey(range.end) }, lsnStart: layer.lsnStart, lsnEnd: layer.lsnEnd };
-        // Sorting, compressing and writing the file happen in the flush worker; ingest goes on meanwhile.
-        const path = await flushInWorker(layer.flushJob(this.dir, descriptor));
+      // Sorting, compressing and writing the file happen in the flush worker; ingest goes on meanwhile.
+      const write = this.startLayerWrite(layer);
+      if (write !== undefined) {
+        const path = await write;
+        this.layerWrites.delete(layer);
         added.push(LayerFile.open(path));
       }
       this.map = this.map.replace([], added);
@@ -636,6 +660,12 @@ export class Timeline {
     this.shutDown = true;
     await this.flushing?.catch(() => undefined);
     await this.layerWork.catch(() => undefined);
+    // Writes the flush worker still has under way finish before the files go: a layer file no
+    // metadata names is removed now, not left for a later open of this folder to find.
+    for (const write of this.layerWrites.values()) {
+      const path = await write.catch(() => undefined);
+      if (path !== undefined) unlinkQuiet(path);
+    }
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.reject(new RepositoryError('SHUT_DOWN', `Stopped waiting for ${fmt(w.lsn)} on timeline ${this.id}: it is shutting down`));
@@ -643,6 +673,7 @@ export class Timeline {
     this.waiters = [];
     this.open?.delete();
     for (const f of this.frozen) f.delete();
+    this.layerWrites.clear();
     this.open = undefined;
     this.frozen = [];
     for (const l of this.map.layers) l.close();
@@ -653,6 +684,14 @@ export class Timeline {
     await this.shutdown(false);
     this.ctx.pageCache.dropTimeline(this.id);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
   }
 }
 
