@@ -28,7 +28,9 @@
  * whole; the checkpoint counters PostgreSQL only moves forward move only forward here.
  *
  * Mirrors, per effect, the redo routine named beside it. A record's puts and its advance happen with
- * no await in between once its reads are done, so a flush never cuts a record in two.
+ * no await in between once its reads are done, so a flush never cuts a record in two. Nothing of a
+ * record (its views, its block references, its description) is kept once its ingest settles: what
+ * is stored is copied, so a reader may reuse the record's memory for the next one (wal-import.ts).
  */
 import { BLCKSZ } from '../pg/constants.js';
 import { CheckPointStruct, ControlFile } from '../pg/control.js';

@@ -115,6 +115,12 @@ export function lsnNumber(lsn: Lsn | bigint): number {
 
 const fmt = (n: number) => formatLsn(BigInt(n));
 
+/** A frozen layer's file as the flush worker writes it: `path` once it is durable. */
+interface LayerWrite {
+  readonly done: Promise<string>;
+  path: string | undefined;
+}
+
 interface Waiter {
   readonly lsn: number;
   readonly resolve: () => void;
@@ -130,7 +136,7 @@ export class Timeline {
    * writing while this thread ingests without a pause (its reply waits for the event loop), and the
    * layers are taken into the layer map in order by flushFrozen.
    */
-  private readonly layerWrites = new Map<InMemoryLayer, Promise<string>>();
+  private readonly layerWrites = new Map<InMemoryLayer, LayerWrite>();
   private map: LayerMap<HistoricLayer>;
   private last: number;
   private diskConsistent: number;
@@ -394,18 +400,24 @@ export class Timeline {
   }
 
   /** Hands a frozen layer to the flush worker, unless it is there already; undefined for a layer with no values. */
-  private startLayerWrite(layer: InMemoryLayer): Promise<string> | undefined {
+  private startLayerWrite(layer: InMemoryLayer): LayerWrite | undefined {
     const range = layer.keyRange;
     if (range === undefined) return undefined;
     let write = this.layerWrites.get(layer);
     if (write === undefined) {
       const descriptor: LayerDescriptor = { kind: LayerKind.Delta, keys: { start: range.start, end: nextKey(range.end) }, lsnStart: layer.lsnStart, lsnEnd: layer.lsnEnd };
-      write = flushInWorker(layer.flushJob(this.dir, descriptor));
-      this.layerWrites.set(layer, write);
+      const w: LayerWrite = { done: flushInWorker(layer.flushJob(this.dir, descriptor)), path: undefined };
+      this.layerWrites.set(layer, w);
       // flushFrozen takes the outcome; a failed write is forgotten so that the next flush tries again.
-      write.catch(() => {
-        if (this.layerWrites.get(layer) === write) this.layerWrites.delete(layer);
-      });
+      w.done.then(
+        (path) => {
+          w.path = path;
+        },
+        () => {
+          if (this.layerWrites.get(layer) === w) this.layerWrites.delete(layer);
+        },
+      );
+      write = w;
     }
     return write;
   }
@@ -440,20 +452,26 @@ export class Timeline {
 
   private async flushFrozen(): Promise<void> {
     while (this.frozen.length > 0) {
-      const layer = this.frozen[0] as InMemoryLayer;
-      const added: HistoricLayer[] = [];
       // Sorting, compressing and writing the file happen in the flush worker; ingest goes on meanwhile.
-      const write = this.startLayerWrite(layer);
-      if (write !== undefined) {
-        const path = await write;
-        this.layerWrites.delete(layer);
-        added.push(LayerFile.open(path));
+      await this.startLayerWrite(this.frozen[0] as InMemoryLayer)?.done;
+      // The oldest layer's file is durable, and maybe those of layers after it: all of those go into
+      // the layer map in order, with one metadata write (each one is two fsyncs).
+      const taken: InMemoryLayer[] = [];
+      const added: HistoricLayer[] = [];
+      for (const layer of this.frozen) {
+        const write = this.startLayerWrite(layer);
+        if (write !== undefined && write.path === undefined) break;
+        taken.push(layer);
+        if (write !== undefined) added.push(LayerFile.open(write.path as string));
       }
       this.map = this.map.replace([], added);
-      this.frozen.shift();
-      this.diskConsistent = Math.max(this.diskConsistent, layer.lsnEnd - 1);
+      this.frozen.splice(0, taken.length);
+      for (const layer of taken) {
+        this.layerWrites.delete(layer);
+        this.diskConsistent = Math.max(this.diskConsistent, layer.lsnEnd - 1);
+      }
       this.persist();
-      layer.delete();
+      for (const layer of taken) layer.delete();
     }
   }
 
@@ -663,7 +681,7 @@ export class Timeline {
     // Writes the flush worker still has under way finish before the files go: a layer file no
     // metadata names is removed now, not left for a later open of this folder to find.
     for (const write of this.layerWrites.values()) {
-      const path = await write.catch(() => undefined);
+      const path = await write.done.catch(() => undefined);
       if (path !== undefined) unlinkQuiet(path);
     }
     for (const w of this.waiters) {
