@@ -194,7 +194,8 @@ export class WalIngest {
 
   /** Ingests one record: its block values and effects at its end LSN, then advances the timeline to it. */
   async ingest(record: WalRecord): Promise<void> {
-    const lsn = record.endLsn;
+    // The end LSN as a number: no BigInt per record on the way to the timeline.
+    const lsn = record.endLsnNumber;
     if (record.lsnNumber < this.timeline.lastRecordLsnNumber)
       throw new IngestError('WAL_GAP', `Cannot ingest the record at ${formatLsn(record.lsn)}: timeline ${this.timeline.id} is already at ${formatLsn(this.timeline.lastRecordLsn)}`);
     let description: DescriptionBase;
@@ -207,7 +208,7 @@ export class WalIngest {
     // Reads first (they may wait on the repository), then every put, then the advance.
     const loading = this.loadFor(record, description.effects);
     if (loading !== undefined) await loading;
-    const copies = description.effects.some((e) => e.kind === 'database.create') ? await this.prepareCopies(description.effects) : NO_COPIES;
+    const copies = createsDatabase(description.effects) ? await this.prepareCopies(description.effects) : NO_COPIES;
     this.putBlocks(record, description);
     for (const e of description.effects) this.applyEffect(e, record);
     for (const c of copies) this.timeline.put(c.key, lsn, c.value);
@@ -381,7 +382,7 @@ export class WalIngest {
   // ---- blocks ----
 
   private putBlocks(record: WalRecord, description: DescriptionBase): void {
-    const lsn = record.endLsn;
+    const lsn = record.endLsnNumber;
     let encoded: Uint8Array | undefined;
     for (const b of record.blocks) {
       if (b === undefined) continue;
@@ -778,9 +779,10 @@ export class WalIngest {
   /** nextXid moves past `xid` (AdvanceNextFullTransactionIdPastXid), carrying the epoch over a wraparound. */
   private assignXid(xid: number): void {
     const cp = this.checkpoint;
-    const next = cp.nextXid;
-    const nextXid = Number(next & 0xffff_ffffn);
+    // Most records' xids were assigned already: that is decided on the low half, without a BigInt.
+    const nextXid = cp.nextXidLow;
     if (!xidFollowsOrEquals(xid, nextXid)) return;
+    const next = cp.nextXid;
     let epoch = next >> 32n;
     let newXid = (xid + 1) >>> 0;
     if (newXid < nextXid) epoch += 1n;
@@ -789,7 +791,7 @@ export class WalIngest {
     this.checkpointDirty = true;
   }
 
-  private writePending(lsn: Lsn): void {
+  private writePending(lsn: number): void {
     if (this.pending.size > 0) {
       for (const [key, make] of this.pending) this.timeline.put(key, lsn, { kind: 'image', bytes: make() });
       this.pending.clear();
@@ -815,6 +817,12 @@ function twoPhaseFile(data: Uint8Array): Uint8Array {
   out.set(data, 0);
   out.writeUInt32LE(crc32c(data), data.length);
   return out;
+}
+
+/** Whether an effect is CREATE DATABASE (no closure per record, as effects.some would make). */
+function createsDatabase(effects: readonly Effect[]): boolean {
+  for (const e of effects) if (e.kind === 'database.create') return true;
+  return false;
 }
 
 /** Whether the description says the record initialises block `blockId` (few blocks per record: a scan, no Set). */

@@ -54,7 +54,7 @@ export interface TimelineConfig {
 }
 
 export const DEFAULT_TIMELINE_CONFIG: TimelineConfig = {
-  checkpointDistanceBytes: 64 << 20,
+  checkpointDistanceBytes: 16 << 20,
   checkpointTimeoutMs: 10 * 60_000,
   compactionL0LayersMin: 10,
   compactionLayerBytesTarget: 64 << 20,
@@ -108,7 +108,12 @@ const LSN_NUMBER_MAX = Number.MAX_SAFE_INTEGER;
 /** The same as a bigint, made once: every put and advance compares with it. */
 const LSN_BIGINT_MAX = BigInt(LSN_NUMBER_MAX);
 
-export function lsnNumber(lsn: Lsn | bigint): number {
+/** An LSN as a number, checked to fit; hot paths (ingest) pass numbers already, and no BigInt is made. */
+export function lsnNumber(lsn: Lsn | bigint | number): number {
+  if (typeof lsn === 'number') {
+    if (!Number.isSafeInteger(lsn) || lsn < 0) throw new RepositoryError('BAD_REQUEST', `Cannot use LSN ${lsn}: strata keeps LSNs as integers below 2^53`);
+    return lsn;
+  }
   if (lsn < 0n || lsn > LSN_BIGINT_MAX) throw new RepositoryError('BAD_REQUEST', `Cannot use LSN ${formatLsn(lsn)}: strata keeps LSNs below 2^53`);
   return Number(lsn);
 }
@@ -306,10 +311,10 @@ export class Timeline {
   // ---- writes ----
 
   /** Stores `value` under `key` at `lsn` (the end LSN of the record it comes from), above the last record LSN. */
-  put(key: Key, lsn: Lsn, value: Value): void {
+  put(key: Key, lsn: Lsn | number, value: Value): void {
     const n = lsnNumber(lsn);
     this.checkWritable();
-    if (n <= this.last) throw new RepositoryError('BAD_REQUEST', `Cannot put ${describeKey(key)} at ${formatLsn(lsn)}: the timeline is already at ${fmt(this.last)}`);
+    if (n <= this.last) throw new RepositoryError('BAD_REQUEST', `Cannot put ${describeKey(key)} at ${fmt(n)}: the timeline is already at ${fmt(this.last)}`);
     this.open ??= new InMemoryLayer(join(this.dir, `ephemeral-${process.pid}-${this.ephemeralSeq++}`), this.frozen.at(-1)?.lsnEnd ?? this.diskConsistent + 1);
     this.open.put(key, n, valueFlags(value), value.bytes);
   }
@@ -318,10 +323,10 @@ export class Timeline {
    * The last record LSN moves to `lsn`: every value at or below it is in, and reads up to it may go
    * on. The open layer is frozen here, at a record boundary, when it is big or old enough.
    */
-  advance(lsn: Lsn): void {
+  advance(lsn: Lsn | number): void {
     const n = lsnNumber(lsn);
     this.checkWritable();
-    if (n < this.last) throw new RepositoryError('BAD_REQUEST', `Cannot move timeline ${this.id} back from ${fmt(this.last)} to ${formatLsn(lsn)}`);
+    if (n < this.last) throw new RepositoryError('BAD_REQUEST', `Cannot move timeline ${this.id} back from ${fmt(this.last)} to ${fmt(n)}`);
     this.last = n;
     const now = Date.now();
     const lastSample = this.lsnTimes.at(-1);
