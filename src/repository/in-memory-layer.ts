@@ -1,9 +1,9 @@
 /**
  * The in-memory layer: where a timeline's newest values land as ingest writes them, until the layer
- * is frozen and flushed into an L0 delta layer file (seed 002: "in-memory layer"; the flush runs in a
- * worker thread, layer-flush.ts). The values go to
- * an ephemeral file as they arrive; the JavaScript heap holds only the index, per key the LSN,
- * offset, length and flags of each value. Reads of values not yet written out come from the write
+ * is frozen and flushed into an L0 delta layer file (seed 002: "in-memory layer") by the flush
+ * worker thread (layer-flush.ts), which reads the values back from the ephemeral file. The values go
+ * to that file as they arrive; the JavaScript heap holds only the index, per key the LSN, offset,
+ * length and flags of each value. Reads of values not yet written out come from the write
  * buffer. The ephemeral file is not durable, nor does it need to be: the WAL log holds everything
  * above the disk-consistent LSN, and a restart replays it; a restart deletes leftover files.
  */
