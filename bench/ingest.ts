@@ -50,7 +50,8 @@ try {
   const imported = importDataDirectory(timeline, start);
   await timeline.flush();
   const ingest = await WalIngest.open(timeline);
-  const walOptions = { dir: archive, start: imported.lsn, timeline: 1, segmentSize: primary.walSegSizeBytes };
+  // Read as `strata wal import` reads for ingest (wal-import.ts): ingest keeps nothing of a record, so the reader reuses its memory.
+  const walOptions = { dir: archive, start: imported.lsn, timeline: 1, segmentSize: primary.walSegSizeBytes, recordsDieInCallback: true };
   // For the split only: reading and decoding alone (the OS cache is warm for both passes).
   const d0 = performance.now();
   let decoded = 0;

@@ -18,7 +18,9 @@ export interface WalImportResult {
 export async function importWalFolder(ingest: WalIngest, dir: string, options: { timeline?: number; segmentSize?: number } = {}): Promise<WalImportResult> {
   const t = ingest.timeline;
   const from = t.lastRecordLsn;
-  const it = walRecords({ dir, start: from, timeline: options.timeline ?? 1, segmentSize: options.segmentSize ?? ingest.walSegmentSize });
+  // Ingest is done with a record when its promise settles: it copies what it stores, and keeps no
+  // record, view or description past that (walingest.ts). So the reader may reuse its memory.
+  const it = walRecords({ dir, start: from, timeline: options.timeline ?? 1, segmentSize: options.segmentSize ?? ingest.walSegmentSize, recordsDieInCallback: true });
   let records = 0;
   for (;;) {
     const next = it.next();

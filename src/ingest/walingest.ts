@@ -28,14 +28,16 @@
  * whole; the checkpoint counters PostgreSQL only moves forward move only forward here.
  *
  * Mirrors, per effect, the redo routine named beside it. A record's puts and its advance happen with
- * no await in between once its reads are done, so a flush never cuts a record in two.
+ * no await in between once its reads are done, so a flush never cuts a record in two. Nothing of a
+ * record (its views, its block references, its description) is kept once its ingest settles: what
+ * is stored is copied, so a reader may reuse the record's memory for the next one (wal-import.ts).
  */
 import { BLCKSZ } from '../pg/constants.js';
 import { CheckPointStruct, ControlFile } from '../pg/control.js';
 import { crc32c } from '../pg/crc32c.js';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
 import type { BlockNumber, Oid, RelFileNode } from '../pg/types.js';
-import { encodeOp, encodeRecordInput, setRecordInputBlockId } from '../redo/codec.js';
+import { encodeOp, encodeRecordInput, RECORD_INPUT_HEADER_SIZE, setRecordInputBlockId } from '../redo/codec.js';
 import {
   CLOG_STATUS_ABORTED,
   CLOG_STATUS_COMMITTED,
@@ -54,6 +56,8 @@ import {
   CONTROL_FILE_KEY,
   DATABASE_DIRECTORY_KEY,
   relBlockKey,
+  relBlockKeyAt,
+  relBlockKeyPrefix,
   relDirectoryKey,
   relmapKey,
   relSizeKey,
@@ -89,6 +93,17 @@ const FSM_TREE_DEPTH = 3;
 const relKey = (spc: number, db: number) => `${spc}/${db}`;
 const forkKey = (rel: RelFileNode, fork: number) => `${rel.spcNode}/${rel.dbNode}/${rel.relNode}/${fork}`;
 
+/** A fork known to exist (see WalIngest.forks). */
+interface ForkState {
+  readonly spcNode: number;
+  readonly dbNode: number;
+  readonly fork: number;
+  /** Blocks, as relSizes has them. */
+  size: number;
+  /** relBlockKeyPrefix of the fork. */
+  readonly keyPrefix: string;
+}
+
 /** TransactionIdFollowsOrEquals for normal xids: modulo-2^32 comparison. */
 function xidFollowsOrEquals(a: number, b: number): boolean {
   return ((a - b) | 0) >= 0;
@@ -121,6 +136,8 @@ export class WalIngest {
   private readonly pending = new Map<Key, () => Uint8Array>();
   /** SLRU operations of this record, per page key (several changes to one page make one operation). */
   private readonly pendingOps = new Map<Key, Uint8Array[]>();
+  /** Where a record's redo input is encoded before its puts copy it (grown to the largest record). */
+  private scratch = Buffer.allocUnsafe(64 << 10);
   /** The offsets page RecordNewMultiXact initialised early; its ZERO_OFF_PAGE record then zeroes nothing. */
   private preInitializedOffsetsPage = -1;
   private checkpointDirty = false;
@@ -177,7 +194,8 @@ export class WalIngest {
 
   /** Ingests one record: its block values and effects at its end LSN, then advances the timeline to it. */
   async ingest(record: WalRecord): Promise<void> {
-    const lsn = record.endLsn;
+    // The end LSN as a number: no BigInt per record on the way to the timeline.
+    const lsn = record.endLsnNumber;
     if (record.lsnNumber < this.timeline.lastRecordLsnNumber)
       throw new IngestError('WAL_GAP', `Cannot ingest the record at ${formatLsn(record.lsn)}: timeline ${this.timeline.id} is already at ${formatLsn(this.timeline.lastRecordLsn)}`);
     let description: DescriptionBase;
@@ -190,7 +208,7 @@ export class WalIngest {
     // Reads first (they may wait on the repository), then every put, then the advance.
     const loading = this.loadFor(record, description.effects);
     if (loading !== undefined) await loading;
-    const copies = description.effects.some((e) => e.kind === 'database.create') ? await this.prepareCopies(description.effects) : NO_COPIES;
+    const copies = createsDatabase(description.effects) ? await this.prepareCopies(description.effects) : NO_COPIES;
     this.putBlocks(record, description);
     for (const e of description.effects) this.applyEffect(e, record);
     for (const c of copies) this.timeline.put(c.key, lsn, c.value);
@@ -208,6 +226,19 @@ export class WalIngest {
    * nothing read: then no promise is made, and ingest goes on without a pause.
    */
   private loadFor(record: WalRecord, effects: readonly Effect[]): Promise<void> | undefined {
+    // The common case first, with nothing allocated: every block's fork is known, and no effect
+    // can need a read (the effects below that may are rare, but for VM bits cleared).
+    let loaded = true;
+    for (const b of record.blocks) if (b !== undefined && !this.relLoaded(b.rel, b.fork)) loaded = false;
+    for (const e of effects) {
+      if (!loaded) break;
+      if (e.kind === 'vm.clear') loaded = this.relLoaded(e.rel, FORK_VM);
+      else if (e.kind === 'relation.create' || e.kind === 'relation.truncate' || e.kind === 'relation.drop' || e.kind === 'database.create' || e.kind === 'database.drop') loaded = false;
+    }
+    return loaded ? undefined : this.loadSlow(record, effects);
+  }
+
+  private loadSlow(record: WalRecord, effects: readonly Effect[]): Promise<void> | undefined {
     const loads: (() => Promise<unknown>)[] = [];
     const rel = (r: RelFileNode, fork: number) => {
       if (!this.relLoaded(r, fork)) loads.push(() => this.loadRel(r, fork));
@@ -246,17 +277,33 @@ export class WalIngest {
     })();
   }
 
-  /** The last fork a block touched, known to exist, and its size: most blocks hit the fork the previous one did. */
-  private hot: { rel: RelFileNode; fork: number; size: number } | undefined;
+  /**
+   * Forks that blocks touched, known to exist, by relNode: what every block reference needs (the
+   * size, the key) without the string-keyed maps above. The maps stay the truth: setRelSize keeps
+   * the sizes here in step, and whatever removes forks (drops, truncations, database and
+   * tablespace drops, database copies) empties this cache.
+   */
+  private readonly forks = new Map<number, ForkState[]>();
 
-  private isHot(rel: RelFileNode, fork: number): boolean {
-    const h = this.hot;
-    return h !== undefined && h.fork === fork && h.rel.relNode === rel.relNode && h.rel.dbNode === rel.dbNode && h.rel.spcNode === rel.spcNode;
+  private forkState(rel: RelFileNode, fork: number): ForkState | undefined {
+    const list = this.forks.get(rel.relNode);
+    if (list === undefined) return undefined;
+    for (const f of list) if (f.fork === fork && f.dbNode === rel.dbNode && f.spcNode === rel.spcNode) return f;
+    return undefined;
+  }
+
+  /** Caches an existing fork (its size loaded). */
+  private cacheFork(rel: RelFileNode, fork: number): ForkState {
+    const f: ForkState = { spcNode: rel.spcNode, dbNode: rel.dbNode, fork, size: this.relSize(rel, fork), keyPrefix: relBlockKeyPrefix(rel, fork) };
+    const list = this.forks.get(rel.relNode);
+    if (list === undefined) this.forks.set(rel.relNode, [f]);
+    else list.push(f);
+    return f;
   }
 
   /** The fork's directory is cached, and its size is too if it exists. */
   private relLoaded(rel: RelFileNode, fork: number): boolean {
-    if (this.isHot(rel, fork)) return true;
+    if (this.forkState(rel, fork) !== undefined) return true;
     const dir = this.relDirs.get(relKey(rel.spcNode, rel.dbNode));
     return dir !== undefined && (this.relSizes.has(forkKey(rel, fork)) || !dir.has(`${rel.relNode}/${fork}`));
   }
@@ -311,7 +358,8 @@ export class WalIngest {
   }
 
   private setRelSize(rel: RelFileNode, fork: number, blocks: number): void {
-    if (this.isHot(rel, fork)) (this.hot as { size: number }).size = blocks;
+    const cached = this.forkState(rel, fork);
+    if (cached !== undefined) cached.size = blocks;
     this.relSizes.set(forkKey(rel, fork), blocks);
     this.pending.set(relSizeKey(rel, fork), () => encodeU32(blocks));
   }
@@ -323,28 +371,33 @@ export class WalIngest {
   }
 
   /** A block written at `blkno`: the fork exists and reaches it (XLogReadBufferExtended extends with zero pages). */
-  private extendTo(rel: RelFileNode, fork: number, blkno: number): void {
-    if (this.isHot(rel, fork) && blkno < (this.hot as { size: number }).size) return;
+  private extendTo(rel: RelFileNode, fork: number, blkno: number): ForkState {
+    const cached = this.forkState(rel, fork);
+    if (cached !== undefined && blkno < cached.size) return cached;
     this.createRel(rel, fork);
     if (blkno >= this.relSize(rel, fork)) this.setRelSize(rel, fork, blkno + 1);
-    this.hot = { rel, fork, size: this.relSize(rel, fork) };
+    return cached ?? this.cacheFork(rel, fork);
   }
 
   // ---- blocks ----
 
   private putBlocks(record: WalRecord, description: DescriptionBase): void {
-    const lsn = record.endLsn;
+    const lsn = record.endLsnNumber;
     let encoded: Uint8Array | undefined;
     for (const b of record.blocks) {
       if (b === undefined) continue;
-      this.extendTo(b.rel, b.fork, b.blkno);
+      const fork = this.extendTo(b.rel, b.fork, b.blkno);
       // The rmgr's own INIT flag (XLOG_HEAP_INIT_PAGE and friends), when the block header does not say WILL_INIT.
       const willInit = b.willInit || b.applyImage || initsByUse(description, b.id);
-      // One encoding per record: each put copies it, so only the block id changes in between.
-      if (encoded === undefined) encoded = encodeRecordInput(record, b.id);
-      else setRecordInputBlockId(encoded, record, b.id);
+      // One encoding per record, into the scratch buffer: each put copies it, so only the block id changes in between.
+      if (encoded === undefined) {
+        if (this.scratch.length < RECORD_INPUT_HEADER_SIZE + record.totLen) this.scratch = Buffer.allocUnsafe(2 * (RECORD_INPUT_HEADER_SIZE + record.totLen));
+        encoded = encodeRecordInput(record, b.id, this.scratch);
+      } else {
+        setRecordInputBlockId(encoded, record, b.id);
+      }
       const value: Value = { kind: 'wal', willInit, bytes: encoded };
-      this.timeline.put(relBlockKey(b.rel, b.fork, b.blkno), lsn, value);
+      this.timeline.put(relBlockKeyAt(fork.keyPrefix, b.blkno), lsn, value);
       this.stats.blockValues++;
     }
   }
@@ -359,11 +412,11 @@ export class WalIngest {
         this.createRel(e.rel, e.fork);
         return;
       case 'relation.truncate':
-        this.hot = undefined;
+        this.forks.clear();
         this.truncateRel(e.rel, e.forks, e.blocks, lsn);
         return;
       case 'relation.drop': {
-        this.hot = undefined;
+        this.forks.clear();
         // xact_redo_commit/abort: DropRelationFiles, every fork.
         for (const rel of e.rels) {
           const dir = this.relDirs.get(relKey(rel.spcNode, rel.dbNode));
@@ -443,7 +496,7 @@ export class WalIngest {
         this.addDatabase(e.tsId, e.dbId);
         return;
       case 'database.drop':
-        this.hot = undefined;
+        this.forks.clear();
         this.dropDatabase(e.dbId, e.tsIds);
         return;
       case 'twophase.prepare':
@@ -648,6 +701,7 @@ export class WalIngest {
 
   /** A dropped tablespace's database folders are gone: only empty ones can be left (DROP TABLESPACE refuses otherwise). */
   private dropTablespace(spcNode: number): void {
+    this.forks.clear();
     const gone = this.databases.filter((d) => d.spcNode === spcNode);
     if (gone.length === 0) return;
     this.databases = this.databases.filter((d) => d.spcNode !== spcNode);
@@ -664,6 +718,7 @@ export class WalIngest {
    * images, with its sizes, relation directory and relmapper file.
    */
   private async prepareCopies(effects: readonly Effect[]): Promise<{ key: Key; value: Value }[]> {
+    this.forks.clear();
     const out: { key: Key; value: Value }[] = [];
     for (const e of effects) {
       if (e.kind !== 'database.create' || e.strategy !== 'file_copy' || e.srcDbId === undefined || e.srcTsId === undefined) continue;
@@ -724,9 +779,10 @@ export class WalIngest {
   /** nextXid moves past `xid` (AdvanceNextFullTransactionIdPastXid), carrying the epoch over a wraparound. */
   private assignXid(xid: number): void {
     const cp = this.checkpoint;
-    const next = cp.nextXid;
-    const nextXid = Number(next & 0xffff_ffffn);
+    // Most records' xids were assigned already: that is decided on the low half, without a BigInt.
+    const nextXid = cp.nextXidLow;
     if (!xidFollowsOrEquals(xid, nextXid)) return;
+    const next = cp.nextXid;
     let epoch = next >> 32n;
     let newXid = (xid + 1) >>> 0;
     if (newXid < nextXid) epoch += 1n;
@@ -735,7 +791,7 @@ export class WalIngest {
     this.checkpointDirty = true;
   }
 
-  private writePending(lsn: Lsn): void {
+  private writePending(lsn: number): void {
     if (this.pending.size > 0) {
       for (const [key, make] of this.pending) this.timeline.put(key, lsn, { kind: 'image', bytes: make() });
       this.pending.clear();
@@ -761,6 +817,12 @@ function twoPhaseFile(data: Uint8Array): Uint8Array {
   out.set(data, 0);
   out.writeUInt32LE(crc32c(data), data.length);
   return out;
+}
+
+/** Whether an effect is CREATE DATABASE (no closure per record, as effects.some would make). */
+function createsDatabase(effects: readonly Effect[]): boolean {
+  for (const e of effects) if (e.kind === 'database.create') return true;
+  return false;
 }
 
 /** Whether the description says the record initialises block `blockId` (few blocks per record: a scan, no Set). */

@@ -86,6 +86,10 @@ export class CheckPointStruct {
   set nextXid(v: bigint) {
     this.bytes.writeBigUInt64LE(v, 24);
   }
+  /** The xid half of nextXid (its low 32 bits), as a number: no BigInt made. */
+  get nextXidLow(): number {
+    return this.bytes.readUInt32LE(24);
+  }
   get nextOid(): number {
     return this.bytes.readUInt32LE(32);
   }

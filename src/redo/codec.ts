@@ -74,17 +74,30 @@ function writeU64(out: Uint8Array, o: number, v: bigint): void {
   writeU32(out, o + 4, Number(v >> 32n));
 }
 
-/** A WAL record applied to its block reference `blockId` (which the record must have). */
-export function encodeRecordInput(record: WalRecord, blockId: number): Uint8Array {
+/** A u64 below 2^53, from a number: no BigInt made (ingest writes two per record). */
+function writeU64Number(out: Uint8Array, o: number, v: number): void {
+  writeU32(out, o, v % 0x1_0000_0000);
+  writeU32(out, o + 4, Math.floor(v / 0x1_0000_0000));
+}
+
+/**
+ * A WAL record applied to its block reference `blockId` (which the record must have). With
+ * `scratch` big enough, the input is written there and a view of it returned, valid until the next
+ * call with the same scratch: ingest stores each input by copying it, and a new buffer per record
+ * (most hold an 8 KiB page image) was a good part of its garbage.
+ */
+export function encodeRecordInput(record: WalRecord, blockId: number, scratch?: Uint8Array): Uint8Array {
   // The messages are made only on failure: this runs once per record ingested.
   if (record.blocks[blockId] === undefined) assert.fail(`record at ${formatLsn(record.lsn)} has no block reference ${blockId}`);
-  if (record.raw.length !== record.totLen) assert.fail('a record is stored with exactly its xl_tot_len bytes');
-  const out = Buffer.allocUnsafe(RECORD_INPUT_HEADER_SIZE + record.raw.length);
+  const raw = record.raw;
+  if (raw.length !== record.totLen) assert.fail('a record is stored with exactly its xl_tot_len bytes');
+  const size = RECORD_INPUT_HEADER_SIZE + raw.length;
+  const out = scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
   out[0] = TAG_RECORD;
   out[1] = blockId;
-  writeU64(out, 2, record.lsn);
-  writeU64(out, 10, record.endLsn);
-  out.set(record.raw, RECORD_INPUT_HEADER_SIZE);
+  writeU64Number(out, 2, record.lsnNumber);
+  writeU64Number(out, 10, record.endLsnNumber);
+  out.set(raw, RECORD_INPUT_HEADER_SIZE);
   return out;
 }
 

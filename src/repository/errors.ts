@@ -12,6 +12,7 @@ export type RepositoryErrorCode =
   | 'NOT_CONSISTENT' // a read below the LSN the timeline is consistent from (a base backup's end LSN)
   | 'LSN_TIMEOUT' // WAL up to the LSN did not arrive before the deadline
   | 'RECONSTRUCT_FAILED' // redo of a key failed
+  | 'FLUSH_FAILED' // an in-memory layer could not be written to a layer file (it stays in memory)
   | 'SHUT_DOWN'; // the timeline or tenant is shutting down
 
 export class RepositoryError extends Error {

@@ -1,25 +1,21 @@
 /**
  * The in-memory layer: where a timeline's newest values land as ingest writes them, until the layer
- * is frozen and flushed into an L0 delta layer file (seed 002: "in-memory layer"). The values go to
- * an ephemeral file as they arrive; the JavaScript heap holds only the index, per key the LSN,
- * offset, length and flags of each value. Reads of values not yet written out come from the write
+ * is frozen and flushed into an L0 delta layer file (seed 002: "in-memory layer") by the flush
+ * worker thread (layer-flush.ts), which reads the values back from the ephemeral file. The values go
+ * to that file as they arrive; the JavaScript heap holds only the index, per key the LSN, offset,
+ * length and flags of each value. Reads of values not yet written out come from the write
  * buffer. The ephemeral file is not durable, nor does it need to be: the WAL log holds everything
  * above the disk-consistent LSN, and a restart replays it; a restart deletes leftover files.
  */
 import { closeSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { AppendWriter } from './append-writer.js';
 import type { Key } from './key.js';
-import type { FoundValue, LayerWriter } from './layer-file.js';
+import type { FoundValue, LayerDescriptor } from './layer-file.js';
+import { FLUSH_SLOT, type FlushJob } from './layer-flush.js';
 import { valueStartsHistory } from './value.js';
 
-/**
- * A frozen layer up to this size is read back whole, in one read, to be flushed: its values come out
- * in key order, scattered over the file, and one pread per value cost more than the rest of the
- * flush (bench/repository). A bigger layer (a large checkpointDistanceBytes) is read value by value.
- */
-const FLUSH_READ_WHOLE_BYTES_MAX = 256 << 20;
 /** Index slots per value: LSN, offset, length, flags. */
-const SLOT = 4;
+const SLOT = FLUSH_SLOT;
 
 export class InMemoryLayer {
   private readonly fd: number;
@@ -144,23 +140,23 @@ export class InMemoryLayer {
   }
 
   /**
-   * Writes every value, in (key, LSN) order, to `writer` (an L0 delta layer file), yielding to the
-   * event loop every `yieldEvery` values so that reads go on while a large layer is written.
+   * The flush worker's job for this frozen layer (layer-flush.ts): its ephemeral file and its index
+   * as flat arrays, which the worker sorts and writes out as an L0 delta layer file in `dir`.
    */
-  async writeTo(writer: LayerWriter, yieldEvery = 2048): Promise<void> {
-    const keys = [...this.index.keys()].sort();
-    // Frozen: every value is in the file (freeze wrote the buffer out).
-    const whole = this.frozen && this.bytes <= FLUSH_READ_WHOLE_BYTES_MAX ? this.read(0, this.bytes) : undefined;
-    let n = 0;
-    for (const key of keys) {
-      const slots = this.index.get(key) as number[];
-      for (let i = 0; i < slots.length; i += SLOT) {
-        const offset = slots[i + 1] as number;
-        const length = slots[i + 2] as number;
-        writer.add(key, slots[i] as number, slots[i + 3] as number, whole === undefined ? this.read(offset, length) : whole.subarray(offset, offset + length));
-        if (++n % yieldEvery === 0) await new Promise((resolve) => setImmediate(resolve));
-      }
+  flushJob(dir: string, descriptor: LayerDescriptor): FlushJob {
+    if (!this.frozen) throw new Error('assert: flushJob of an open in-memory layer');
+    const counts = new Uint32Array(this.index.size);
+    const slots = new Float64Array(this.values * SLOT);
+    const keys: string[] = [];
+    let k = 0;
+    let s = 0;
+    for (const [key, keySlots] of this.index) {
+      keys.push(key);
+      counts[k++] = keySlots.length / SLOT;
+      slots.set(keySlots, s);
+      s += keySlots.length;
     }
+    return { ephemeralPath: this.path, bytes: this.bytes, dir, descriptor, keys: keys.join(''), counts, slots };
   }
 
   /** Closes and removes the ephemeral file. */

@@ -143,6 +143,21 @@ export function relBlockKey(rel: RelFileNode, fork: number, blkno: BlockNumber |
   return makeKey(KeyKind.Relation, rel.spcNode, rel.dbNode, rel.relNode, fork, blkno);
 }
 
+/**
+ * The first 28 hex digits of every block key of one relation fork (kind, spcNode, dbNode, relNode,
+ * fork): ingest keeps it per fork and adds the block number (relBlockKeyAt), which costs a short
+ * string instead of a key built field by field for every block reference.
+ */
+export function relBlockKeyPrefix(rel: RelFileNode, fork: number): string {
+  return relBlockKey(rel, fork, 0).slice(0, KEY_HEX_LENGTH - 8);
+}
+
+/** relBlockKey(rel, fork, blkno) from relBlockKeyPrefix(rel, fork). */
+export function relBlockKeyAt(prefix: string, blkno: BlockNumber | number): Key {
+  if (!fits(blkno, SIZE_FIELD - 1)) throw new RangeError(`Cannot make a block key for block ${blkno}: block numbers are below 0xFFFFFFFF`);
+  return (prefix + blkno.toString(16).padStart(8, '0')) as Key;
+}
+
 export function relSizeKey(rel: RelFileNode, fork: number): Key {
   if (rel.relNode === 0) throw new RangeError(`Cannot make a size key for relation ${rel.spcNode}/${rel.dbNode}/0: relNode 0 is reserved`);
   return makeKey(KeyKind.Relation, rel.spcNode, rel.dbNode, rel.relNode, fork, SIZE_FIELD);

@@ -57,7 +57,7 @@ import { crc32c, crc32cRange } from '../pg/crc32c.js';
 import { AppendWriter, writeAllAt } from './append-writer.js';
 import { fsyncDirectory, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
-import { keyFromBytes, keyToBytes, type Key, type KeyRange } from './key.js';
+import { KEY_BYTES, keyFromBytes, keyToBytes, type Key, type KeyRange } from './key.js';
 import { VALUE_COMPRESSED, VALUE_KIND_IMAGE, VALUE_KIND_MASK, valueStartsHistory } from './value.js';
 
 export const LAYER_MAGIC = 'STRATALY';
@@ -131,6 +131,8 @@ export class LayerWriter {
   private readonly out: AppendWriter;
   private block = Buffer.alloc(INDEX_BLOCK_OVERHEAD + INDEX_BLOCK_ENTRIES_MAX * ENTRY_BYTES);
   private blockEntries = 0;
+  private readonly keyBytes = Buffer.alloc(KEY_BYTES);
+  private keyBytesOf: Key | undefined;
   private blockFirst: { key: Key; lsn: number } | undefined;
   private last: { key: Key; lsn: number } | undefined;
   private readonly summary: Buffer[] = [];
@@ -193,7 +195,12 @@ export class LayerWriter {
     const offset = this.position;
     this.write(stored);
     const e = INDEX_BLOCK_OVERHEAD - 4 + this.blockEntries * ENTRY_BYTES;
-    keyToBytes(key, this.block, e);
+    // A key's values come one after another: its bytes are parsed from hex once, then copied.
+    if (key !== this.keyBytesOf) {
+      keyToBytes(key, this.keyBytes, 0);
+      this.keyBytesOf = key;
+    }
+    this.block.set(this.keyBytes, e);
     writeU64(this.block, lsn, e + 18);
     writeU64(this.block, offset, e + 26);
     this.block.writeUInt32LE(stored.length, e + 34);

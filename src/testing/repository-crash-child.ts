@@ -9,7 +9,8 @@
  * disk-consistent LSN (the records before operation `from`), without the flushes, compactions and
  * GC runs between them; from operation `from` on it runs everything, up to operation `to`
  * (exclusive), then flushes, closes and says `done`. With a crash point it kills
- * itself with SIGKILL the `count`-th time it reaches that point of a durable write: the fs calls the
+ * itself with SIGKILL the `count`-th time it reaches that point of a durable write (on any thread:
+ * repository-crash-points.ts is installed in the layer flush worker too): the fs calls the
  * repository makes are wrapped (and node's ESM bindings of node:fs synced to the wrappers) so the
  * death falls exactly between two system calls, e.g. after a layer file's rename and before the
  * metadata names it.
@@ -24,97 +25,14 @@
  *   crash <point>              the child kills itself now
  *   done                       the script ran to its end; everything is flushed and closed
  */
-import { basename, dirname } from 'node:path';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
-import { TEMP_SUFFIX } from '../repository/durable.js';
-import { LayerKind, parseLayerFileName } from '../repository/layer-file.js';
-import { METADATA_FILE } from '../repository/metadata.js';
+import { configureFlushWorker } from '../repository/layer-flush.js';
 import { Repository } from '../repository/repository.js';
 import type { Tenant } from '../repository/tenant.js';
 import type { Timeline } from '../repository/timeline.js';
+import { installCrashPoint, say, type CrashPointSetup } from './repository-crash-points.js';
 import { CRASH_POINTS, CRASH_TENANT_CONFIG, lsnOf, makeCrashWorkload, TIMELINE_A, TIMELINE_B, type CrashPoint } from './repository-crash-workload.js';
 import { toyReconstructor } from './repository-model.js';
-
-type WriteSync = (fd: number, buffer: Uint8Array, offset?: number, length?: number, position?: number | null) => number;
-
-/** The fs functions the repository's durable writes go through (the CommonJS object, which can be patched). */
-interface PatchableFs {
-  openSync: (path: string, flags: string) => number;
-  closeSync: (fd: number) => void;
-  writeSync: WriteSync;
-  fsyncSync: (fd: number) => void;
-  renameSync: (from: string, to: string) => void;
-  unlinkSync: (path: string) => void;
-  mkdirSync: (path: string, options?: { recursive?: boolean }) => string | undefined;
-}
-
-const fs = createRequire(import.meta.url)('node:fs') as PatchableFs;
-const originalWriteSync = fs.writeSync;
-
-function say(line: string): void {
-  const b = Buffer.from(line + '\n');
-  let o = 0;
-  while (o < b.length) o += originalWriteSync(1, b, o, b.length - o);
-}
-
-function die(point: CrashPoint): never {
-  say(`crash ${point}`);
-  process.kill(process.pid, 'SIGKILL');
-  // The kernel ends the process before kill() returns to it; this line is never reached.
-  throw new Error('assert: still running after SIGKILL');
-}
-
-const isLayerTemp = (path: string) => basename(path).startsWith('layer-') && path.endsWith(TEMP_SUFFIX);
-const isMetadataTemp = (path: string) => basename(path) === METADATA_FILE + TEMP_SUFFIX;
-
-/** Wraps the fs calls so that the `count`-th arrival at `point` kills the process. */
-function installCrashPoint(point: CrashPoint, count: number): void {
-  const o = { ...fs };
-  const fdPaths = new Map<number, string>();
-  let seen = 0;
-  const at = (p: CrashPoint, hit: boolean): boolean => hit && p === point && ++seen === count;
-  fs.openSync = (path, flags) => {
-    const fd = o.openSync(path, flags);
-    fdPaths.set(fd, path);
-    return fd;
-  };
-  fs.closeSync = (fd) => {
-    fdPaths.delete(fd);
-    o.closeSync(fd);
-  };
-  fs.writeSync = (fd, buffer, offset = 0, length = buffer.length - offset, position) => {
-    const path = fdPaths.get(fd) ?? '';
-    const header = isLayerTemp(path) && position === 0;
-    if (at('layer-partial-write', isLayerTemp(path) && !header && length > 1) || at('metadata-partial-write', isMetadataTemp(path) && length > 1)) {
-      o.writeSync(fd, buffer, offset, length >> 1, position);
-      die(point);
-    }
-    if (at('layer-before-header', header) || at('image-before-header', header && buffer[offset + 10] === LayerKind.Image)) die(point);
-    return o.writeSync(fd, buffer, offset, length, position);
-  };
-  fs.fsyncSync = (fd) => {
-    if (at('layer-before-fsync', isLayerTemp(fdPaths.get(fd) ?? ''))) die(point);
-    o.fsyncSync(fd);
-  };
-  fs.renameSync = (from, to) => {
-    if (at('layer-before-rename', isLayerTemp(from)) || at('metadata-before-rename', isMetadataTemp(from))) die(point);
-    o.renameSync(from, to);
-    const layer = isLayerTemp(from) ? parseLayerFileName(basename(to)) : undefined;
-    if (at('layer-after-rename', layer !== undefined) || at('image-after-rename', layer?.kind === LayerKind.Image) || at('metadata-after-rename', isMetadataTemp(from))) die(point);
-  };
-  fs.unlinkSync = (path) => {
-    if (at('layer-before-unlink', parseLayerFileName(basename(path)) !== undefined)) die(point);
-    o.unlinkSync(path);
-  };
-  fs.mkdirSync = (path, options) => {
-    const made = o.mkdirSync(path, options);
-    if (at('timeline-after-mkdir', basename(dirname(path)) === 'timelines')) die(point);
-    return made;
-  };
-  // node:fs's ESM named exports (which the repository imports) follow the CommonJS object only when told.
-  syncBuiltinESMExports();
-}
 
 function fail(what: string, e: unknown): never {
   process.stderr.write(`crash child: ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
@@ -127,7 +45,10 @@ async function main(): Promise<void> {
     throw new Error('usage: repository-crash-child.js <root> <seed> <records> <from> <to> [<crash point> <count>]');
   if (pointText !== undefined) {
     if (!(CRASH_POINTS as readonly string[]).includes(pointText)) throw new Error(`Cannot crash at ${pointText}: it is not one of ${CRASH_POINTS.join(', ')}`);
-    installCrashPoint(pointText as CrashPoint, Number(countText ?? '1'));
+    // One count for the whole process: layer files are written on this thread (compaction) and in the flush worker.
+    const crash: CrashPointSetup = { point: pointText as CrashPoint, count: Number(countText ?? '1'), seen: new Int32Array(new SharedArrayBuffer(4)) };
+    installCrashPoint(crash);
+    configureFlushWorker({ module: new URL('./repository-crash-points.js', import.meta.url).href, data: crash });
   }
   const w = makeCrashWorkload(Number(seedText), Number(recordsText));
   const from = Number(fromText);

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { RepositoryError } from './errors.js';
+import { InMemoryLayer } from './in-memory-layer.js';
+import { makeKey, nextKey, type Key } from './key.js';
+import { LayerFile, LayerKind, type LayerDescriptor } from './layer-file.js';
+import { flushInWorker, writeFlushJob } from './layer-flush.js';
+import { VALUE_KIND_IMAGE, VALUE_KIND_WAL, VALUE_WILL_INIT } from './value.js';
+
+interface Put {
+  readonly key: Key;
+  readonly lsn: number;
+  readonly flags: number;
+  readonly bytes: Uint8Array;
+}
+
+/** A frozen layer holding `n` values over `keys` keys, put in LSN order with the keys shuffled, as ingest puts them. */
+function frozenLayer(dir: string, n: number, keys: number, seed: number): { layer: InMemoryLayer; puts: Put[]; descriptor: LayerDescriptor } {
+  let x = seed;
+  const rand = (m: number) => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % m;
+  const layer = new InMemoryLayer(join(dir, `ephemeral-test-${seed}`), 100);
+  const puts: Put[] = [];
+  for (let i = 0; i < n; i++) {
+    const key = makeKey(0, 1663, 5, 16384 + rand(3), rand(3), rand(keys));
+    // Some page-sized images (LZ4 in the file), mostly short records.
+    const image = rand(10) === 0;
+    const bytes = image ? new Uint8Array(8192).fill(i & 0xff, 0, 100 + rand(4000)) : Buffer.from(`record ${i} of seed ${seed}`);
+    const put = { key, lsn: 100 + i, flags: image ? VALUE_KIND_IMAGE : VALUE_KIND_WAL | (rand(5) === 0 ? VALUE_WILL_INIT : 0), bytes };
+    layer.put(put.key, put.lsn, put.flags, put.bytes);
+    puts.push(put);
+  }
+  layer.freeze(100 + n);
+  const range = layer.keyRange;
+  assert.ok(range !== undefined);
+  return { layer, puts, descriptor: { kind: LayerKind.Delta, keys: { start: range.start, end: nextKey(range.end) }, lsnStart: 100, lsnEnd: 100 + n } };
+}
+
+/** The layer file holds exactly the puts, in (key, LSN) order, with their flags and bytes. */
+function assertHolds(path: string, puts: readonly Put[]): void {
+  const f = LayerFile.open(path);
+  try {
+    f.verify();
+    const expected = [...puts].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.lsn - b.lsn));
+    const entries = [...f.entries()];
+    assert.equal(entries.length, expected.length);
+    for (const [i, e] of entries.entries()) {
+      const p = expected[i] as Put;
+      assert.equal(e.key, p.key);
+      assert.equal(e.lsn, p.lsn);
+      // The file marks compressed values; the rest of the flags are the put's.
+      assert.equal(e.flags & ~0x40, p.flags);
+      assert.deepEqual(Buffer.from(f.readEntryValue(e)), Buffer.from(p.bytes));
+    }
+  } finally {
+    f.close();
+  }
+}
+
+test('the flush worker writes a frozen in-memory layer as an L0 layer file holding every value in (key, LSN) order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-flush-'));
+  try {
+    for (const seed of [1, 2, 3]) {
+      const { layer, puts, descriptor } = frozenLayer(dir, 3000 * seed, 50 * seed, seed);
+      const path = await flushInWorker(layer.flushJob(dir, descriptor));
+      assertHolds(path, puts);
+      // The layer is still whole after its job went (its index arrays were copied out, then moved to the worker).
+      assert.equal(layer.valueCount, puts.length);
+      // The same job written on this thread gives the same bytes' worth of entries.
+      rmSync(path);
+      assertHolds(writeFlushJob(layer.flushJob(dir, descriptor)), puts);
+      layer.delete();
+    }
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('___temp')), [], 'no temporary file is left');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a flush the worker cannot do fails with FLUSH_FAILED, leaves no file, and the worker takes the next job', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-flush-'));
+  try {
+    const { layer, puts, descriptor } = frozenLayer(dir, 500, 20, 9);
+    // Into a folder that does not exist: the layer file cannot be made.
+    await assert.rejects(flushInWorker(layer.flushJob(join(dir, 'gone'), descriptor)), (e: unknown) => e instanceof RepositoryError && e.code === 'FLUSH_FAILED' && /Cannot flush the in-memory layer/.test(e.message));
+    assert.equal(existsSync(join(dir, 'gone')), false);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('___temp')), []);
+    assertHolds(await flushInWorker(layer.flushJob(dir, descriptor)), puts);
+    layer.delete();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

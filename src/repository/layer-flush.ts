@@ -1,0 +1,182 @@
+/**
+ * Flushing a frozen in-memory layer into an L0 delta layer file, off the main thread. Ingest keeps
+ * putting values while the previous layer is sorted, compressed, checksummed and written: the work
+ * PostgreSQL's checkpointer and background writer take off its startup process during recovery.
+ *
+ * The timeline (timeline.ts flushFrozen) hands over a `FlushJob`: the frozen layer's ephemeral file
+ * (complete on disk: freeze wrote its buffer out) and its index as flat arrays. A worker thread
+ * (layer-flush-worker.ts) sorts the index, writes the layer file with LayerWriter (temporary name,
+ * fsync, rename, folder fsync: DESIGN.md invariant 3) and answers with its path. Only then does the
+ * timeline open the file, put it in the layer map and write the metadata that names it, on the main
+ * thread, as before: the worker never changes what a reader or a restart sees.
+ *
+ * One worker serves every timeline of the process, one job at a time (a second core is what there
+ * is to win). It keeps the process alive only while a job is under way. When the worker cannot be
+ * started or dies, the job fails with FLUSH_FAILED and the next one starts a new worker; the frozen
+ * layer stays in memory and readable, as for any failed flush.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { RepositoryError } from './errors.js';
+import { KEY_HEX_LENGTH, type Key } from './key.js';
+import { LayerWriter, type LayerDescriptor } from './layer-file.js';
+
+/**
+ * A frozen layer up to this size is read back whole, in one read, to be flushed: its values come out
+ * in key order, scattered over the file, and one pread per value cost more than the rest of the
+ * flush (bench/repository). A bigger layer (a large checkpointDistanceBytes) is read value by value.
+ */
+const FLUSH_READ_WHOLE_BYTES_MAX = 256 << 20;
+/** Index slots per value: LSN, offset, length, flags (as InMemoryLayer keeps them). */
+export const FLUSH_SLOT = 4;
+
+/** What the worker needs to write one frozen in-memory layer as an L0 delta layer file. */
+export interface FlushJob {
+  /** The frozen layer's ephemeral file: every value, at the offsets the slots give. */
+  readonly ephemeralPath: string;
+  /** Bytes of values in the ephemeral file. */
+  readonly bytes: number;
+  /** The timeline folder the layer file goes into. */
+  readonly dir: string;
+  readonly descriptor: LayerDescriptor;
+  /** The layer's keys, each KEY_HEX_LENGTH characters, concatenated, in no particular order. */
+  readonly keys: string;
+  /** Per key (in `keys` order), how many values it has. */
+  readonly counts: Uint32Array;
+  /** FLUSH_SLOT numbers per value, key after key, each key's values in LSN order. */
+  readonly slots: Float64Array;
+}
+
+/** Reads `length` bytes at `offset`, all of them. */
+function readAt(fd: number, path: string, offset: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let o = 0;
+  while (o < length) {
+    const n = readSync(fd, out, o, length - o, offset + o);
+    if (n === 0) throw new Error(`assert: ephemeral file ${path} ends inside a value at ${offset}`);
+    o += n;
+  }
+  return out;
+}
+
+/**
+ * Writes the job's values, in (key, LSN) order, into a new layer file and returns its path once it
+ * is durable under its layer name. Runs in the flush worker (and in tests, on any thread).
+ */
+export function writeFlushJob(job: FlushJob): string {
+  const keyCount = job.counts.length;
+  if (job.keys.length !== keyCount * KEY_HEX_LENGTH) throw new Error(`assert: a flush job of ${keyCount} keys has ${job.keys.length} key characters`);
+  // Where each key's slots begin, then the keys' order.
+  const firstSlot = new Float64Array(keyCount);
+  let values = 0;
+  for (let i = 0; i < keyCount; i++) {
+    firstSlot[i] = values * FLUSH_SLOT;
+    values += job.counts[i] as number;
+  }
+  if (values * FLUSH_SLOT !== job.slots.length) throw new Error(`assert: a flush job counts ${values} values but has ${job.slots.length / FLUSH_SLOT}`);
+  const keys: Key[] = new Array<Key>(keyCount);
+  for (let i = 0; i < keyCount; i++) keys[i] = job.keys.slice(i * KEY_HEX_LENGTH, (i + 1) * KEY_HEX_LENGTH) as Key;
+  const order = Array.from({ length: keyCount }, (_, i) => i).sort((a, b) => ((keys[a] as Key) < (keys[b] as Key) ? -1 : 1));
+
+  const fd = openSync(job.ephemeralPath, 'r');
+  const writer = new LayerWriter(job.dir, job.descriptor);
+  try {
+    const whole = job.bytes <= FLUSH_READ_WHOLE_BYTES_MAX ? readAt(fd, job.ephemeralPath, 0, job.bytes) : undefined;
+    const s = job.slots;
+    for (const k of order) {
+      const key = keys[k] as Key;
+      const from = firstSlot[k] as number;
+      const to = from + (job.counts[k] as number) * FLUSH_SLOT;
+      for (let i = from; i < to; i += FLUSH_SLOT) {
+        const offset = s[i + 1] as number;
+        const length = s[i + 2] as number;
+        writer.add(key, s[i] as number, s[i + 3] as number, whole === undefined ? readAt(fd, job.ephemeralPath, offset, length) : whole.subarray(offset, offset + length));
+      }
+    }
+    return writer.finish();
+  } catch (e) {
+    writer.abort();
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---- the worker, seen from the main thread ----
+
+/** Messages from layer-flush-worker.ts. */
+export type FlushReply = { readonly id: number; readonly path: string } | { readonly id: number; readonly error: string };
+
+/** A module the worker imports before its first job, with data for it (the crash test's fault points). */
+export interface FlushWorkerSetup {
+  /** A file URL; the module must export `setupFlushWorker(data)`. */
+  readonly module: string;
+  readonly data: unknown;
+}
+
+let setup: FlushWorkerSetup | undefined;
+
+/** Sets what a flush worker started from now on imports first (tests). */
+export function configureFlushWorker(s: FlushWorkerSetup | undefined): void {
+  setup = s;
+}
+
+interface Pending {
+  readonly resolve: (path: string) => void;
+  readonly reject: (e: Error) => void;
+  readonly what: string;
+}
+
+class FlushWorker {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  write(job: FlushJob): Promise<string> {
+    const id = this.nextId++;
+    const what = `Cannot flush the in-memory layer ${job.ephemeralPath} into ${job.dir}`;
+    return new Promise<string>((resolve, reject) => {
+      let w: Worker;
+      try {
+        w = this.started();
+      } catch (e) {
+        reject(new RepositoryError('FLUSH_FAILED', `${what}: the flush worker could not be started: ${(e as Error).message}`, { cause: e }));
+        return;
+      }
+      this.pending.set(id, { resolve, reject, what });
+      w.ref();
+      // The index arrays move to the worker (transferred, not copied); the layer keeps its own index.
+      w.postMessage({ id, job }, [job.counts.buffer as ArrayBuffer, job.slots.buffer as ArrayBuffer]);
+    });
+  }
+
+  private started(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const w = new Worker(new URL('./layer-flush-worker.js', import.meta.url), { workerData: { setup } });
+    w.unref();
+    w.on('message', (m: FlushReply) => {
+      const p = this.pending.get(m.id);
+      if (p === undefined) return;
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) w.unref();
+      if ('path' in m) p.resolve(m.path);
+      else p.reject(new RepositoryError('FLUSH_FAILED', `${p.what}: ${m.error}`));
+    });
+    const lost = (why: string) => {
+      if (this.worker === w) this.worker = undefined;
+      for (const p of this.pending.values()) p.reject(new RepositoryError('FLUSH_FAILED', `${p.what}: the flush worker ${why}`));
+      this.pending.clear();
+    };
+    w.on('error', (e) => lost(`failed: ${e.message}`));
+    w.on('exit', (code) => lost(`exited with code ${code}`));
+    this.worker = w;
+    return w;
+  }
+}
+
+const flushWorker = new FlushWorker();
+
+/** Writes the job's layer file in the flush worker; resolves with its path once it is durable. */
+export function flushInWorker(job: FlushJob): Promise<string> {
+  return flushWorker.write(job);
+}
