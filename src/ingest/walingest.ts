@@ -56,7 +56,6 @@ import {
   CONTROL_FILE_KEY,
   DATABASE_DIRECTORY_KEY,
   relBlockKey,
-  relBlockKeyAt,
   relBlockKeyPrefix,
   relDirectoryKey,
   relmapKey,
@@ -397,7 +396,7 @@ export class WalIngest {
         setRecordInputBlockId(encoded, record, b.id);
       }
       const value: Value = { kind: 'wal', willInit, bytes: encoded };
-      this.timeline.put(relBlockKeyAt(fork.keyPrefix, b.blkno), lsn, value);
+      this.timeline.putBlock(fork.keyPrefix, b.blkno, lsn, value);
       this.stats.blockValues++;
     }
   }

@@ -9,17 +9,36 @@
  */
 import { closeSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { AppendWriter } from './append-writer.js';
-import type { Key } from './key.js';
+import { KEY_HEX_LENGTH, type Key } from './key.js';
 import type { FoundValue, LayerDescriptor } from './layer-file.js';
 import { FLUSH_SLOT, type FlushJob } from './layer-flush.js';
 import { valueStartsHistory } from './value.js';
 
-/** Index slots per value: LSN, offset, length, flags. */
+/** Index slots per value as the flush job carries them: LSN, offset, length, flags. */
 const SLOT = FLUSH_SLOT;
+/** Per value here: those four, then the slot of the key's previous value (-1 for its first). */
+const ENTRY = SLOT + 1;
+const PREVIOUS = SLOT;
+/**
+ * Keys are indexed by their first KEY_PREFIX_LENGTH hex digits (kind, relation, fork: the same for
+ * every block of a fork), then by the last field as a number (the block number). Ingest hands the
+ * fork's prefix string it keeps (already hashed by V8) and the block number (putBlock), so a put
+ * builds no key string: making and hashing a 36-digit key per block cost more than the rest of a put.
+ */
+const KEY_PREFIX_LENGTH = KEY_HEX_LENGTH - 8;
+const INITIAL_ENTRIES = 1024;
+
+function keyOf(prefix: string, field: number): Key {
+  return (prefix + field.toString(16).padStart(8, '0')) as Key;
+}
 
 export class InMemoryLayer {
   private readonly fd: number;
-  private readonly index = new Map<Key, number[]>();
+  /** Per key prefix, per last field, the entry of the key's newest value. */
+  private readonly index = new Map<string, Map<number, number>>();
+  /** ENTRY numbers per value, in the order they were put. */
+  private entries = new Float64Array(INITIAL_ENTRIES * ENTRY);
+  private keys = 0;
   private readonly out: AppendWriter;
   private values = 0;
   private endLsn: number | undefined;
@@ -27,8 +46,6 @@ export class InMemoryLayer {
   private minLsn = Number.MAX_SAFE_INTEGER;
   private deleted = false;
   readonly createdAtMs = Date.now();
-  private minKey: Key | undefined;
-  private maxKey: Key | undefined;
 
   /** `lsnStart`: no value below it may be put here (the previous layer ends there). */
   constructor(
@@ -49,7 +66,7 @@ export class InMemoryLayer {
   }
 
   get keyCount(): number {
-    return this.index.size;
+    return this.keys;
   }
 
   get frozen(): boolean {
@@ -72,28 +89,61 @@ export class InMemoryLayer {
     return this.minLsn;
   }
 
+  /** The smallest and largest key put here (computed: asked once per flush). */
   get keyRange(): { start: Key; end: Key } | undefined {
-    return this.minKey === undefined || this.maxKey === undefined ? undefined : { start: this.minKey, end: this.maxKey };
+    if (this.keys === 0) return undefined;
+    const prefixes = [...this.index.keys()].sort();
+    const first = prefixes[0] as string;
+    const last = prefixes[prefixes.length - 1] as string;
+    let min = Infinity;
+    for (const f of (this.index.get(first) as Map<number, number>).keys()) if (f < min) min = f;
+    let max = -1;
+    for (const f of (this.index.get(last) as Map<number, number>).keys()) if (f > max) max = f;
+    return { start: keyOf(first, min), end: keyOf(last, max) };
   }
 
   /** Appends a value; LSNs of one key must not go down. */
   put(key: Key, lsn: number, flags: number, bytes: Uint8Array): void {
+    this.putAt(key.slice(0, KEY_PREFIX_LENGTH), parseInt(key.slice(KEY_PREFIX_LENGTH), 16), lsn, flags, bytes);
+  }
+
+  /**
+   * put() of the key made of `prefix` (its first KEY_PREFIX_LENGTH hex digits, relBlockKeyPrefix)
+   * and `field` (its last four bytes: a block number).
+   */
+  putAt(prefix: string, field: number, lsn: number, flags: number, bytes: Uint8Array): void {
     if (this.endLsn !== undefined) throw new Error('assert: put into a frozen in-memory layer');
     if (lsn < this.lsnStart) throw new Error(`assert: put at LSN ${lsn} below the layer's start ${this.lsnStart}`);
-    let slots = this.index.get(key);
-    if (slots === undefined) {
-      slots = [];
-      this.index.set(key, slots);
-      if (this.minKey === undefined || key < this.minKey) this.minKey = key;
-      if (this.maxKey === undefined || key > this.maxKey) this.maxKey = key;
-    } else if ((slots[slots.length - SLOT] as number) > lsn) {
-      throw new Error(`assert: put of ${key} at LSN ${lsn} below its newest value`);
+    let fields = this.index.get(prefix);
+    if (fields === undefined) {
+      if (prefix.length !== KEY_PREFIX_LENGTH) throw new Error(`assert: key prefix ${prefix} is not ${KEY_PREFIX_LENGTH} hex digits`);
+      fields = new Map();
+      this.index.set(prefix, fields);
     }
-    slots.push(lsn, this.out.position, bytes.length, flags);
+    const previous = fields.get(field);
+    if (previous === undefined) {
+      this.keys++;
+    } else if ((this.entries[previous * ENTRY] as number) > lsn) {
+      throw new Error(`assert: put of ${keyOf(prefix, field)} at LSN ${lsn} below its newest value`);
+    }
+    const i = this.values;
+    if ((i + 1) * ENTRY > this.entries.length) {
+      const grown = new Float64Array(this.entries.length * 2);
+      grown.set(this.entries);
+      this.entries = grown;
+    }
+    const e = this.entries;
+    const o = i * ENTRY;
+    e[o] = lsn;
+    e[o + 1] = this.out.position;
+    e[o + 2] = bytes.length;
+    e[o + 3] = flags;
+    e[o + PREVIOUS] = previous ?? -1;
+    fields.set(field, i);
     if (lsn > this.maxLsn) this.maxLsn = lsn;
     if (lsn < this.minLsn) this.minLsn = lsn;
     this.out.append(bytes);
-    this.values++;
+    this.values = i + 1;
   }
 
   private read(offset: number, length: number): Uint8Array {
@@ -110,23 +160,41 @@ export class InMemoryLayer {
 
   /** As LayerFile.collect: values of `key` with floor <= LSN < below, newest first, to the first that starts its history. */
   collect(key: Key, floor: number, below: number, out: FoundValue[]): boolean {
-    const slots = this.index.get(key);
-    if (slots === undefined) return false;
-    for (let i = slots.length - SLOT; i >= 0; i -= SLOT) {
-      const lsn = slots[i] as number;
+    const newest = this.index.get(key.slice(0, KEY_PREFIX_LENGTH))?.get(parseInt(key.slice(KEY_PREFIX_LENGTH), 16));
+    if (newest === undefined) return false;
+    const e = this.entries;
+    for (let i = newest; i >= 0; i = e[i * ENTRY + PREVIOUS] as number) {
+      const o = i * ENTRY;
+      const lsn = e[o] as number;
       if (lsn >= below) continue;
       if (lsn < floor) return false;
-      const flags = slots[i + 3] as number;
-      out.push({ lsn, flags, bytes: this.read(slots[i + 1] as number, slots[i + 2] as number) });
+      const flags = e[o + 3] as number;
+      out.push({ lsn, flags, bytes: this.read(e[o + 1] as number, e[o + 2] as number) });
       if (valueStartsHistory(flags)) return true;
     }
     return false;
   }
 
+  /** The LSN of the oldest value of the key whose newest value is entry `newest`. */
+  private oldestLsn(newest: number): number {
+    const e = this.entries;
+    let i = newest;
+    for (let p = e[i * ENTRY + PREVIOUS] as number; p >= 0; p = e[p * ENTRY + PREVIOUS] as number) i = p;
+    return e[i * ENTRY] as number;
+  }
+
   /** Adds to `into` the keys in [start, end) with a value at or below `lsn`. */
   keysIn(start: Key, end: Key, lsn: number, into: Set<Key>): void {
     if (lsn < this.lsnStart) return;
-    for (const [key, slots] of this.index) if (key >= start && key < end && (slots[0] as number) <= lsn) into.add(key);
+    const startPrefix = start.slice(0, KEY_PREFIX_LENGTH);
+    const endPrefix = end.slice(0, KEY_PREFIX_LENGTH);
+    for (const [prefix, fields] of this.index) {
+      if (prefix < startPrefix || prefix > endPrefix) continue;
+      for (const [field, newest] of fields) {
+        const key = keyOf(prefix, field);
+        if (key >= start && key < end && this.oldestLsn(newest) <= lsn) into.add(key);
+      }
+    }
   }
 
   /** No more puts; the layer covers [lsnStart, lsnEnd). */
@@ -145,16 +213,29 @@ export class InMemoryLayer {
    */
   flushJob(dir: string, descriptor: LayerDescriptor): FlushJob {
     if (!this.frozen) throw new Error('assert: flushJob of an open in-memory layer');
-    const counts = new Uint32Array(this.index.size);
+    const counts = new Uint32Array(this.keys);
     const slots = new Float64Array(this.values * SLOT);
     const keys: string[] = [];
+    const e = this.entries;
     let k = 0;
     let s = 0;
-    for (const [key, keySlots] of this.index) {
-      keys.push(key);
-      counts[k++] = keySlots.length / SLOT;
-      slots.set(keySlots, s);
-      s += keySlots.length;
+    for (const [prefix, fields] of this.index) {
+      for (const [field, newest] of fields) {
+        keys.push(keyOf(prefix, field));
+        let n = 0;
+        for (let i = newest; i >= 0; i = e[i * ENTRY + PREVIOUS] as number) n++;
+        counts[k++] = n;
+        // The job wants a key's values oldest first: the chain goes newest first.
+        let at = s + (n - 1) * SLOT;
+        for (let i = newest; i >= 0; i = e[i * ENTRY + PREVIOUS] as number, at -= SLOT) {
+          const o = i * ENTRY;
+          slots[at] = e[o] as number;
+          slots[at + 1] = e[o + 1] as number;
+          slots[at + 2] = e[o + 2] as number;
+          slots[at + 3] = e[o + 3] as number;
+        }
+        s += n * SLOT;
+      }
     }
     return { ephemeralPath: this.path, bytes: this.bytes, dir, descriptor, keys: keys.join(''), counts, slots };
   }

@@ -145,8 +145,8 @@ export function relBlockKey(rel: RelFileNode, fork: number, blkno: BlockNumber |
 
 /**
  * The first 28 hex digits of every block key of one relation fork (kind, spcNode, dbNode, relNode,
- * fork): ingest keeps it per fork and adds the block number (relBlockKeyAt), which costs a short
- * string instead of a key built field by field for every block reference.
+ * fork): ingest keeps it per fork and puts blocks by it and their number (Timeline.putBlock), so
+ * that no key string is built per block reference; relBlockKeyAt makes the key when one is needed.
  */
 export function relBlockKeyPrefix(rel: RelFileNode, fork: number): string {
   return relBlockKey(rel, fork, 0).slice(0, KEY_HEX_LENGTH - 8);

@@ -22,10 +22,11 @@
 import { readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
+import { INVALID_BLOCK_NUMBER } from '../pg/types.js';
 import { mkdirDurable, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
 import { InMemoryLayer } from './in-memory-layer.js';
-import { describeKey, nextKey, type Key } from './key.js';
+import { describeKey, nextKey, relBlockKeyAt, type Key } from './key.js';
 import { LayerFile, LayerKind, parseLayerFileName, type FoundValue, type LayerDescriptor, type LayerEntry } from './layer-file.js';
 import { flushInWorker } from './layer-flush.js';
 import { LayerMap } from './layer-map.js';
@@ -319,8 +320,24 @@ export class Timeline {
     const n = lsnNumber(lsn);
     this.checkWritable();
     if (n <= this.last) throw new RepositoryError('BAD_REQUEST', `Cannot put ${describeKey(key)} at ${fmt(n)}: the timeline is already at ${fmt(this.last)}`);
+    this.openLayer().put(key, n, valueFlags(value), value.bytes);
+  }
+
+  /** The open in-memory layer, made on the first put after a freeze. */
+  private openLayer(): InMemoryLayer {
     this.open ??= new InMemoryLayer(join(this.dir, `ephemeral-${process.pid}-${this.ephemeralSeq++}`), this.frozen.at(-1)?.lsnEnd ?? this.diskConsistent + 1);
-    this.open.put(key, n, valueFlags(value), value.bytes);
+    return this.open;
+  }
+
+  /**
+   * put() of relation block `blkno` of the fork whose key prefix is `keyPrefix`
+   * (relBlockKeyPrefix): ingest's path, which builds no key string per block (see InMemoryLayer).
+   */
+  putBlock(keyPrefix: string, blkno: number, lsn: number, value: Value): void {
+    this.checkWritable();
+    if (lsn <= this.last) throw new RepositoryError('BAD_REQUEST', `Cannot put ${describeKey(relBlockKeyAt(keyPrefix, blkno))} at ${fmt(lsn)}: the timeline is already at ${fmt(this.last)}`);
+    if (!(Number.isInteger(blkno) && blkno >= 0 && blkno < INVALID_BLOCK_NUMBER)) throw new RangeError(`Cannot put block ${blkno}: block numbers are below 0xFFFFFFFF`);
+    this.openLayer().putAt(keyPrefix, blkno, lsn, valueFlags(value), value.bytes);
   }
 
   /**
