@@ -101,6 +101,10 @@ export interface PageServiceOptions {
   readonly metrics?: PageServiceMetrics;
 }
 
+/** Answer buffers kept for reuse per connection, and their size (a batch of 16 pages and headers fits twice over). */
+const ANSWER_BUFFERS_FREE_MAX = 4;
+const ANSWER_BUFFER_BYTES = 256 << 10;
+
 const DEFAULTS = {
   host: '127.0.0.1',
   waitLsnTimeoutMs: 30_000,
@@ -211,6 +215,8 @@ class Connection {
   private endAfter: (() => void) | undefined;
   private flushScheduled = false;
   private paused = false;
+  /** Answer buffers whose socket write completed, for the next flushes (see flushAnswers). */
+  private readonly freeAnswerBuffers: Buffer[] = [];
 
   constructor(
     private readonly service: PageService,
@@ -651,7 +657,12 @@ class Connection {
       n++;
     }
     if (n > 0) {
-      const out = Buffer.allocUnsafe(bytes);
+      // A buffer of a few earlier flushes, once its write is done: a new one per flush was most of
+      // the page service's allocation (hundreds of MB/s of answers at tens of thousands of GetPage/s),
+      // and the garbage collections it set off marked the whole page cache each time.
+      const pooled = this.freeAnswerBuffers.pop();
+      const buffer = pooled !== undefined && pooled.length >= bytes ? pooled : Buffer.allocUnsafe(Math.max(bytes, ANSWER_BUFFER_BYTES));
+      const out = buffer.subarray(0, bytes);
       let o = 0;
       for (const slot of this.inFlight.splice(0, n)) {
         const a = slot.answer as PagestreamResponse;
@@ -659,7 +670,11 @@ class Connection {
         o = encodePagestreamResponseInto(a, out, o);
       }
       if (o !== bytes) throw new Error(`assert: answers are ${bytes} bytes, wrote ${o}`);
-      this.write(out);
+      // (The stream is open: a closed one returned above.) The buffer is free once its write is done.
+      this.socket.write(out, () => {
+        if (buffer.length === ANSWER_BUFFER_BYTES && this.freeAnswerBuffers.length < ANSWER_BUFFERS_FREE_MAX) this.freeAnswerBuffers.push(buffer);
+      });
+      if (!this.paused && this.socket.writableLength > this.service.options.writeBufferBytesMax) this.updatePause();
     }
     if (this.inFlight.length === 0 && this.endAfter !== undefined) {
       const end = this.endAfter;
