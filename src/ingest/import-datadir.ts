@@ -162,6 +162,8 @@ function* importSteps(t: Timeline, dataDir: string, read: { bytes: number }): Ge
     if (!/^\d+$/.test(spc)) continue;
     const versionDir = readdirSync(join(tblspc, spc)).find((n) => n.startsWith('PG_15_'));
     if (versionDir === undefined) continue;
+    // The tablespace's own folder, listed even while no database has a folder in it (datadir.ts).
+    databases.push({ spcNode: Number(spc), dbNode: 0 });
     for (const db of readdirSync(join(tblspc, spc, versionDir))) if (/^\d+$/.test(db)) yield* importDatabaseDir(join(tblspc, spc, versionDir, db), Number(spc), Number(db));
   }
   t.put(DATABASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeDatabaseDirectory(databases) });

@@ -547,9 +547,12 @@ export class WalIngest {
         this.dropTablespace(e.tsId);
         return;
       case 'tablespace.create':
+        // tblspc_redo XLOG_TBLSPC_CREATE: the tablespace's folder exists from now on, before any
+        // database has a folder in it (datadir.ts: the (tablespace, 0) entry), so base backups have it.
+        this.createTablespace(e.tsId);
+        return;
       case 'timeline.switch':
-        // Nothing the repository keeps: a tablespace is a part of database keys; the timeline of a
-        // base backup is the one it is made for.
+        // Nothing the repository keeps: the timeline of a base backup is the one it is made for.
         return;
     }
   }
@@ -698,7 +701,14 @@ export class WalIngest {
     }
   }
 
-  /** A dropped tablespace's database folders are gone: only empty ones can be left (DROP TABLESPACE refuses otherwise). */
+  /** create_tablespace_directories: the tablespace's own folder, listed as (tablespace, 0). */
+  private createTablespace(spcNode: number): void {
+    if (this.databases.some((d) => d.spcNode === spcNode && d.dbNode === 0)) return;
+    this.databases = [...this.databases, { spcNode, dbNode: 0 }];
+    this.pending.set(DATABASE_DIRECTORY_KEY, () => encodeDatabaseDirectory(this.databases));
+  }
+
+  /** A dropped tablespace's folders are gone: only empty ones can be left (DROP TABLESPACE refuses otherwise). */
   private dropTablespace(spcNode: number): void {
     this.forks.clear();
     const gone = this.databases.filter((d) => d.spcNode === spcNode);
@@ -706,6 +716,7 @@ export class WalIngest {
     this.databases = this.databases.filter((d) => d.spcNode !== spcNode);
     this.pending.set(DATABASE_DIRECTORY_KEY, () => encodeDatabaseDirectory(this.databases));
     for (const d of gone) {
+      if (d.dbNode === 0) continue;
       this.relDirs.set(relKey(spcNode, d.dbNode), new Map());
       this.markRelDir(spcNode, d.dbNode);
     }

@@ -94,6 +94,17 @@ test('every block reference of real WAL round-trips; malformed inputs are refuse
         bad[i]! ^= 0x20;
         refused(() => decodeRedoInput(bad), i - RECORD_INPUT_HEADER_SIZE < 4 ? /xl_tot_len|is \d+ bytes/ : /incorrect CRC/, `${at} byte ${i}`);
       }
+      // The in-process engine's trusted decode (recordCrcChecked) skips the CRC alone: a changed CRC
+      // field decodes to the same record, but every other check still refuses what it refused.
+      const badCrc = Uint8Array.from(good);
+      badCrc[RECORD_INPUT_HEADER_SIZE + 20]! ^= 0x01;
+      refused(() => decodeRedoInput(badCrc), /incorrect CRC/, `${at} CRC changed`);
+      const trusted = decodeRedoInput(badCrc, { recordCrcChecked: true });
+      assert.ok(trusted.kind === 'record' && trusted.record.lsn === record.lsn && trusted.blockId === blockId, `${at} trusted decode`);
+      refused(() => decodeRedoInput(good.subarray(0, good.length - 1), { recordCrcChecked: true }), /xl_tot_len/, `${at} trusted, cut`);
+      const wrongBlock = Uint8Array.from(good);
+      wrongBlock[1] = record.blocks.length;
+      refused(() => decodeRedoInput(wrongBlock, { recordCrcChecked: true }), /no block reference|XLR_MAX_BLOCK_ID/, `${at} trusted, wrong block id`);
       // Random changes with the CRC made to agree: the record's own checks (or redo) must catch them.
       let seed = record.lsnNumber;
       const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 8) % n;

@@ -21,6 +21,11 @@
  * Decoding trusts nothing: the bytes may come from disk or from another tenant's WAL. The record's
  * length and CRC must agree with its bytes (ValidXLogRecord), it must take apart, and the block
  * reference must exist; anything else is a RedoError with code BAD_INPUT that says what was wrong.
+ * One exception, for the in-process engine alone (`recordCrcChecked`): its inputs come from this
+ * process's own repository, where ingest's decoder checked each record's CRC before storing it and
+ * every layer value is checked against its own CRC-32C when read, so recomputing the record's CRC in
+ * JavaScript on every redo checks the same bytes a third time (it was most of a redo-heavy base
+ * backup's time). A redo worker process never skips it: its input crossed a process boundary.
  */
 import assert from 'node:assert/strict';
 import { readU16, readU32, readU64BigInt, readU64Number } from '../pg/bytes.js';
@@ -138,13 +143,22 @@ function tagName(tag: number): string {
   return `0x${tag.toString(16).padStart(2, '0')}`;
 }
 
+export interface DecodeOptions {
+  /**
+   * The caller's own repository checked this record's CRC when it was ingested and its value's
+   * CRC-32C when it was read (the in-process engine): skip ValidXLogRecord's CRC and the copy out.
+   * Every other check still runs. Never set for bytes that crossed a process boundary.
+   */
+  readonly recordCrcChecked?: boolean;
+}
+
 /** The input `bytes` stand for, checked through (see the module header). */
-export function decodeRedoInput(bytes: Uint8Array): RedoInput {
+export function decodeRedoInput(bytes: Uint8Array, options: DecodeOptions = {}): RedoInput {
   if (bytes.length === 0) throw badInput('it is empty');
   const tag = bytes[0]!;
   switch (tag) {
     case TAG_RECORD:
-      return decodeRecordInput(bytes);
+      return decodeRecordInput(bytes, options.recordCrcChecked === true);
     case TAG_VM_CLEAR: {
       if (bytes.length !== VM_CLEAR_SIZE) throw badInput(`a vm.clear input is ${VM_CLEAR_SIZE} bytes, received ${bytes.length}`);
       const flags = bytes[13]!;
@@ -177,18 +191,21 @@ function recordInputHeader(bytes: Uint8Array): { blockId: number; start: number;
   return { blockId, start, end, raw };
 }
 
-function decodeRecordInput(bytes: Uint8Array): RedoInput {
+function decodeRecordInput(bytes: Uint8Array, crcChecked: boolean): RedoInput {
   const { blockId, start, end, raw } = recordInputHeader(bytes);
-  // ValidXLogRecord: the CRC covers the body, then the header up to xl_crc.
-  let crc = crc32cRangeJs(raw, SIZE_OF_XLOG_RECORD, raw.length);
-  crc = crc32cRangeJs(raw, 0, XLOG_RECORD_CRC_OFFSET, crc);
-  const stored = readU32(raw, XLOG_RECORD_CRC_OFFSET);
-  if (crc !== stored)
-    throw badInput(`the record at ${formatLsn(BigInt(start))} has an incorrect CRC: computed 0x${crc.toString(16).padStart(8, '0')}, stored 0x${stored.toString(16).padStart(8, '0')}`);
+  if (!crcChecked) {
+    // ValidXLogRecord: the CRC covers the body, then the header up to xl_crc.
+    let crc = crc32cRangeJs(raw, SIZE_OF_XLOG_RECORD, raw.length);
+    crc = crc32cRangeJs(raw, 0, XLOG_RECORD_CRC_OFFSET, crc);
+    const stored = readU32(raw, XLOG_RECORD_CRC_OFFSET);
+    if (crc !== stored)
+      throw badInput(`the record at ${formatLsn(BigInt(start))} has an incorrect CRC: computed 0x${crc.toString(16).padStart(8, '0')}, stored 0x${stored.toString(16).padStart(8, '0')}`);
+  }
   let record: WalRecord;
   try {
-    // The record is copied out so that it does not pin the caller's (possibly larger) buffer.
-    record = decodeRecord(Uint8Array.from(raw), start, end);
+    // A worker copies the record out so that it does not pin its frame buffer; the in-process
+    // engine's records live only for the one redo, over a value the repository handed it.
+    record = decodeRecord(crcChecked ? raw : Uint8Array.from(raw), start, end);
   } catch (e) {
     if (e instanceof WalDecodeError) throw badInput(e.message);
     throw e;

@@ -171,6 +171,26 @@ test('the in-process and the worker-process engines give the same pages for the 
   }
 });
 
+test('the worker process checks every record CRC; the in-process engine trusts its own repository\'s (checked at ingest and on layer reads)', { timeout: 2 * 60_000 }, async () => {
+  const request = requestsOf(histories).find((r) => r.inputs.length >= 2 && r.inputs.every((i) => i[0] === 0x52));
+  assert.ok(request !== undefined, 'a request of records only');
+  const last = request.inputs.length - 1;
+  const bad = Uint8Array.from(request.inputs[last]!);
+  bad[RECORD_INPUT_HEADER_SIZE + 20]! ^= 0x01; // xl_crc itself: the record is otherwise the same
+  const badCrc: RedoRequest = { ...request, inputs: [...request.inputs.slice(0, last), bad] };
+  const inProcess = new InProcessRedoEngine();
+  const engine = new ProcessRedoEngine();
+  try {
+    await expectError(engine.redo('t', badCrc), ['BAD_INPUT'], /incorrect CRC/);
+    const expected = await inProcess.redo('t', request);
+    assert.equal(Buffer.compare(await inProcess.redo('t', badCrc), expected), 0, 'in process, the CRC field is not recomputed');
+    assert.equal(Buffer.compare(await engine.redo('t', request), expected), 0, 'the worker redoes the intact request as the in-process engine does');
+  } finally {
+    await engine.close();
+    await inProcess.close();
+  }
+});
+
 /** A heap INSERT whose offset number is past any page, CRC recomputed: real WAL redo must refuse. */
 function craftedHeapInsert(): RedoRequest {
   for (const h of histories) {

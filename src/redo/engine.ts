@@ -7,7 +7,8 @@
  *   network namespace of its own where the host allows it, because Node 20's permission model does
  *   not restrict sockets), with a deadline per request and restarts; see seeds 000 and 001.
  * - InProcessRedoEngine: the same decode and redo (request.ts) in the caller's process, for tools
- *   and benchmarks, where the WAL is the caller's own. It blocks the event loop while it works.
+ *   and benchmarks, where the WAL is the caller's own. It blocks the event loop while it works,
+ *   and trusts its inputs' record CRCs (codec.ts: the repository checked them).
  *
  * Both reject with a RedoError whose code says what happened: a verdict on the inputs (BAD_INPUT,
  * CORRUPT_RECORD, CORRUPT_PAGE, UNSUPPORTED_RECORD), a limit (TIMEOUT, OUT_OF_MEMORY, OVERLOADED),
@@ -45,7 +46,9 @@ export class InProcessRedoEngine implements RedoEngine {
     c.requests++;
     const t0 = performance.now();
     try {
-      const page = runRedoRequest(request);
+      // Its inputs are this process's own repository's, CRC-checked at ingest and on every layer
+      // read: the record CRC is not recomputed (codec.ts). The worker process does recompute it.
+      const page = runRedoRequest(request, { recordCrcChecked: true });
       c.succeed(request.inputs.length, performance.now() - t0);
       return page;
     } catch (e) {

@@ -7,7 +7,7 @@
 import { BLCKSZ } from '../pg/constants.js';
 import { MAX_FORK_NUMBER } from '../pg/types.js';
 import { WalDecodeError } from '../wal/errors.js';
-import { decodeRedoInput } from './codec.js';
+import { decodeRedoInput, type DecodeOptions } from './codec.js';
 import { RedoError } from './errors.js';
 import { redoPage } from './redo.js';
 import type { PageKey, RedoInput, RedoSettings } from './types.js';
@@ -43,11 +43,11 @@ export function checkRedoRequest(request: RedoRequest): void {
   }
 }
 
-/** Checks and decodes every input, then redoes the page. */
-export function runRedoRequest(request: RedoRequest): Uint8Array {
+/** Checks and decodes every input, then redoes the page. `decode` is for the in-process engine alone (codec.ts). */
+export function runRedoRequest(request: RedoRequest, decode: DecodeOptions = {}): Uint8Array {
   try {
     checkRedoRequest(request);
-    const decoded: RedoInput[] = request.inputs.map((bytes) => decodeRedoInput(bytes));
+    const decoded: RedoInput[] = request.inputs.map((bytes) => decodeRedoInput(bytes, decode));
     return redoPage(request.key, request.base, decoded, request.settings);
   } catch (e) {
     throw asRedoError(e);

@@ -375,7 +375,8 @@ test('a branch whose ancestor restarted below the branch point waits for the anc
   const root = mkdtempSync(join(tmpdir(), 'strata-behind-'));
   const keys = keyPool(12);
   const rand = prng(7);
-  const config = { ...CRASH_TENANT_CONFIG, checkpointDistanceBytes: 1 << 30 };
+  // Images by delta depth alone (a fraction above 1 never fires the redo-keys rule): none may exist before the crash.
+  const config = { ...CRASH_TENANT_CONFIG, checkpointDistanceBytes: 1 << 30, imageLayerRedoKeysFractionMin: 2 };
   let repo = Repository.open(root, readOptions);
   try {
     const tenant = repo.createTenant(undefined, config);

@@ -9,6 +9,9 @@
  *  relation size, SLRU segment size   u32 blocks
  *  relation directory of a database   u32 n, then n x (relNode u32, fork u8), sorted
  *  database directory                 u32 n, then n x (spcNode u32, dbNode u32), sorted
+ *                                     (an entry with dbNode 0 outside the global tablespace is a
+ *                                     tablespace's own folder, made by CREATE TABLESPACE before any
+ *                                     database has a folder in it)
  *  SLRU directory                     u32 n, then n x segno u32, sorted
  *  two-phase directory                u32 n, then n x xid u32, sorted
  * ```

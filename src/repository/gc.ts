@@ -66,12 +66,21 @@ export function gc(t: Timeline, nowMs: number = Date.now()): Promise<GcResult> {
     t.setGcCutoff(cutoff);
     const retained = t.retainedLsns();
     const layers = t.layers;
-    const images = layers.filter((l) => l.descriptor.kind === LayerKind.Image);
+    // Images first, newest first, then deltas; each decision counts only the images still kept. Two
+    // image layers at one LSN whose ranges overlap (compaction's partitions and its L1 ranges) can
+    // each be covered by the other: judged against the whole set, both went, and with them the
+    // only copy of their keys at that LSN (the crash test's model read found the gap).
+    const order = [...layers].sort((a, b) => (a.descriptor.kind === b.descriptor.kind ? b.descriptor.lsnStart - a.descriptor.lsnStart : a.descriptor.kind === LayerKind.Image ? -1 : 1));
+    const images = new Set(layers.filter((l) => l.descriptor.kind === LayerKind.Image));
     const remove: HistoricLayer[] = [];
-    for (const l of layers) {
+    for (const l of order) {
       if (l.descriptor.lsnEnd > t.gcCutoffNumber) continue;
       const points = [t.gcCutoffNumber, ...retained.filter((p) => p >= l.descriptor.lsnStart && p < t.gcCutoffNumber)];
-      if (points.every((p) => !neededAt(l, p, images))) remove.push(l);
+      const kept = [...images];
+      if (points.every((p) => !neededAt(l, p, kept))) {
+        remove.push(l);
+        images.delete(l);
+      }
     }
     const bytesRemoved = remove.reduce((n, l) => n + ('fileBytes' in l ? l.fileBytes : 0), 0);
     if (remove.length > 0) t.replaceLayers(remove, []);

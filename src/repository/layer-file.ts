@@ -359,6 +359,13 @@ const READ_AHEAD_BYTES = 256 << 10;
 const READ_AHEAD_GAP_BYTES_MAX = 64 << 10;
 const READ_AHEAD_WINDOWS_MAX = 16;
 const readAheadWindows = new Map<number, { readonly start: number; readonly bytes: Buffer }>();
+/**
+ * One buffer that random reads of a value up to a page and a bit go through (readRange). Its bytes
+ * are valid until the next read of any layer file: every reader checks and decompresses or copies
+ * them at once, with no await in between (lastReadShared tells them to copy what they keep).
+ */
+const SCRATCH_BYTES = 16 << 10;
+const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 let nextTempId = 0;
 
 /** (key, LSN) order. */
@@ -635,6 +642,13 @@ export class LayerFile {
       return w.bytes.subarray(offset - w.start, offset - w.start + length);
     }
     if (!sequential || length >= READ_AHEAD_BYTES) {
+      if (length <= SCRATCH_BYTES) {
+        // A random read (GetPage) of one value: into the scratch buffer, as the bytes are checked
+        // and then decompressed (or copied) at once. A new buffer per read was one of the two
+        // allocations of every GetPage that missed the page cache.
+        readExactly(this.path, this.fd, scratch, offset, length);
+        return scratch.subarray(0, length);
+      }
       this.lastReadShared = false;
       const b = Buffer.allocUnsafe(length);
       readExactly(this.path, this.fd, b, offset);
@@ -703,11 +717,12 @@ function upperBound(block: IndexBlock, key: Key, lsn: number): number {
   return lo;
 }
 
-function readExactly(path: string, fd: number, into: Buffer, position: number): void {
+/** Reads `length` bytes (all of `into` unless told) at `position` into the start of `into`. */
+function readExactly(path: string, fd: number, into: Buffer, position: number, length = into.length): void {
   let o = 0;
-  while (o < into.length) {
-    const n = readSync(fd, into, o, into.length - o, position + o);
-    if (n === 0) throw corrupt(path, `it ends at ${position + o}, inside a read of ${into.length} bytes at ${position}`);
+  while (o < length) {
+    const n = readSync(fd, into, o, length - o, position + o);
+    if (n === 0) throw corrupt(path, `it ends at ${position + o}, inside a read of ${length} bytes at ${position}`);
     o += n;
   }
 }

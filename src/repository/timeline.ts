@@ -46,6 +46,8 @@ export interface TimelineConfig {
   readonly compactionLayerBytesTarget: number;
   /** Make an image layer for a key range once this many delta layers lie above its newest image. */
   readonly imageLayerDeltasMin: number;
+  /** ... or once at least this fraction of its keys would be read through redo at the newest compacted LSN (compaction.ts). */
+  readonly imageLayerRedoKeysFractionMin: number;
   /** GC keeps at least this much WAL history (bytes of LSN) below the last record LSN. */
   readonly gcHorizonBytes: number;
   /** ... and at least this much time of history (0: the byte horizon alone). */
@@ -64,6 +66,8 @@ export const DEFAULT_TIMELINE_CONFIG: TimelineConfig = {
   compactionL0LayersMin: 10,
   compactionLayerBytesTarget: 64 << 20,
   imageLayerDeltasMin: 3,
+  // A tenth: a range rewritten whole for fewer would cost more writes than the redo it saves.
+  imageLayerRedoKeysFractionMin: 0.1,
   gcHorizonBytes: 64 << 20,
   pitrIntervalMs: 0,
   waitLsnTimeoutMs: 30_000,

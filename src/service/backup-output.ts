@@ -1,8 +1,9 @@
 /**
  * Where a base backup's bytes go: a Node stream (a socket in CopyOut, an HTTP response, a file) or a
  * function, optionally through gzip (Node's zlib). The archive is assembled in 1 MiB chunks, so the
- * sink sees few, large writes; the writer waits whenever the sink asks it to (a stream's `write`
- * returning false, a function's promise), so a slow client holds at most a chunk or two in memory.
+ * sink sees few, large writes; a stream holds at most IN_FLIGHT_BYTES_MAX of them unwritten (the
+ * writer then waits for the oldest to be written), a function slows the writer with its promise, so
+ * a slow client holds at most a few chunks in memory.
  * The sink is never ended: the caller owns it (a CopyOut socket carries more after the archive).
  */
 import { createGzip, type Gzip } from 'node:zlib';
@@ -19,63 +20,46 @@ export class BackupOutputError extends Error {
   readonly code = 'OUTPUT_FAILED';
 }
 
-/** Waits for 'drain'; rejects on 'error' or 'close' first. */
-function drained(stream: NodeJS.EventEmitter, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      stream.off('drain', onDrain);
-      stream.off('error', onError);
-      stream.off('close', onClose);
-    };
-    const onDrain = (): void => {
-      cleanup();
-      resolve();
-    };
-    const onError = (e: unknown): void => {
-      cleanup();
-      reject(new BackupOutputError(`Cannot write the base backup to ${what}: ${(e as Error).message}`, { cause: e }));
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new BackupOutputError(`Cannot write the base backup to ${what}: it was closed`));
-    };
-    stream.on('drain', onDrain);
-    stream.on('error', onError);
-    stream.on('close', onClose);
-  });
-}
-
 /**
- * Writes chunks to a stream with a few chunks in flight: when `write` asks to wait, the wait happens
- * before a later chunk, so chunks are assembled while earlier ones are written.
+ * Writes chunks to a stream with a few chunks in flight: up to IN_FLIGHT_BYTES_MAX wait in the
+ * stream while the next chunks are assembled, and past that the writer waits for the oldest chunk's
+ * write to complete, not for the stream to empty. Waiting for 'drain' (the stream's whole buffer
+ * written) let the stream go idle while the next chunks were assembled: making and writing took
+ * turns instead of overlapping, and a backup into a file ran at half the rate of one whose bytes
+ * were dropped (bench/basebackup). Each write's callback says when that chunk is out.
  */
-function streamEmitter(stream: NodeJS.WritableStream, what: string): { emit: (chunk: Buffer) => Promise<void>; settle: () => Promise<void>; release: () => void } {
+export function streamEmitter(stream: NodeJS.WritableStream, what: string): { emit: (chunk: Buffer) => Promise<void>; settle: () => Promise<void>; release: () => void } {
   let failed: unknown;
-  let draining: Promise<void> | undefined;
-  // A write can fail after write() returned true: remember it and fail the next write.
+  /** Chunks written and not yet complete, oldest first, with their sizes. */
+  const inFlight: { readonly done: Promise<void>; readonly bytes: number }[] = [];
+  let inFlightBytes = 0;
+  // A write can fail after write() returned: remember it and fail the next write.
   const onError = (e: unknown): void => {
     failed ??= e;
   };
   stream.on('error', onError);
   const destroyed = (): boolean => (stream as { destroyed?: boolean }).destroyed === true;
+  const fail = (e: unknown): BackupOutputError => new BackupOutputError(`Cannot write the base backup to ${what}: ${(e as Error).message}`, { cause: e });
+  const waitOldest = async (): Promise<void> => {
+    const oldest = inFlight.shift();
+    if (oldest === undefined) return;
+    inFlightBytes -= oldest.bytes;
+    await oldest.done;
+  };
   const settle = async (): Promise<void> => {
-    const d = draining;
-    draining = undefined;
-    if (d !== undefined) await d;
+    while (inFlight.length > 0) await waitOldest();
   };
   return {
     emit: async (chunk) => {
-      await settle();
-      if (failed !== undefined) throw new BackupOutputError(`Cannot write the base backup to ${what}: ${(failed as Error).message}`, { cause: failed });
+      while (inFlightBytes + chunk.length > IN_FLIGHT_BYTES_MAX && inFlight.length > 0) await waitOldest();
+      if (failed !== undefined) throw fail(failed);
       if (destroyed()) throw new BackupOutputError(`Cannot write the base backup to ${what}: it was closed`);
-      const ok = stream.write(chunk);
-      // Up to IN_FLIGHT_BYTES_MAX may wait in the stream while the next chunks are assembled; then
-      // wait for it to drain (a stream without writableLength: as soon as it asks).
-      const buffered = (stream as { writableLength?: number }).writableLength;
-      if (!ok && (buffered === undefined || buffered >= IN_FLIGHT_BYTES_MAX)) {
-        draining = drained(stream, what);
-        draining.catch(() => undefined);
-      }
+      const done = new Promise<void>((resolve, reject) => {
+        stream.write(chunk, (e?: Error | null) => (e === undefined || e === null ? resolve() : reject(fail(e))));
+      });
+      done.catch(() => undefined);
+      inFlight.push({ done, bytes: chunk.length });
+      inFlightBytes += chunk.length;
     },
     settle,
     release: () => stream.off('error', onError),

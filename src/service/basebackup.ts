@@ -213,7 +213,8 @@ class BaseBackup {
         await this.entry(`pg_tblspc/${db.spcNode}`, 'directory');
         await this.entry(`pg_tblspc/${db.spcNode}/${tablespaceVersionDirectory(this.control)}`, 'directory');
       }
-      await this.database(db.spcNode, db.dbNode);
+      // (tablespace, 0): the tablespace's own folder, made above; it has no database folder of its own.
+      if (db.dbNode !== 0) await this.database(db.spcNode, db.dbNode);
     }
 
     for (const slru of [Slru.Clog, Slru.MultiXactOffsets, Slru.MultiXactMembers, Slru.CommitTs]) {

@@ -38,6 +38,7 @@ import { randomInt, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { LsnParseError, parseLsn, type Lsn } from '../pg/lsn.js';
 import { RepositoryError } from '../repository/errors.js';
+import { streamEmitter } from './backup-output.js';
 import { writeBaseBackup } from './basebackup.js';
 import type { Repository } from '../repository/repository.js';
 import type { Timeline } from '../repository/timeline.js';
@@ -99,6 +100,10 @@ export interface PageServiceOptions {
   readonly writeBufferBytesMax?: number;
   readonly metrics?: PageServiceMetrics;
 }
+
+/** Answer buffers kept for reuse per connection, and their size (a batch of 16 pages and headers fits twice over). */
+const ANSWER_BUFFERS_FREE_MAX = 4;
+const ANSWER_BUFFER_BYTES = 256 << 10;
 
 const DEFAULTS = {
   host: '127.0.0.1',
@@ -210,6 +215,8 @@ class Connection {
   private endAfter: (() => void) | undefined;
   private flushScheduled = false;
   private paused = false;
+  /** Answer buffers whose socket write completed, for the next flushes (see flushAnswers). */
+  private readonly freeAnswerBuffers: Buffer[] = [];
 
   constructor(
     private readonly service: PageService,
@@ -479,18 +486,24 @@ class Connection {
     const timeline = this.permittedTimeline(tenantId, timelineId, fail);
     if (timeline === undefined) return;
     this.write(copyOutResponse());
+    // A few chunks in flight, the next assembled while they go out (backup-output.ts's stream writer):
+    // waiting for the socket to drain after each chunk left it idle while the next one was made.
+    const out = streamEmitter(this.socket, 'the client');
     try {
       await writeBaseBackup(timeline, lsn, async (chunk) => {
+        if (this.state.kind === 'closed') throw new Error('the client went away');
         const header = Buffer.allocUnsafe(5);
         writeCopyDataHeader(header, 0, chunk.length);
         this.socket.write(header);
-        if (!this.socket.write(chunk)) await new Promise<void>((resolve) => this.socket.once('drain', () => resolve()));
-        if (this.state.kind === 'closed') throw new Error('the client went away');
+        await out.emit(chunk);
       }, { gzip });
+      await out.settle();
       this.write(copyDone());
       this.write(commandComplete('COPY'));
     } catch (e) {
       this.error({ sqlstate: SQLSTATE.internal, message: `Cannot make the base backup of ${tenantId}/${timelineId}: ${(e as Error).message}` });
+    } finally {
+      out.release();
     }
     this.write(readyForQuery());
   }
@@ -644,7 +657,12 @@ class Connection {
       n++;
     }
     if (n > 0) {
-      const out = Buffer.allocUnsafe(bytes);
+      // A buffer of a few earlier flushes, once its write is done: a new one per flush was most of
+      // the page service's allocation (hundreds of MB/s of answers at tens of thousands of GetPage/s),
+      // and the garbage collections it set off marked the whole page cache each time.
+      const pooled = this.freeAnswerBuffers.pop();
+      const buffer = pooled !== undefined && pooled.length >= bytes ? pooled : Buffer.allocUnsafe(Math.max(bytes, ANSWER_BUFFER_BYTES));
+      const out = buffer.subarray(0, bytes);
       let o = 0;
       for (const slot of this.inFlight.splice(0, n)) {
         const a = slot.answer as PagestreamResponse;
@@ -652,7 +670,11 @@ class Connection {
         o = encodePagestreamResponseInto(a, out, o);
       }
       if (o !== bytes) throw new Error(`assert: answers are ${bytes} bytes, wrote ${o}`);
-      this.write(out);
+      // (The stream is open: a closed one returned above.) The buffer is free once its write is done.
+      this.socket.write(out, () => {
+        if (buffer.length === ANSWER_BUFFER_BYTES && this.freeAnswerBuffers.length < ANSWER_BUFFERS_FREE_MAX) this.freeAnswerBuffers.push(buffer);
+      });
+      if (!this.paused && this.socket.writableLength > this.service.options.writeBufferBytesMax) this.updatePause();
     }
     if (this.inFlight.length === 0 && this.endAfter !== undefined) {
       const end = this.endAfter;

@@ -163,6 +163,8 @@ class Tenant {
   readonly queue = new RequestQueue();
   /** Workers killed or told to stop whose process has not exited yet. */
   readonly dying = new Set<WorkerProcess>();
+  /** A pump is due at the end of this turn of the event loop (requests made meanwhile join it). */
+  pumpScheduled = false;
   constructor(
     readonly id: string,
     readonly counters: TenantCounters,
@@ -222,6 +224,20 @@ export class ProcessRedoEngine implements RedoEngine {
     return new Promise((resolve, reject) => {
       t.queue.push({ request, submittedAt: performance.now(), sends: 0, resolve, reject });
       t.counters.queued = t.queue.length;
+      this.schedulePump(t);
+    });
+  }
+
+  /**
+   * Pumps once the current turn of the event loop is done: the redo requests of one batch of
+   * GetPage reach the engine one by one, each a few awaits apart, and a pump per request was a pipe
+   * write per request; now they go out together, in one write.
+   */
+  private schedulePump(t: Tenant): void {
+    if (t.pumpScheduled) return;
+    t.pumpScheduled = true;
+    setImmediate(() => {
+      t.pumpScheduled = false;
       this.pump(t);
     });
   }
