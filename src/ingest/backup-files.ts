@@ -414,7 +414,13 @@ export class BackupFilesImporter {
       relations++;
     }
     for (const d of this.relDirs.values()) t.put(relDirectoryKey(d.spcNode, d.dbNode), lsn, { kind: 'image', bytes: encodeRelDirectory(dirs.get(`${d.spcNode}/${d.dbNode}`) as RelFork[]) });
-    const databases = [...this.relDirs.values()].filter((d) => d.dbNode !== 0);
+    const databases: DatabaseRef[] = [...this.relDirs.values()].filter((d) => d.dbNode !== 0);
+    // Each tablespace's own folder, listed even while no database has a folder in it (as ingest and
+    // import-datadir list it): its archive is how the backup says it exists.
+    for (const name of this.archivesSeen) {
+      const m = TABLESPACE_ARCHIVE.exec(name);
+      if (m !== null) databases.push({ spcNode: Number(m[1]), dbNode: 0 });
+    }
     t.put(DATABASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeDatabaseDirectory(databases) });
 
     for (const [slru, segments] of this.slruSegments) {
