@@ -57,7 +57,8 @@ try {
   const ingest = await WalIngest.open(timeline);
   let records = 0;
   for (const r of walRecords({ dir: primary.walDir, start: imported.lsn, end, timeline: 1, segmentSize: primary.walSegSizeBytes })) {
-    await ingest.ingest(r);
+    const stored = ingest.ingest(r);
+    if (stored !== undefined) await stored;
     records++;
   }
   await timeline.flush();

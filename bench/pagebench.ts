@@ -101,7 +101,10 @@ try {
     return true;
   });
   const ingest = await WalIngest.open(timeline);
-  for (const r of records) await ingest.ingest(r);
+  for (const r of records) {
+    const stored = ingest.ingest(r);
+    if (stored !== undefined) await stored;
+  }
   // The decoded records go: a page server keeps none of them, and this process's major GCs would
   // trace them all through every measurement below.
   const recordCount = records.length;

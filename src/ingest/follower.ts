@@ -80,7 +80,8 @@ export class TimelineFollower {
     const t = this.timeline;
     for (const r of records) {
       if (r.endLsnNumber <= t.lastRecordLsnNumber) continue;
-      await this.ingest.ingest(r);
+      const stored = this.ingest.ingest(r);
+      if (stored !== undefined) await stored;
     }
     this.receiver.setApplied(t.lastRecordLsn);
   }

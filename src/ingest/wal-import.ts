@@ -7,6 +7,9 @@ import { formatLsn, type Lsn } from '../pg/lsn.js';
 import { walRecords } from './wal-folder.js';
 import type { WalIngest } from './walingest.js';
 
+/** Records ingested between two turns of the event loop. */
+const IMPORT_YIELD_RECORDS = 4096;
+
 export interface WalImportResult {
   readonly records: number;
   readonly from: Lsn;
@@ -25,7 +28,10 @@ export async function importWalFolder(ingest: WalIngest, dir: string, options: {
   for (;;) {
     const next = it.next();
     if (next.done === true) return { records, from, to: t.lastRecordLsn, stoppedBecause: next.value ?? `the end LSN ${formatLsn(t.lastRecordLsn)}` };
-    await ingest.ingest(next.value);
-    records++;
+    const stored = ingest.ingest(next.value);
+    if (stored !== undefined) await stored;
+    // Most records are stored without a promise: let the event loop run now and then (requests to
+    // the server, the flush worker's finished layers).
+    if (++records % IMPORT_YIELD_RECORDS === 0) await new Promise((resolve) => setImmediate(resolve));
   }
 }

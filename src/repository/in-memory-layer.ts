@@ -7,7 +7,7 @@
  * buffer. The ephemeral file is not durable, nor does it need to be: the WAL log holds everything
  * above the disk-consistent LSN, and a restart replays it; a restart deletes leftover files.
  */
-import { closeSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, openSync, readSync, unlink } from 'node:fs';
 import { AppendWriter } from './append-writer.js';
 import { KEY_HEX_LENGTH, type Key } from './key.js';
 import type { FoundValue, LayerDescriptor } from './layer-file.js';
@@ -245,11 +245,10 @@ export class InMemoryLayer {
     if (this.deleted) return;
     this.deleted = true;
     closeSync(this.fd);
-    try {
-      unlinkSync(this.path);
-    } catch {
-      // already gone
-    }
+    // In the background: unlinking a file whose pages are cached frees them, which cost ingest a
+    // twentieth of its time when done here. Its name is never reused (timeline.ts); a restart
+    // removes it if the process ends first.
+    unlink(this.path, () => undefined);
   }
 }
 

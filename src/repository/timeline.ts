@@ -112,6 +112,11 @@ export type HistoricLayer = LayerFile | BrokenLayer;
 
 const LSN_TIMES_MAX = 4096;
 const LSN_TIME_SAMPLE_MS = 1000;
+/**
+ * Ephemeral files are numbered per process, not per timeline: a closed layer's file is unlinked in
+ * the background (InMemoryLayer.delete), so no later layer, of any timeline opened again, may take its name.
+ */
+let ephemeralFiles = 0;
 /** LSNs are kept as numbers: exact below 2^53 bytes of WAL (8 PiB). */
 const LSN_NUMBER_MAX = Number.MAX_SAFE_INTEGER;
 /** The same as a bigint, made once: every put and advance compares with it. */
@@ -160,7 +165,6 @@ export class Timeline {
   private lsnTimes: [number, number][];
   private waiters: Waiter[] = [];
   private flushing: Promise<void> | undefined;
-  private ephemeralSeq = 0;
   private readonly leases = new Map<number, number>();
   private shutDown = false;
   /** Compaction and GC, one at a time. */
@@ -217,7 +221,7 @@ export class Timeline {
     const named = new Set(meta.layers);
     for (const f of readdirSync(dir)) {
       if (f === METADATA_FILE || named.has(f)) continue;
-      if (f.endsWith(TEMP_SUFFIX) || f.startsWith('ephemeral-') || parseLayerFileName(f) !== undefined) unlinkSync(join(dir, f));
+      if (f.endsWith(TEMP_SUFFIX) || f.startsWith('ephemeral-') || parseLayerFileName(f) !== undefined) unlinkQuiet(join(dir, f));
     }
     const layers = meta.layers.map((name) => openLayer(dir, name));
     return new Timeline(meta.timelineId, dir, ctx, ancestor, meta.ancestorLsn, meta, layers);
@@ -329,7 +333,7 @@ export class Timeline {
 
   /** The open in-memory layer, made on the first put after a freeze. */
   private openLayer(): InMemoryLayer {
-    this.open ??= new InMemoryLayer(join(this.dir, `ephemeral-${process.pid}-${this.ephemeralSeq++}`), this.frozen.at(-1)?.lsnEnd ?? this.diskConsistent + 1);
+    this.open ??= new InMemoryLayer(join(this.dir, `ephemeral-${process.pid}-${ephemeralFiles++}`), this.frozen.at(-1)?.lsnEnd ?? this.diskConsistent + 1);
     return this.open;
   }
 
