@@ -53,7 +53,23 @@ let stopped = false;
 let requests = 0;
 let errors = 0;
 let firstError: string | undefined;
-const latencies: number[] = [];
+/**
+ * Latencies in microseconds, in a typed array grown by doubling: the load generator's own garbage
+ * collections (a growing JS array, a Buffer per socket read) paused it for milliseconds and showed
+ * up in the p99 as if the server had been slow.
+ */
+let latencies = new Float64Array(1 << 20);
+let latencyCount = 0;
+function recordLatency(us: number): void {
+  if (latencyCount === latencies.length) {
+    const grown = new Float64Array(latencies.length * 2);
+    grown.set(latencies);
+    latencies = grown;
+  }
+  latencies[latencyCount++] = us;
+}
+/** Each connection's receive buffer: answers are parsed in place, leftovers moved to the front. */
+const RECEIVE_BYTES = 4 << 20;
 
 async function runClient(): Promise<void> {
   const c = await PagestreamClient.connect(cfg.port);
@@ -61,8 +77,9 @@ async function runClient(): Promise<void> {
   const socket = c.socket;
   socket.removeAllListeners('data');
   const nms = BigInt(cfg.notModifiedSince) as Lsn;
-  const sentAt = new Map<bigint, number>();
-  let reqid = 0n;
+  // Request ids count up from 0, so the low 32 bits name a request; at most `depth` are in flight.
+  const sentAt = new Float64Array(cfg.depth * 4);
+  let reqid = 0;
   let inFlight = 0;
   const fill = () => {
     const out: Buffer[] = [];
@@ -73,34 +90,40 @@ async function runClient(): Promise<void> {
       }
       const [spcNode, dbNode, relNode, blkno] = randomBlock();
       const id = reqid++;
-      out.push(copyDataMessage(encodePagestreamRequest({ kind: 'getpage', hdr: { reqid: id, requestLsn: MAX_LSN, notModifiedSince: nms }, rel: { spcNode, dbNode, relNode, forkNum: 0 }, blkno })));
-      sentAt.set(id, performance.now());
+      out.push(copyDataMessage(encodePagestreamRequest({ kind: 'getpage', hdr: { reqid: BigInt(id), requestLsn: MAX_LSN, notModifiedSince: nms }, rel: { spcNode, dbNode, relNode, forkNum: 0 }, blkno })));
+      sentAt[id % sentAt.length] = performance.now();
       inFlight++;
     }
-    if (out.length > 0) socket.write(Buffer.concat(out));
+    if (out.length > 0) socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
   };
-  let buf: Buffer = Buffer.alloc(0);
+  const buf = Buffer.allocUnsafe(RECEIVE_BYTES);
+  let end = 0;
   await new Promise<void>((resolve, reject) => {
     socket.on('data', (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      if (end + chunk.length > buf.length) {
+        reject(new Error(`the page service sent a message over ${RECEIVE_BYTES} bytes`));
+        return;
+      }
+      buf.set(chunk, end);
+      end += chunk.length;
       let o = 0;
       const now = performance.now();
-      while (buf.length - o >= 5) {
+      while (end - o >= 5) {
         const len = buf.readInt32BE(o + 1);
-        if (buf.length - o < len + 1) break;
+        if (end - o < len + 1) break;
         const type = buf[o];
         if (type !== 0x64) {
           reject(new Error(`unexpected message type ${String.fromCharCode(type as number)} from the page service`));
           return;
         }
         const tag = buf[o + 5];
-        const id = buf.readBigUInt64BE(o + 6);
-        const t0 = sentAt.get(id);
-        sentAt.delete(id);
+        // The response's request id (u64 after the tag): its low half.
+        const id = buf.readUInt32BE(o + 10);
+        const t0 = sentAt[id % sentAt.length] as number;
         inFlight--;
         if (measuring) {
           requests++;
-          if (t0 !== undefined) latencies.push((now - t0) * 1000);
+          recordLatency((now - t0) * 1000);
           if (tag !== PagestreamTag.GetPageResponse) {
             errors++;
             firstError ??= buf.toString('utf8', o + 5 + 25, o + len);
@@ -108,7 +131,10 @@ async function runClient(): Promise<void> {
         }
         o += len + 1;
       }
-      buf = o === buf.length ? Buffer.alloc(0) : buf.subarray(o);
+      if (o > 0) {
+        buf.copyWithin(0, o, end);
+        end -= o;
+      }
       if (stopped && inFlight === 0) {
         c.close();
         resolve();
@@ -127,7 +153,7 @@ function finish(t0: number): void {
   stopped = true;
   Promise.all(clients).then(
     () => {
-      const sorted = Float64Array.from(latencies).sort();
+      const sorted = latencies.slice(0, latencyCount).sort();
       const result: LoadResult = { requests, errors, firstError, seconds, latenciesUs: sorted };
       parentPort?.postMessage(result);
     },
