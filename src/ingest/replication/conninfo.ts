@@ -27,15 +27,8 @@ const CONNINFO_BYTES_MAX = 8192;
 const IGNORED = new Set(['dbname', 'options', 'client_encoding', 'fallback_application_name', 'keepalives', 'keepalives_idle', 'keepalives_interval', 'keepalives_count', 'tcp_user_timeout', 'target_session_attrs', 'gssencmode', 'replication', 'passfile', 'channel_binding', 'krbsrvname', 'requirepeer', 'service']);
 const USED = ['host', 'hostaddr', 'port', 'user', 'password', 'application_name', 'connect_timeout', 'sslmode'];
 
-/** A connection string's parts, before defaults: what the caller gave. */
-export interface ConnInfo {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly password?: string;
-  readonly applicationName?: string;
-  readonly connectTimeoutMs?: number;
-}
+/** A connection string's parts: the replication connection's options (connection.ts). */
+export type ConnInfo = ConnectOptions;
 
 function bad(text: string, why: string): ReplicationError {
   return new ReplicationError('INVALID_ARGUMENT', `Cannot read the connection string ${JSON.stringify(redact(text).slice(0, 200))}: ${why}`);
