@@ -34,6 +34,7 @@ import { BackupFilesImporter, type BackupFiles } from './backup-files.js';
 import { IngestError } from './errors.js';
 import { runBaseBackup, type BackupTablespace } from './replication/base-backup.js';
 import { checkSlotName, ReplicationConnection, type ConnectOptions } from './replication/connection.js';
+import { ServerError } from './replication/errors.js';
 
 export interface ImportFromPrimaryOptions {
   /** The physical slot the follower will stream through: created here when it does not exist. */
@@ -156,15 +157,17 @@ export async function importFromPrimary(t: Timeline, connect: ConnectOptions, o:
 }
 
 /** Drops the slot a failed import created, on a fresh connection (the import's may be broken); says how it went. */
-async function dropSlot(connect: ConnectOptions, name: string): Promise<string> {
+export async function dropSlot(connect: ConnectOptions, name: string): Promise<string> {
   let conn: ReplicationConnection | undefined;
   try {
     conn = await ReplicationConnection.connect(connect);
     await conn.dropReplicationSlot(name, false);
-    return `; the slot "${name}" it created was dropped`;
+    return `; the slot "${name}" it created on ${connect.host}:${connect.port} was dropped`;
   } catch (e) {
-    return `; the slot "${name}" it created could not be dropped (${e instanceof Error ? e.message : String(e)}): drop it on the primary, or it keeps WAL forever`;
+    // An import's own clean-up may have dropped it before.
+    if (e instanceof ServerError && /does not exist/.test(e.message)) return `; the slot "${name}" it created on ${connect.host}:${connect.port} is gone`;
+    return `; the slot "${name}" it created on ${connect.host}:${connect.port} could not be dropped (${e instanceof Error ? e.message : String(e)}): drop it on the primary, or it keeps WAL forever`;
   } finally {
-    await conn?.close();
+    await conn?.close().catch(() => undefined);
   }
 }

@@ -29,8 +29,8 @@ export interface StrataCrc32cAddon {
   readonly hardware: boolean;
 }
 
-/** Where `npm ci` leaves the addon, from dist/src/pg/ (the compiled module) or src/pg/. */
-const ADDON_URL = new URL('../../../native/build/Release/strata_crc32c.node', import.meta.url);
+/** Where `npm ci` leaves the addon (native/build/Release), from the compiled module in dist/src/pg/. */
+export const ADDON_URL = new URL('../../../native/build/Release/strata_crc32c.node', import.meta.url);
 
 const require = createRequire(import.meta.url);
 

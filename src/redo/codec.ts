@@ -23,9 +23,10 @@
  * reference must exist; anything else is a RedoError with code BAD_INPUT that says what was wrong.
  * One exception, for the in-process engine alone (`recordCrcChecked`): its inputs come from this
  * process's own repository, where ingest's decoder checked each record's CRC before storing it and
- * every layer value is checked against its own CRC-32C when read, so recomputing the record's CRC in
- * JavaScript on every redo checks the same bytes a third time (it was most of a redo-heavy base
- * backup's time). A redo worker process never skips it: its input crossed a process boundary.
+ * every value read from a layer file is checked against its own CRC-32C (values still in an
+ * in-memory layer come from this process's memory or its ephemeral file, which nothing else writes),
+ * so recomputing the record's CRC in JavaScript on every redo checks the same bytes again (it was
+ * most of a redo-heavy base backup's time). A redo worker process never skips it: its input crossed a process boundary.
  */
 import assert from 'node:assert/strict';
 import { readU16, readU32, readU64BigInt, readU64Number } from '../pg/bytes.js';

@@ -19,9 +19,9 @@
  *
  * Both write new files completely, then swap them in with one metadata replacement (readers see the
  * old set or the new), then delete what they replaced. Memory stays bounded: one index block per
- * input file and one value at a time (image creation also holds one key range's key list, and the
- * partitioning the timeline's). They
- * yield to the event loop as they go, so reads and ingest continue.
+ * input file and one value at a time; image creation also holds one key range's key list, and
+ * choosing partitions holds the whole timeline's key list for a moment. Both yield to the event loop
+ * as they go, so reads and ingest continue.
  */
 import { LayerFile, LayerKind, LayerWriter, type LayerEntry } from './layer-file.js';
 import { nextKey, type Key, type KeyRange } from './key.js';

@@ -27,7 +27,7 @@ import { LayerWriter, type LayerDescriptor } from './layer-file.js';
  * flush (bench/repository). A bigger layer (a large checkpointDistanceBytes) is read value by value.
  */
 const FLUSH_READ_WHOLE_BYTES_MAX = 256 << 20;
-/** Index slots per value: LSN, offset, length, flags (as InMemoryLayer keeps them). */
+/** Index slots per value in a flush job: LSN, offset, length, flags (InMemoryLayer keeps a fifth, its chain link). */
 export const FLUSH_SLOT = 4;
 
 /** What the worker needs to write one frozen in-memory layer as an L0 delta layer file. */
@@ -129,7 +129,8 @@ interface Pending {
 
 class FlushWorker {
   private worker: Worker | undefined;
-  private readonly pending = new Map<number, Pending>();
+  /** Jobs sent, per worker: a worker that dies fails its own jobs, not those of the one after it. */
+  private readonly pending = new Map<Worker, Map<number, Pending>>();
   private nextId = 1;
 
   write(job: FlushJob): Promise<string> {
@@ -143,7 +144,7 @@ class FlushWorker {
         reject(new RepositoryError('FLUSH_FAILED', `${what}: the flush worker could not be started: ${(e as Error).message}`, { cause: e }));
         return;
       }
-      this.pending.set(id, { resolve, reject, what });
+      (this.pending.get(w) as Map<number, Pending>).set(id, { resolve, reject, what });
       w.ref();
       // The index arrays move to the worker (transferred, not copied); the layer keeps its own index.
       w.postMessage({ id, job }, [job.counts.buffer as ArrayBuffer, job.slots.buffer as ArrayBuffer]);
@@ -153,22 +154,27 @@ class FlushWorker {
   private started(): Worker {
     if (this.worker !== undefined) return this.worker;
     const w = new Worker(new URL('./layer-flush-worker.js', import.meta.url), { workerData: { setup } });
+    const jobs = new Map<number, Pending>();
+    this.pending.set(w, jobs);
     w.unref();
     w.on('message', (m: FlushReply) => {
-      const p = this.pending.get(m.id);
+      const p = jobs.get(m.id);
       if (p === undefined) return;
-      this.pending.delete(m.id);
-      if (this.pending.size === 0) w.unref();
+      jobs.delete(m.id);
+      if (jobs.size === 0) w.unref();
       if ('path' in m) p.resolve(m.path);
       else p.reject(new RepositoryError('FLUSH_FAILED', `${p.what}: ${m.error}`));
     });
     const lost = (why: string) => {
       if (this.worker === w) this.worker = undefined;
-      for (const p of this.pending.values()) p.reject(new RepositoryError('FLUSH_FAILED', `${p.what}: the flush worker ${why}`));
-      this.pending.clear();
+      for (const p of jobs.values()) p.reject(new RepositoryError('FLUSH_FAILED', `${p.what}: the flush worker ${why}`));
+      jobs.clear();
     };
     w.on('error', (e) => lost(`failed: ${e.message}`));
-    w.on('exit', (code) => lost(`exited with code ${code}`));
+    w.on('exit', (code) => {
+      lost(`exited with code ${code}`);
+      this.pending.delete(w);
+    });
     this.worker = w;
     return w;
   }

@@ -21,7 +21,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IngestError } from '../ingest/errors.js';
-import { importFromPrimary } from '../ingest/import-backup.js';
+import { dropSlot, importFromPrimary } from '../ingest/import-backup.js';
 import { importDataDirectoryAsync } from '../ingest/import-datadir.js';
 import { connectOptionsOf, type ConnInfo } from '../ingest/replication/conninfo.js';
 import { ReplicationConnection } from '../ingest/replication/connection.js';
@@ -79,7 +79,7 @@ export class Imports {
     return `${tenantId}/${timelineId}`;
   }
 
-  /** Writes the jobs of timelines that still exist; a sync (non-background) datadir job is not kept. */
+  /** Writes the jobs of timelines that still exist (a sync datadir job too while it runs: after a restart it shows as interrupted). */
   private save(): void {
     if (this.stopped) return;
     for (const [k, j] of this.jobs) if (!this.exists(j)) this.jobs.delete(k);
@@ -131,7 +131,7 @@ export class Imports {
   startPrimary(tenantId: string, t: Timeline, conn: ConnInfo, source: string, o: PrimaryImportOptions): Record<string, unknown> {
     const job = this.newJob(t, tenantId, 'primary', source, 'base_backup', { connect: conn, slot: o.slot });
     this.save();
-    void this.runPrimary(job, t, conn, o);
+    this.runPrimary(job, t, conn, o).catch((e: unknown) => stateNotSaved(`importing into ${tenantId}/${t.id}`, e));
     return this.view(job, t);
   }
 
@@ -196,10 +196,12 @@ export class Imports {
         this.jobs.delete(this.key(tenantId, t.id));
       }
     }
-    void run().then(
-      () => this.save(),
-      (e: unknown) => this.fail(job, e),
-    );
+    run()
+      .then(
+        () => this.save(),
+        (e: unknown) => this.fail(job, e),
+      )
+      .catch((e: unknown) => stateNotSaved(`importing ${dir} into ${tenantId}/${t.id}`, e));
     return this.view(job, t);
   }
 
@@ -217,8 +219,10 @@ export class Imports {
     if (job.phase === 'base_backup' || job.phase === 'copying') return undefined;
     this.jobs.delete(key);
     this.save();
-    if (job.kind !== 'primary' || !job.slotCreated || job.connect === undefined || job.slot === undefined || job.phase === 'failed') return undefined;
-    return dropSlot(job.connect, job.slot).then((note) => note.replace(/^; /, ''));
+    // A failed job's slot too: when following failed after the backup, the slot is still there (a
+    // backup that failed dropped it itself, and then dropSlot says it is gone).
+    if (job.kind !== 'primary' || !job.slotCreated || job.connect === undefined || job.slot === undefined) return undefined;
+    return dropSlot(connectOptionsOf(job.connect), job.slot).then((note) => note.replace(/^; /, ''));
   }
 
   /** The import state GET of a timeline shows, or undefined when it was not imported by a job. */
@@ -271,19 +275,10 @@ export class Imports {
 }
 
 /** Drops a slot a job created, on a fresh connection; says how it went. */
-async function dropSlot(connect: ConnInfo, name: string): Promise<string> {
-  let conn: ReplicationConnection | undefined;
-  try {
-    conn = await ReplicationConnection.connect(connectOptionsOf(connect));
-    await conn.dropReplicationSlot(name, false);
-    return `; the slot "${name}" it created on ${connect.host}:${connect.port} was dropped`;
-  } catch (e) {
-    // The import's own clean-up may have dropped it before the process ended.
-    if (e instanceof ServerError && /does not exist/.test(e.message)) return `; the slot "${name}" it created on ${connect.host}:${connect.port} is gone`;
-    return `; the slot "${name}" it created on ${connect.host}:${connect.port} could not be dropped (${e instanceof Error ? e.message : String(e)}): drop it there, or the primary keeps WAL for it`;
-  } finally {
-    await conn?.close().catch(() => undefined);
-  }
+
+/** A background job's own failure to record its state (the disk full, say): said on stderr; the server goes on. */
+function stateNotSaved(what: string, e: unknown): void {
+  console.error(`strata: ${what}: cannot record the import's state: ${e instanceof Error ? e.message : String(e)}`);
 }
 
 /** The replication client's error a failure comes from, if any (import-backup.ts wraps it as its cause). */
