@@ -147,7 +147,8 @@ test('pgbench: the log equals the primary\'s pg_wal, records match pg_waldump, a
       const first = sink.lsns[0];
       assert.ok(first !== undefined);
       const expected = waldumpRecordLsns(c.walDir, BigInt(first) as Lsn, end);
-      assert.ok(expected.length > 50_000, `pg_waldump lists ${expected.length} records`);
+      // A workload of some size (6 s of pgbench: ~45-90k records here, fewer on a loaded machine).
+      assert.ok(expected.length > 20_000, `pg_waldump lists ${expected.length} records`);
       const got = sink.lsns.filter((x) => x < Number(end));
       assert.equal(got.length, expected.length, 'as many records as pg_waldump');
       assert.deepEqual(got, expected);
