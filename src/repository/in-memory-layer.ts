@@ -9,23 +9,20 @@
  */
 import { closeSync, openSync, readSync, unlink } from 'node:fs';
 import { AppendWriter } from './append-writer.js';
-import { KEY_HEX_LENGTH, type Key } from './key.js';
+import type { Key } from './key.js';
 import type { FoundValue, LayerDescriptor } from './layer-file.js';
-import { FLUSH_SLOT, type FlushJob } from './layer-flush.js';
+import { FLUSH_ENTRY, KEY_PREFIX_LENGTH, type FlushJob } from './layer-flush.js';
 import { valueStartsHistory } from './value.js';
 
-/** Index slots per value as the flush job carries them: LSN, offset, length, flags. */
-const SLOT = FLUSH_SLOT;
-/** Per value here: those four, then the slot of the key's previous value (-1 for its first). */
-const ENTRY = SLOT + 1;
-const PREVIOUS = SLOT;
+/** Numbers per value: LSN, offset, length, flags, then the entry of the key's previous value (-1 for its first); flush jobs carry them as they are. */
+const ENTRY = FLUSH_ENTRY;
+const PREVIOUS = 4;
 /**
  * Keys are indexed by their first KEY_PREFIX_LENGTH hex digits (kind, relation, fork: the same for
  * every block of a fork), then by the last field as a number (the block number). Ingest hands the
  * fork's prefix string it keeps (already hashed by V8) and the block number (putBlock), so a put
  * builds no key string: making and hashing a 36-digit key per block cost more than the rest of a put.
  */
-const KEY_PREFIX_LENGTH = KEY_HEX_LENGTH - 8;
 const INITIAL_ENTRIES = 1024;
 
 function keyOf(prefix: string, field: number): Key {
@@ -213,31 +210,23 @@ export class InMemoryLayer {
    */
   flushJob(dir: string, descriptor: LayerDescriptor): FlushJob {
     if (!this.frozen) throw new Error('assert: flushJob of an open in-memory layer');
-    const counts = new Uint32Array(this.keys);
-    const slots = new Float64Array(this.values * SLOT);
-    const keys: string[] = [];
-    const e = this.entries;
+    const prefixes: string[] = [];
+    const prefixKeys = new Uint32Array(this.index.size);
+    const fields = new Float64Array(this.keys);
+    const newest = new Float64Array(this.keys);
+    let p = 0;
     let k = 0;
-    let s = 0;
-    for (const [prefix, fields] of this.index) {
-      for (const [field, newest] of fields) {
-        keys.push(keyOf(prefix, field));
-        let n = 0;
-        for (let i = newest; i >= 0; i = e[i * ENTRY + PREVIOUS] as number) n++;
-        counts[k++] = n;
-        // The job wants a key's values oldest first: the chain goes newest first.
-        let at = s + (n - 1) * SLOT;
-        for (let i = newest; i >= 0; i = e[i * ENTRY + PREVIOUS] as number, at -= SLOT) {
-          const o = i * ENTRY;
-          slots[at] = e[o] as number;
-          slots[at + 1] = e[o + 1] as number;
-          slots[at + 2] = e[o + 2] as number;
-          slots[at + 3] = e[o + 3] as number;
-        }
-        s += n * SLOT;
+    for (const [prefix, byField] of this.index) {
+      prefixes.push(prefix);
+      prefixKeys[p++] = byField.size;
+      for (const [field, entry] of byField) {
+        fields[k] = field;
+        newest[k++] = entry;
       }
     }
-    return { ephemeralPath: this.path, bytes: this.bytes, dir, descriptor, keys: keys.join(''), counts, slots };
+    // A copy: the layer is read from until its file is in the layer map.
+    const entries = this.entries.slice(0, this.values * ENTRY);
+    return { ephemeralPath: this.path, bytes: this.bytes, dir, descriptor, prefixes: prefixes.join(''), prefixKeys, fields, newest, entries };
   }
 
   /** Closes and removes the ephemeral file. */

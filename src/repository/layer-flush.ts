@@ -27,24 +27,36 @@ import { LayerWriter, type LayerDescriptor } from './layer-file.js';
  * flush (bench/repository). A bigger layer (a large checkpointDistanceBytes) is read value by value.
  */
 const FLUSH_READ_WHOLE_BYTES_MAX = 256 << 20;
-/** Index slots per value in a flush job: LSN, offset, length, flags (InMemoryLayer keeps a fifth, its chain link). */
-export const FLUSH_SLOT = 4;
+/**
+ * Numbers per value in a flush job, as InMemoryLayer keeps them: LSN, offset in the ephemeral file,
+ * length, flags, and the entry of the key's previous value (-1 for its first).
+ */
+export const FLUSH_ENTRY = 5;
+/** Hex digits of a key before its last field (kind, relation, fork: see InMemoryLayer). */
+export const KEY_PREFIX_LENGTH = KEY_HEX_LENGTH - 8;
 
-/** What the worker needs to write one frozen in-memory layer as an L0 delta layer file. */
+/**
+ * What the worker needs to write one frozen in-memory layer as an L0 delta layer file: the layer's
+ * index as it is, with no key string built on the main thread (the worker makes the keys, sorts
+ * them and follows each key's chain of values).
+ */
 export interface FlushJob {
-  /** The frozen layer's ephemeral file: every value, at the offsets the slots give. */
+  /** The frozen layer's ephemeral file: every value, at the offsets the entries give. */
   readonly ephemeralPath: string;
   /** Bytes of values in the ephemeral file. */
   readonly bytes: number;
   /** The timeline folder the layer file goes into. */
   readonly dir: string;
   readonly descriptor: LayerDescriptor;
-  /** The layer's keys, each KEY_HEX_LENGTH characters, concatenated, in no particular order. */
-  readonly keys: string;
-  /** Per key (in `keys` order), how many values it has. */
-  readonly counts: Uint32Array;
-  /** FLUSH_SLOT numbers per value, key after key, each key's values in LSN order. */
-  readonly slots: Float64Array;
+  /** The keys' prefixes, each KEY_PREFIX_LENGTH hex digits, concatenated. */
+  readonly prefixes: string;
+  /** Per prefix, how many keys have it. */
+  readonly prefixKeys: Uint32Array;
+  /** Per key, prefix after prefix: its last field (a block number) and the entry of its newest value. */
+  readonly fields: Float64Array;
+  readonly newest: Float64Array;
+  /** FLUSH_ENTRY numbers per value. */
+  readonly entries: Float64Array;
 }
 
 /** Reads `length` bytes at `offset`, all of them. */
@@ -64,33 +76,35 @@ function readAt(fd: number, path: string, offset: number, length: number): Buffe
  * is durable under its layer name. Runs in the flush worker (and in tests, on any thread).
  */
 export function writeFlushJob(job: FlushJob): string {
-  const keyCount = job.counts.length;
-  if (job.keys.length !== keyCount * KEY_HEX_LENGTH) throw new Error(`assert: a flush job of ${keyCount} keys has ${job.keys.length} key characters`);
-  // Where each key's slots begin, then the keys' order.
-  const firstSlot = new Float64Array(keyCount);
-  let values = 0;
-  for (let i = 0; i < keyCount; i++) {
-    firstSlot[i] = values * FLUSH_SLOT;
-    values += job.counts[i] as number;
-  }
-  if (values * FLUSH_SLOT !== job.slots.length) throw new Error(`assert: a flush job counts ${values} values but has ${job.slots.length / FLUSH_SLOT}`);
+  const prefixCount = job.prefixKeys.length;
+  const keyCount = job.fields.length;
+  if (job.prefixes.length !== prefixCount * KEY_PREFIX_LENGTH) throw new Error(`assert: a flush job of ${prefixCount} key prefixes has ${job.prefixes.length} prefix characters`);
+  if (job.newest.length !== keyCount) throw new Error(`assert: a flush job of ${keyCount} keys has ${job.newest.length} newest entries`);
   const keys: Key[] = new Array<Key>(keyCount);
-  for (let i = 0; i < keyCount; i++) keys[i] = job.keys.slice(i * KEY_HEX_LENGTH, (i + 1) * KEY_HEX_LENGTH) as Key;
+  let k = 0;
+  for (let p = 0; p < prefixCount; p++) {
+    const prefix = job.prefixes.slice(p * KEY_PREFIX_LENGTH, (p + 1) * KEY_PREFIX_LENGTH);
+    for (let n = job.prefixKeys[p] as number; n > 0; n--, k++) keys[k] = (prefix + (job.fields[k] as number).toString(16).padStart(8, '0')) as Key;
+  }
+  if (k !== keyCount) throw new Error(`assert: a flush job's prefixes count ${k} keys, it has ${keyCount}`);
   const order = Array.from({ length: keyCount }, (_, i) => i).sort((a, b) => ((keys[a] as Key) < (keys[b] as Key) ? -1 : 1));
+  const e = job.entries;
+  const chain: number[] = [];
 
   const fd = openSync(job.ephemeralPath, 'r');
   const writer = new LayerWriter(job.dir, job.descriptor);
   try {
     const whole = job.bytes <= FLUSH_READ_WHOLE_BYTES_MAX ? readAt(fd, job.ephemeralPath, 0, job.bytes) : undefined;
-    const s = job.slots;
     for (const k of order) {
       const key = keys[k] as Key;
-      const from = firstSlot[k] as number;
-      const to = from + (job.counts[k] as number) * FLUSH_SLOT;
-      for (let i = from; i < to; i += FLUSH_SLOT) {
-        const offset = s[i + 1] as number;
-        const length = s[i + 2] as number;
-        writer.add(key, s[i] as number, s[i + 3] as number, whole === undefined ? readAt(fd, job.ephemeralPath, offset, length) : whole.subarray(offset, offset + length));
+      // The chain runs newest first; the file wants each key's values oldest first.
+      chain.length = 0;
+      for (let i = job.newest[k] as number; i >= 0; i = e[i * FLUSH_ENTRY + 4] as number) chain.push(i);
+      for (let c = chain.length - 1; c >= 0; c--) {
+        const o = (chain[c] as number) * FLUSH_ENTRY;
+        const offset = e[o + 1] as number;
+        const length = e[o + 2] as number;
+        writer.add(key, e[o] as number, e[o + 3] as number, whole === undefined ? readAt(fd, job.ephemeralPath, offset, length) : whole.subarray(offset, offset + length));
       }
     }
     return writer.finish();
@@ -146,8 +160,8 @@ class FlushWorker {
       }
       (this.pending.get(w) as Map<number, Pending>).set(id, { resolve, reject, what });
       w.ref();
-      // The index arrays move to the worker (transferred, not copied); the layer keeps its own index.
-      w.postMessage({ id, job }, [job.counts.buffer as ArrayBuffer, job.slots.buffer as ArrayBuffer]);
+      // The job's arrays move to the worker (transferred, not copied); the layer keeps its own index.
+      w.postMessage({ id, job }, [job.prefixKeys.buffer as ArrayBuffer, job.fields.buffer as ArrayBuffer, job.newest.buffer as ArrayBuffer, job.entries.buffer as ArrayBuffer]);
     });
   }
 
