@@ -23,25 +23,19 @@ import { ControlFile, ControlFileError } from '../pg/control.js';
 import { formatLsn, parseLsn, type Lsn } from '../pg/lsn.js';
 import { FORK_SUFFIXES, RELATION_FILE, RELSEG_SIZE } from '../pg/relpath.js';
 import { DEFAULTTABLESPACE_OID, GLOBALTABLESPACE_OID, type Oid, type RelFileNode } from '../pg/types.js';
-import { encodeDatabaseDirectory, encodeNumberList, encodeRelDirectory, encodeU32, type DatabaseRef, type RelFork } from '../repository/datadir.js';
+import { encodeRelDirectory, encodeU32, type DatabaseRef, type RelFork } from '../repository/datadir.js';
 import {
-  CHECKPOINT_KEY,
-  CONTROL_FILE_KEY,
-  DATABASE_DIRECTORY_KEY,
   relBlockKey,
   relDirectoryKey,
   relmapKey,
   relSizeKey,
   Slru,
-  slruDirectoryKey,
   slruPageKey,
-  slruSegmentSizeKey,
-  TWO_PHASE_DIRECTORY_KEY,
   twoPhaseFileKey,
 } from '../repository/key.js';
 import type { Timeline } from '../repository/timeline.js';
 import { IngestError } from './errors.js';
-import { SLRU_FOLDERS } from './import-datadir.js';
+import { putNonRelationState, SLRU_FOLDERS } from './import-datadir.js';
 import { TarReader, type TarEntry } from './tar.js';
 
 /** The largest small file held whole (a two-phase state file with many subtransactions is the biggest). */
@@ -421,22 +415,11 @@ export class BackupFilesImporter {
       const m = TABLESPACE_ARCHIVE.exec(name);
       if (m !== null) databases.push({ spcNode: Number(m[1]), dbNode: 0 });
     }
-    t.put(DATABASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeDatabaseDirectory(databases) });
-
-    for (const [slru, segments] of this.slruSegments) {
-      // A server with track_commit_timestamp off removed pg_commit_ts's segments at its start
-      // (DeactivateCommitTs), so there are none; should any be there, they are not its state.
-      const kept = slru === Slru.CommitTs && !control.trackCommitTimestamp ? [] : [...segments.keys()];
-      for (const segno of kept) t.put(slruSegmentSizeKey(slru, segno), lsn, { kind: 'image', bytes: encodeU32(segments.get(segno) as number) });
-      t.put(slruDirectoryKey(slru), lsn, { kind: 'image', bytes: encodeNumberList(kept) });
-    }
-    t.put(TWO_PHASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeNumberList([...this.twoPhase]) });
-    t.put(CONTROL_FILE_KEY, lsn, { kind: 'image', bytes: control.encode() });
-    // The checkpoint state at the start: pg_control's copy. Ingest then replays the backup's
-    // checkpoint record (at CHECKPOINT LOCATION, after the start) and every later one as xlog_redo
-    // does (WalIngest.applyCheckpoint); if pg_control names a later checkpoint than the backup's,
-    // its counters are ones the WAL up to the backup's end reaches anyway.
-    t.put(CHECKPOINT_KEY, lsn, { kind: 'image', bytes: control.checkPointCopy.bytes });
+    // pg_control's checkpoint is the state at the start. Ingest then replays the backup's checkpoint
+    // record (at CHECKPOINT LOCATION, after the start) and every later one as xlog_redo does
+    // (WalIngest.applyCheckpoint); if pg_control names a later checkpoint than the backup's, its
+    // counters are ones the WAL up to the backup's end reaches anyway.
+    putNonRelationState(t, lsn, { databases, slruSegments: this.slruSegments, twoPhaseXids: [...this.twoPhase], control });
     return {
       label,
       control,

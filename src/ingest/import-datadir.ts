@@ -46,6 +46,9 @@ const READ_CHUNK_BYTES = 1 << 20;
 const HOLD_EVENT_LOOP_MS_MAX = 20;
 
 
+/** An SLRU segment file's name (SlruFileName: 4 hex digits, 6 for long segment numbers). */
+const SLRU_SEGMENT_FILE = /^[0-9A-F]{4,6}$/;
+
 /** Each SLRU and its folder in a data directory (key.ts names them, in Slru order). */
 export const SLRU_FOLDERS: readonly (readonly [Slru, string])[] = SLRU_DIRECTORY_NAMES.map((folder, slru) => [slru as Slru, folder] as const);
 
@@ -98,23 +101,67 @@ export async function importDataDirectoryAsync(t: Timeline, dataDir: string, onP
   }
 }
 
+/** A folder of relation files: `global`, `base/<db>`, or a database's folder in a tablespace. */
+interface DatabaseFolder {
+  readonly dir: string;
+  readonly spcNode: number;
+  readonly dbNode: number;
+}
+
+/**
+ * The folders of relation files in `dataDir`, and the tablespaces (their own folders, listed even
+ * while no database has a folder in them): what both the import and its progress total walk.
+ */
+function dataDirectoryLayout(dataDir: string): { folders: DatabaseFolder[]; tablespaces: number[] } {
+  const folders: DatabaseFolder[] = [{ dir: join(dataDir, 'global'), spcNode: GLOBALTABLESPACE_OID, dbNode: 0 }];
+  for (const db of readdirSync(join(dataDir, 'base'))) if (/^\d+$/.test(db)) folders.push({ dir: join(dataDir, 'base', db), spcNode: DEFAULTTABLESPACE_OID, dbNode: Number(db) });
+  const tablespaces: number[] = [];
+  const tblspc = join(dataDir, 'pg_tblspc');
+  for (const spc of existsSync(tblspc) ? readdirSync(tblspc) : []) {
+    if (!/^\d+$/.test(spc)) continue;
+    const versionDir = readdirSync(join(tblspc, spc)).find((n) => n.startsWith('PG_15_'));
+    if (versionDir === undefined) continue;
+    tablespaces.push(Number(spc));
+    for (const db of readdirSync(join(tblspc, spc, versionDir))) if (/^\d+$/.test(db)) folders.push({ dir: join(tblspc, spc, versionDir, db), spcNode: Number(spc), dbNode: Number(db) });
+  }
+  return { folders, tablespaces };
+}
+
 /** The bytes an import of `dataDir` reads: its relation files and SLRU segments (the progress total). */
 export function dataDirectoryBytes(dataDir: string): number {
   let bytes = 0;
   const files = (dir: string, keep: (name: string) => boolean): void => {
     for (const name of existsSync(dir) ? readdirSync(dir) : []) if (keep(name)) bytes += statSync(join(dir, name)).size;
   };
-  const database = (dir: string) => files(dir, (n) => RELATION_FILE.test(n));
-  database(join(dataDir, 'global'));
-  for (const db of readdirSync(join(dataDir, 'base'))) if (/^\d+$/.test(db)) database(join(dataDir, 'base', db));
-  const tblspc = join(dataDir, 'pg_tblspc');
-  for (const spc of existsSync(tblspc) ? readdirSync(tblspc) : []) {
-    if (!/^\d+$/.test(spc)) continue;
-    const versionDir = readdirSync(join(tblspc, spc)).find((n) => n.startsWith('PG_15_'));
-    if (versionDir !== undefined) for (const db of readdirSync(join(tblspc, spc, versionDir))) if (/^\d+$/.test(db)) database(join(tblspc, spc, versionDir, db));
-  }
-  for (const [, folder] of SLRU_FOLDERS) files(join(dataDir, folder), (n) => /^[0-9A-F]{4,6}$/.test(n));
+  for (const f of dataDirectoryLayout(dataDir).folders) files(f.dir, (n) => RELATION_FILE.test(n));
+  for (const [, folder] of SLRU_FOLDERS) files(join(dataDir, folder), (n) => SLRU_SEGMENT_FILE.test(n));
   return bytes;
+}
+
+/** What an import leaves besides relations, all at the import's LSN (both importers: a folder here, a base backup's archives in backup-files.ts). */
+export interface NonRelationState {
+  /** Databases, and tablespaces as (tablespace, 0). */
+  readonly databases: readonly DatabaseRef[];
+  /** Per SLRU, its segments and their sizes in pages (the pages themselves are put as they are read). */
+  readonly slruSegments: ReadonlyMap<Slru, ReadonlyMap<number, number>>;
+  readonly twoPhaseXids: readonly number[];
+  readonly control: ControlFile;
+}
+
+/** Puts the directory values, pg_control and the checkpoint of an import at `lsn`. */
+export function putNonRelationState(t: Timeline, lsn: Lsn, s: NonRelationState): void {
+  t.put(DATABASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeDatabaseDirectory([...s.databases]) });
+  for (const [slru] of SLRU_FOLDERS) {
+    const segments = s.slruSegments.get(slru) ?? new Map<number, number>();
+    // A server with track_commit_timestamp off removes pg_commit_ts's segments at its start
+    // (CompleteCommitTsInitialization, DeactivateCommitTs) without WAL: they are not part of its state.
+    const kept = slru === Slru.CommitTs && !s.control.trackCommitTimestamp ? [] : [...segments.keys()].sort((a, b) => a - b);
+    for (const segno of kept) t.put(slruSegmentSizeKey(slru, segno), lsn, { kind: 'image', bytes: encodeU32(segments.get(segno) as number) });
+    t.put(slruDirectoryKey(slru), lsn, { kind: 'image', bytes: encodeNumberList(kept) });
+  }
+  t.put(TWO_PHASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeNumberList([...s.twoPhaseXids]) });
+  t.put(CONTROL_FILE_KEY, lsn, { kind: 'image', bytes: s.control.encode() });
+  t.put(CHECKPOINT_KEY, lsn, { kind: 'image', bytes: s.control.checkPointCopy.bytes });
 }
 
 /** The import's walk (see the module header): yields after each chunk it puts; `read.bytes` counts the file bytes read. */
@@ -155,38 +202,28 @@ function* importSteps(t: Timeline, dataDir: string, read: { bytes: number }): Ge
     if (dbNode !== 0) databases.push({ spcNode, dbNode });
   }
 
-  yield* importDatabaseDir(join(dataDir, 'global'), GLOBALTABLESPACE_OID, 0);
-  for (const db of readdirSync(join(dataDir, 'base'))) if (/^\d+$/.test(db)) yield* importDatabaseDir(join(dataDir, 'base', db), DEFAULTTABLESPACE_OID, Number(db));
-  const tblspc = join(dataDir, 'pg_tblspc');
-  for (const spc of existsSync(tblspc) ? readdirSync(tblspc) : []) {
-    if (!/^\d+$/.test(spc)) continue;
-    const versionDir = readdirSync(join(tblspc, spc)).find((n) => n.startsWith('PG_15_'));
-    if (versionDir === undefined) continue;
-    // The tablespace's own folder, listed even while no database has a folder in it (datadir.ts).
-    databases.push({ spcNode: Number(spc), dbNode: 0 });
-    for (const db of readdirSync(join(tblspc, spc, versionDir))) if (/^\d+$/.test(db)) yield* importDatabaseDir(join(tblspc, spc, versionDir, db), Number(spc), Number(db));
-  }
-  t.put(DATABASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeDatabaseDirectory(databases) });
+  const layout = dataDirectoryLayout(dataDir);
+  for (const f of layout.folders) yield* importDatabaseDir(f.dir, f.spcNode, f.dbNode);
+  for (const spcNode of layout.tablespaces) databases.push({ spcNode, dbNode: 0 });
 
+  const slruSegments = new Map<Slru, Map<number, number>>();
   for (const [slru, folder] of SLRU_FOLDERS) {
     const dir = join(dataDir, folder);
-    const segments: number[] = [];
-    // A server that starts with track_commit_timestamp off removes the commit_ts segments
-    // (CompleteCommitTsInitialization, DeactivateCommitTs) without WAL: they are not part of its state.
-    const skip = slru === Slru.CommitTs && !control.trackCommitTimestamp;
-    for (const name of existsSync(dir) && !skip ? readdirSync(dir).sort() : []) {
-      if (!/^[0-9A-F]{4,6}$/.test(name)) continue;
+    const segments = new Map<number, number>();
+    slruSegments.set(slru, segments);
+    // Not read where putNonRelationState would not list them (pg_commit_ts with track_commit_timestamp off).
+    if (slru === Slru.CommitTs && !control.trackCommitTimestamp) continue;
+    for (const name of existsSync(dir) ? readdirSync(dir).sort() : []) {
+      if (!SLRU_SEGMENT_FILE.test(name)) continue;
       const segno = parseInt(name, 16);
       const bytes = readFileSync(join(dir, name));
       if (bytes.length % BLCKSZ !== 0) throw new IngestError('IMPORT_FAILED', `Cannot import ${join(dir, name)}: its ${bytes.length} bytes are not whole pages`);
       for (let b = 0; b < bytes.length / BLCKSZ; b++) t.put(slruPageKey(slru, segno, b), lsn, { kind: 'image', bytes: bytes.subarray(b * BLCKSZ, (b + 1) * BLCKSZ) });
       slruPages += bytes.length / BLCKSZ;
       read.bytes += bytes.length;
-      t.put(slruSegmentSizeKey(slru, segno), lsn, { kind: 'image', bytes: encodeU32(bytes.length / BLCKSZ) });
-      segments.push(segno);
+      segments.set(segno, bytes.length / BLCKSZ);
       yield;
     }
-    t.put(slruDirectoryKey(slru), lsn, { kind: 'image', bytes: encodeNumberList(segments) });
   }
 
   const twophase = join(dataDir, 'pg_twophase');
@@ -197,10 +234,7 @@ function* importSteps(t: Timeline, dataDir: string, read: { bytes: number }): Ge
     t.put(twoPhaseFileKey(xid), lsn, { kind: 'image', bytes: readFileSync(join(twophase, name)) });
     xids.push(xid);
   }
-  t.put(TWO_PHASE_DIRECTORY_KEY, lsn, { kind: 'image', bytes: encodeNumberList(xids) });
-
-  t.put(CONTROL_FILE_KEY, lsn, { kind: 'image', bytes: control.encode() });
-  t.put(CHECKPOINT_KEY, lsn, { kind: 'image', bytes: control.checkPointCopy.bytes });
+  putNonRelationState(t, lsn, { databases, slruSegments, twoPhaseXids: xids, control });
   t.advance(lsn);
   return { lsn, control, relations, blocks, slruPages };
 }

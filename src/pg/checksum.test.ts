@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { RELATION_FILE, RELSEG_SIZE } from './relpath.js';
 import { PgCluster } from '../testing/cluster.js';
 import { BLCKSZ } from './constants.js';
 import { pageChecksum, pageIsNew, setPageChecksumInPlace } from './checksum.js';
@@ -16,10 +17,10 @@ test('pageChecksum equals pd_checksum on every page of a checksummed cluster', a
     let checked = 0;
     for (const dir of ['global', 'base/1', 'base/5']) {
       for (const name of readdirSync(join(c.dataDir, dir))) {
-        const m = /^\d+(?:_fsm|_vm)?(?:\.(\d+))?$/.exec(name);
+        const m = RELATION_FILE.exec(name);
         if (m === null) continue;
         const file = readFileSync(join(c.dataDir, dir, name));
-        const firstBlock = m[1] === undefined ? 0 : Number(m[1]) * 131072;
+        const firstBlock = m[3] === undefined ? 0 : Number(m[3]) * RELSEG_SIZE;
         for (let o = 0; o + BLCKSZ <= file.length; o += BLCKSZ) {
           const page = file.subarray(o, o + BLCKSZ);
           if (pageIsNew(page)) continue;
