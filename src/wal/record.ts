@@ -194,7 +194,9 @@ function lsnOf(n: number): Lsn {
  * a recent record named (a workload touches a few tables and indexes), and RelFileNodes are
  * immutable, so they are shared rather than made again for each block reference.
  */
-const RECENT_RELS_MASK = 15;
+// 256 slots: with 16, the tables and indexes of a pgbench run shared slots and pushed each other
+// out, and every new object also cost waldump its cached text of the relation (waldump.ts relText).
+const RECENT_RELS_MASK = 255;
 const recentRels: RelFileNode[] = Array.from({ length: RECENT_RELS_MASK + 1 }, () => ({ spcNode: 0 as Oid, dbNode: 0 as Oid, relNode: 0 as Oid }));
 
 function relFileNodeAt(b: Uint8Array, o: number): RelFileNode {
@@ -354,7 +356,8 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
   let blocks = NO_BLOCK_REFS;
   if (recycler !== undefined && maxBlockId >= 0) {
     const list = recycler.blockList;
-    list.length = maxBlockId + 1;
+    // Setting an array's length is a call into the runtime even when it does not change.
+    if (list.length !== maxBlockId + 1) list.length = maxBlockId + 1;
     for (let i = 0; i <= maxBlockId; i++) {
       list[i] = gathered[i];
       gathered[i] = undefined;

@@ -131,13 +131,15 @@ interface RelText {
   readonly path: Literal;
   readonly pathBlk: Literal;
 }
-const REL_TEXTS_MASK = 15;
+const REL_TEXTS_MASK = 255;
 const relTexts: (RelText | undefined)[] = new Array<RelText | undefined>(REL_TEXTS_MASK + 1).fill(undefined);
 
 function relText(rel: RelFileNode): RelText {
   const slot = rel.relNode & REL_TEXTS_MASK;
   const known = relTexts[slot];
-  if (known !== undefined && known.rel === rel) return known;
+  // By value: a relation's object may be made again (a decoder in another thread, a full cache).
+  if (known !== undefined && (known.rel === rel || (known.rel.relNode === rel.relNode && known.rel.dbNode === rel.dbNode && known.rel.spcNode === rel.spcNode)))
+    return known;
   const path = `${rel.spcNode}/${rel.dbNode}/${rel.relNode}`;
   return (relTexts[slot] = { rel, path: literal(path), pathBlk: literal(`${path} blk `) });
 }
