@@ -4,8 +4,9 @@
  * to the stream decoder and prints each record, or the `--stats` table.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { formatLsn, parseLsn, parseWalFileName, segmentNumber, segmentOffset, segmentStart, type Lsn } from '../pg/lsn.js';
+import { formatLsn, lsn, parseLsn, parseWalFileName, segmentNumber, segmentOffset, segmentStart, walFileName, type Lsn } from '../pg/lsn.js';
 import { RMGR_NAMES } from '../pg/rmgr-ids.js';
 import { FORK_NAMES } from '../pg/types.js';
 import type { WalRecord } from '../wal/record.js';
@@ -13,6 +14,8 @@ import { TextBuffer } from '../wal/text-buffer.js';
 import { WalStats, writeRecord } from '../wal/waldump.js';
 import { UsageError } from './errors.js';
 import { folderSegmentSize, readWal, segmentSizeOf, targetDirectory } from './wal-files.js';
+import { recordMatches, type RecordFilter } from './waldump-range-work.js';
+import { dumpThreaded, type ThreadedDump } from './waldump-threads.js';
 
 export { UsageError };
 
@@ -32,6 +35,33 @@ export interface WaldumpOptions {
   block?: string;
   fork?: string;
   quiet?: boolean;
+  /**
+   * Threads to read with, the main one included (default: $STRATA_WALDUMP_THREADS, else the
+   * machine's cores); 1 reads serially. With --limit reading is always serial.
+   */
+  threads?: string;
+}
+
+/** The threads `strata waldump` reads WAL with when not told (see WaldumpOptions.threads). */
+function defaultThreads(): number {
+  const env = process.env['STRATA_WALDUMP_THREADS'];
+  return env !== undefined && /^\d+$/.test(env) ? Math.max(1, Number(env)) : availableParallelism();
+}
+
+/**
+ * The ranges a threaded dump reads (waldump-threads.ts): from `start` to the end of its segment,
+ * then one per segment up to the segment `end` falls in or, without `end`, the last one present
+ * after it; the last range reads on to wherever reading ends.
+ */
+function segmentRanges(dir: string, timeline: number, segmentSize: number, start: Lsn, end: Lsn | undefined): [number, number][] {
+  const first = segmentNumber(start, segmentSize);
+  let last = first;
+  if (end !== undefined) last = end > start ? segmentNumber(lsn(end - 1n), segmentSize) : first;
+  else while (existsSync(join(dir, walFileName(timeline, last + 1n, segmentSize)))) last++;
+  const ranges: [number, number][] = [];
+  for (let s = first; s <= last; s++) ranges.push([s === first ? Number(start) : Number(segmentStart(s, segmentSize)), Number(segmentStart(s + 1n, segmentSize))]);
+  ranges[ranges.length - 1]![1] = Number.MAX_SAFE_INTEGER;
+  return ranges;
 }
 
 function walLocation(text: string): Lsn {
@@ -110,36 +140,33 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (bytes: Uint
   }
   if (start === undefined) throw new UsageError('no start WAL location given');
 
+  const threads = o.threads !== undefined ? Math.max(1, parseUnsigned(o.threads, 'number of threads')) : defaultThreads();
+  const filter: RecordFilter = {
+    ...(rmgrFilter !== undefined ? { rmid: [...rmgrFilter][0]! } : {}),
+    ...(xidFilter !== undefined ? { xid: xidFilter } : {}),
+    ...(relFilter !== undefined ? { rel: relFilter } : {}),
+    ...(blockFilter !== undefined ? { block: blockFilter } : {}),
+    ...(forkFilter !== undefined ? { fork: forkFilter } : {}),
+    fullPageOnly: o.fullpage === true,
+  };
+  if (threads > 1 && limit <= 0) {
+    const ranges = segmentRanges(dir, timeline, segmentSize, start, end);
+    if (ranges.length > 1) return dumpOnThreads(o, { dir, timeline, segmentSize, end: end === undefined ? undefined : Number(end) }, ranges, threads, filter, start, out, err);
+  }
+
   const output = new TextBuffer(out);
   const stats = o.stats === true ? new WalStats() : undefined;
   const quiet = o.quiet === true;
   let shown = 0;
 
-  const matches = (r: WalRecord): boolean => {
-    if (rmgrFilter !== undefined && !rmgrFilter.has(r.rmid)) return false;
-    if (xidFilter !== undefined && r.xid !== xidFilter) return false;
-    if (relFilter !== undefined || forkFilter !== undefined) {
-      const hit = r.blocks.some(
-        (b) =>
-          b !== undefined &&
-          (forkFilter === undefined || b.fork === forkFilter) &&
-          (relFilter === undefined || (b.rel.spcNode === relFilter[0] && b.rel.dbNode === relFilter[1] && b.rel.relNode === relFilter[2])) &&
-          (blockFilter === undefined || b.blkno === blockFilter),
-      );
-      if (!hit) return false;
-    }
-    if (o.fullpage === true && !r.blocks.some((b) => b !== undefined && b.hasImage)) return false;
-    return true;
-  };
+  const matches = (r: WalRecord): boolean => recordMatches(filter, r);
 
   let first = true;
   const failure = readWal({ dir, start, end, timeline, segmentSize, recordsDieInCallback: true }, (r) => {
     if (first) {
       first = false;
-      if (r.lsn !== start && segmentOffset(start, segmentSize) !== 0) {
-        const skipped = Number(r.lsn - start);
-        output.text(`first record is after ${formatLsn(start)}, at ${formatLsn(r.lsn)}, skipping over ${skipped} byte${skipped === 1 ? '' : 's'}\n`);
-      }
+      const skipped = firstRecordSkip(start, r.lsn, segmentSize);
+      if (skipped !== undefined) output.text(skipped);
     }
     if (!matches(r)) return true;
     if (!quiet) {
@@ -158,3 +185,41 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (bytes: Uint
   return 0;
 }
 
+
+/** pg_waldump's line when the first record is not at the start asked for (inside a segment). */
+function firstRecordSkip(start: Lsn, first: Lsn, segmentSize: number): string | undefined {
+  if (first === start || segmentOffset(start, segmentSize) === 0) return undefined;
+  const skipped = Number(first - start);
+  return `first record is after ${formatLsn(start)}, at ${formatLsn(first)}, skipping over ${skipped} byte${skipped === 1 ? '' : 's'}\n`;
+}
+
+/** runWaldump's reading on several threads (waldump-threads.ts): same output, same end, same exit code. */
+function dumpOnThreads(
+  o: WaldumpOptions,
+  base: ThreadedDump['base'],
+  ranges: [number, number][],
+  threads: number,
+  filter: RecordFilter,
+  start: Lsn,
+  out: (bytes: Uint8Array) => void,
+  err: (s: string) => void,
+): number {
+  const quiet = o.quiet === true;
+  const stats = o.stats === true ? new WalStats() : undefined;
+  const mode = quiet ? 'quiet' : stats !== undefined ? 'stats' : 'text';
+  const { ended } = dumpThreaded(
+    { base, ranges, threads, spec: { mode, detailed: o.bkpDetails === true, filter } },
+    out,
+    (d) => stats?.merge(d),
+    (first) => {
+      const skipped = firstRecordSkip(start, lsn(BigInt(first)), base.segmentSize);
+      if (skipped !== undefined) out(Buffer.from(skipped, 'utf8'));
+    },
+  );
+  if (stats !== undefined && !quiet) out(Buffer.from(stats.format(o.statsPerRecord === true), 'utf8'));
+  if (ended !== '') {
+    err(`strata waldump: error: ${ended}`);
+    return 1;
+  }
+  return 0;
+}

@@ -48,6 +48,12 @@ export interface WalDecoderOptions {
   /** The record before `startLsn`, when known, so the first prev-link is checked exactly. */
   readonly prevLsn?: Lsn;
   /**
+   * With `prevLsn`, when resuming where another decoder stopped (startLsn is then the next record's
+   * start, inside a page that decoder read): the timeline of the last page header it read, so the
+   * next page's is checked against it as one decoder would (XLogReaderValidatePageHeader).
+   */
+  readonly pageTli?: number;
+  /**
    * The caller is done with each record (and all it made from it: views, descriptions) before it
    * asks for the next: the decoder then reassembles records that cross pages in one reused buffer
    * and makes each record out of the objects of the one before, rather than taking fresh memory.
@@ -156,6 +162,20 @@ export class WalDecoder {
       throw new RangeError(`Cannot decode from ${formatLsn(options.startLsn)}: a record start is MAXALIGNed`);
     this.bufStart = this.bufEnd = this.pos = start;
     this.prevRecord = options.prevLsn === undefined ? -1 : Number(options.prevLsn);
+    if (options.pageTli !== undefined) {
+      this.latestPageTli = options.pageTli;
+      this.latestPagePtr = start - (start % PAGE);
+    }
+  }
+
+  /** The timeline of the last page header read (0 before the first): see `pageTli`. */
+  get pageTimeline(): number {
+    return this.latestPageTli;
+  }
+
+  /** The system identifier given or learned from the first long page header, if any. */
+  get systemIdentifier(): bigint | undefined {
+    return this.systemId;
   }
 
   /** The LSN of the next byte the decoder will look at (the next record's start between records). */

@@ -250,12 +250,17 @@ export class TextBuffer {
   private buf: Buffer;
   private len = 0;
 
-  /** `sink` gets each full buffer; the bytes are only valid during the call (see `flush`). */
+  /**
+   * `sink` gets each full buffer; the bytes are only valid during the call (see `flush`), unless
+   * `take` is given: then each buffer is the sink's to keep, and `take(n)` gives the buffer of at
+   * least `n` bytes written next (one from a pool of buffers the sink is done with, say).
+   */
   constructor(
     private readonly sink: (bytes: Uint8Array) => void,
-    sizeBytes = 1 << 20,
+    private readonly sizeBytes = 1 << 20,
+    private readonly take?: (n: number) => Buffer,
   ) {
-    this.buf = Buffer.allocUnsafe(sizeBytes);
+    this.buf = take !== undefined ? take(sizeBytes) : Buffer.allocUnsafe(sizeBytes);
   }
 
   /** The bytes `begin` hands out offsets into. */
@@ -267,7 +272,7 @@ export class TextBuffer {
   begin(n: number): number {
     if (this.len + n > this.buf.length) {
       this.flush();
-      if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
+      if (n > this.buf.length) this.buf = this.take !== undefined ? this.take(n) : Buffer.allocUnsafe(n);
     }
     return this.len;
   }
@@ -288,5 +293,6 @@ export class TextBuffer {
     if (this.len === 0) return;
     this.sink(this.buf.subarray(0, this.len));
     this.len = 0;
+    if (this.take !== undefined) this.buf = this.take(this.sizeBytes);
   }
 }

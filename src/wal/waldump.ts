@@ -243,6 +243,21 @@ interface Counter {
   fpiLen: number;
 }
 
+/** WalStats as plain data, for another thread (structured clone keeps no class). */
+export interface WalStatsData {
+  readonly count: number;
+  readonly startLsn: bigint | undefined;
+  readonly endLsn: bigint | undefined;
+  readonly perRmgr: readonly (Counter | undefined)[];
+  readonly perRecord: readonly ((Counter | undefined)[] | undefined)[];
+}
+
+function addCounter(to: Counter, c: Counter): void {
+  to.count += c.count;
+  to.recLen += c.recLen;
+  to.fpiLen += c.fpiLen;
+}
+
 /** XLogStats: per-rmgr and per-record-type counts and sizes. */
 export class WalStats {
   count = 0;
@@ -269,6 +284,26 @@ export class WalStats {
     c.count++;
     c.recLen += recLen;
     c.fpiLen += fpiLen;
+  }
+
+  data(): WalStatsData {
+    return { count: this.count, startLsn: this.startLsn, endLsn: this.endLsn, perRmgr: this.perRmgr, perRecord: this.perRecord };
+  }
+
+  /** Adds the counts of WAL that follows what this has counted (a later range decoded elsewhere). */
+  merge(d: WalStatsData): void {
+    if (d.count === 0) return;
+    this.count += d.count;
+    this.startLsn ??= d.startLsn;
+    this.endLsn = d.endLsn;
+    d.perRmgr.forEach((c, rmid) => {
+      if (c !== undefined) addCounter((this.perRmgr[rmid] ??= { count: 0, recLen: 0, fpiLen: 0 }), c);
+    });
+    d.perRecord.forEach((row, rmid) => {
+      row?.forEach((c, recid) => {
+        if (c !== undefined) addCounter(((this.perRecord[rmid] ??= [])[recid] ??= { count: 0, recLen: 0, fpiLen: 0 }), c);
+      });
+    });
   }
 
   /** XLogDumpDisplayStats */

@@ -1,0 +1,191 @@
+/**
+ * `strata waldump` on several threads. WAL segments are independent but for the records that cross
+ * from one into the next, so the WAL is cut into ranges of whole segments (wal-range.ts) that worker
+ * threads and the main thread read at once, each making its range's text or counts
+ * (waldump-range-work.ts); the main thread takes the ranges in order and hands their output on.
+ *
+ * A range read from its segment start must join the one before (`joins`: its first record is the one
+ * that range decoded next, with the right prev-link, system and page timeline); then its records and
+ * its end are exactly what one decoder would have given. When it does not (an overwritten contrecord,
+ * a record longer than the range, a timeline switch, corrupt or recycled WAL, the end of WAL), the
+ * main thread reads that range again itself, resuming exactly where the last joined range stopped,
+ * as one decoder would: the output, where the WAL ends and its error are always the serial ones.
+ *
+ * Threads claim ranges through a shared counter, at most `RANGES_AHEAD_MAX` ahead of the last range
+ * handed on, so the text waiting in memory stays bounded when the output is slow.
+ */
+import { receiveMessageOnPort, MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import assert from 'node:assert/strict';
+import type { WalStatsData } from '../wal/waldump.js';
+import { joins, type RangeEnd, type RangeReadOptions } from './wal-range.js';
+import { recycleChunk, workRange, type RangeOutput, type RangeWorkSpec } from './waldump-range-work.js';
+
+/** How many ranges past the one being handed on may be claimed (their output waits in memory). */
+export const RANGES_AHEAD_MAX = 4;
+/** How long the main thread sleeps at most between looks for a finished range (it is woken sooner). */
+const WAIT_SLICE_MS = 200;
+
+// The cells of the shared Int32Array.
+/** The next range to claim. */
+export const CELL_NEXT = 0;
+/** How many ranges the main thread has handed on. */
+export const CELL_DONE = 1;
+/** Bumped by a worker after it posts a range. */
+export const CELL_POSTED = 2;
+/** Set when the main thread needs no more ranges. */
+export const CELL_STOP = 3;
+export const SHARED_CELLS = 4;
+
+/** What a worker thread is started with. */
+export interface WorkerSetup {
+  readonly shared: SharedArrayBuffer;
+  readonly port: MessagePort;
+  readonly base: Omit<RangeReadOptions, 'start' | 'stopAt' | 'resume'>;
+  readonly ranges: readonly (readonly [start: number, stopAt: number])[];
+  readonly spec: RangeWorkSpec;
+}
+
+/** What the main thread posts to a worker: the buffers of its text, written out, for reuse. */
+export interface RecycleMessage {
+  readonly recycle: readonly ArrayBuffer[];
+}
+
+/** What a worker posts for each range: its output, or the error that stopped the thread. */
+export type WorkerMessage = { readonly index: number; readonly output: RangeOutput } | { readonly index: number; readonly error: string };
+
+export const CLAIM_NONE_LEFT = -1;
+export const CLAIM_WAIT = -2;
+
+/** Claims the next range if there is one within `limit` (exclusive); CLAIM_NONE_LEFT or CLAIM_WAIT. */
+export function claimRange(cells: Int32Array, count: number, limit: number): number {
+  for (;;) {
+    const next = Atomics.load(cells, CELL_NEXT);
+    if (next >= count || Atomics.load(cells, CELL_STOP) !== 0) return CLAIM_NONE_LEFT;
+    if (next >= limit) return CLAIM_WAIT;
+    if (Atomics.compareExchange(cells, CELL_NEXT, next, next + 1) === next) return next;
+  }
+}
+
+export interface ThreadedDump {
+  readonly base: Omit<RangeReadOptions, 'start' | 'stopAt' | 'resume'>;
+  /** The user's start LSN, then each segment start up to the last segment that exists. */
+  readonly ranges: readonly (readonly [start: number, stopAt: number])[];
+  readonly spec: RangeWorkSpec;
+  /** Threads in all, the main one included (>= 2). */
+  readonly threads: number;
+}
+
+export interface ThreadedDumpEnd {
+  /** How reading ended: '' at the end LSN, or pg_waldump's error text. */
+  readonly ended: string;
+  /** The first record read (for pg_waldump's "first record is after" line), -1 if none. */
+  readonly firstLsn: number;
+  /** Records read, all of them (filters apply to what is shown). */
+  readonly records: number;
+  /** Ranges read again on the main thread because they did not join the one before. */
+  readonly rangesReread: number;
+}
+
+/**
+ * Reads every range, on `threads` threads; hands each range's text to `out` and its counts to
+ * `stats`, in WAL order, calling `beforeFirst` with the first record's LSN before any of its text.
+ */
+export function dumpThreaded(
+  job: ThreadedDump,
+  out: (bytes: Uint8Array) => void,
+  stats: (d: WalStatsData) => void,
+  beforeFirst: (firstLsn: number) => void,
+): ThreadedDumpEnd {
+  assert(job.threads >= 2 && job.ranges.length >= 1);
+  const shared = new SharedArrayBuffer(SHARED_CELLS * 4);
+  const cells = new Int32Array(shared);
+  const ports: MessagePort[] = [];
+  const workers: Worker[] = [];
+  const count = job.ranges.length;
+  // More threads than ranges after the first (which the main thread takes at once) would idle.
+  const workerCount = Math.min(job.threads - 1, count - 1);
+  for (let i = 0; i < workerCount; i++) {
+    const { port1, port2 } = new MessageChannel();
+    const setup: WorkerSetup = { shared, port: port2, base: job.base, ranges: job.ranges, spec: job.spec };
+    const w = new Worker(new URL('./waldump-worker.js', import.meta.url), { workerData: setup, transferList: [port2] });
+    w.unref();
+    workers.push(w);
+    ports.push(port1);
+  }
+  /** Finished ranges, with the worker that read each (-1: this thread). */
+  const done = new Map<number, { output: RangeOutput; worker: number }>();
+  const readAt = (index: number): RangeReadOptions => ({ ...job.base, start: job.ranges[index]![0], stopAt: job.ranges[index]![1] });
+  const collect = (): void => {
+    ports.forEach((p, worker) => {
+      for (let m = receiveMessageOnPort(p); m !== undefined; m = receiveMessageOnPort(p)) {
+        const msg = m.message as WorkerMessage;
+        if ('error' in msg) throw new Error(`Cannot read WAL range ${msg.index} in a worker thread: ${msg.error}`);
+        done.set(msg.index, { output: msg.output, worker });
+      }
+    });
+  };
+  /** Gives a range's text buffers back to the thread that filled them, once written out or not wanted. */
+  const giveBack = (r: RangeOutput, worker: number): void => {
+    const buffers = r.chunks.map((c) => c.buffer as ArrayBuffer);
+    if (worker < 0) for (const b of buffers) recycleChunk(b);
+    else if (buffers.length > 0) ports[worker]!.postMessage({ recycle: buffers } satisfies RecycleMessage, buffers);
+  };
+
+  let prev: RangeEnd | undefined;
+  let firstLsn = -1;
+  let records = 0;
+  let rangesReread = 0;
+  let ended: string | undefined;
+  try {
+    for (let i = 0; i < count && ended === undefined; i++) {
+      let got = done.get(i);
+      while (got === undefined) {
+        const posted = Atomics.load(cells, CELL_POSTED);
+        collect();
+        got = done.get(i);
+        if (got !== undefined) break;
+        // Rather than wait, read a range here: the next one nobody has claimed.
+        const mine = claimRange(cells, count, i + RANGES_AHEAD_MAX);
+        if (mine >= 0) {
+          done.set(mine, { output: workRange(readAt(mine), job.spec), worker: -1 });
+          continue;
+        }
+        Atomics.wait(cells, CELL_POSTED, posted, WAIT_SLICE_MS);
+      }
+      done.delete(i);
+      let r = got.output;
+      let reader = got.worker;
+      if (prev !== undefined && !joins(prev, r.end)) {
+        // Read it again from where the last range stopped, as one decoder reading on would.
+        rangesReread++;
+        giveBack(r, reader);
+        reader = -1;
+        r = workRange({ ...readAt(i), start: prev.nextLsn, resume: { prevLsn: prev.lastLsn, pageTli: prev.pageTli, systemId: prev.systemId } }, job.spec);
+        if (r.end.records === 0 && r.end.ended === undefined) {
+          // No record starts in this range (one record covers it): the last one is still prev's.
+          r = { ...r, end: { ...r.end, lastLsn: prev.lastLsn, firstLsn: -1 } };
+        }
+      }
+      if (r.end.records > 0 && firstLsn < 0) {
+        firstLsn = r.end.firstLsn;
+        beforeFirst(firstLsn);
+      }
+      records += r.end.records;
+      for (const c of r.chunks) out(c);
+      giveBack(r, reader);
+      if (r.stats !== undefined) stats(r.stats);
+      prev = r.end;
+      ended = r.end.ended;
+      Atomics.store(cells, CELL_DONE, i + 1);
+      Atomics.notify(cells, CELL_DONE);
+    }
+  } finally {
+    Atomics.store(cells, CELL_STOP, 1);
+    Atomics.notify(cells, CELL_DONE);
+    for (const w of workers) void w.terminate();
+    for (const p of ports) p.close();
+  }
+  // The last range always ends reading (it reads on into segments that are not there).
+  assert(ended !== undefined, 'the last range of WAL ended without an end');
+  return { ended, firstLsn, records, rangesReread };
+}
