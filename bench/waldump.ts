@@ -5,17 +5,21 @@
  * Makes WAL with a stock PostgreSQL 15 (pgbench -i at STRATA_BENCH_SCALE, then STRATA_BENCH_SECONDS
  * of pgbench with 4 clients), or reads an existing pg_wal folder given as STRATA_BENCH_WAL_DIR, then
  * times, best of STRATA_BENCH_RUNS:
- *   - the decoder alone (segments already in memory): MB/s of WAL and records/s;
- *   - the decoder reading the segment files itself, with every record described (typed description);
- *   - `strata waldump > /dev/null` and `pg_waldump > /dev/null`;
- *   - `pg_waldump --stats > /dev/null`, which decodes without printing;
- * each with its wall time and its CPU time (the wall times swing with the load of a shared machine),
- * and prints the ratios. Targets (issue 2): strata waldump at least as fast as pg_waldump; the
- * decoder alone at least as fast as pg_waldump --stats.
+ *   - the decoder alone (segments already in memory, one thread): MB/s of WAL and records/s;
+ *   - the decoder with every record described (typed description), one thread;
+ *   - the decoder reading the segment files on THREADS threads (runWaldump --quiet, in this process);
+ *   - `strata waldump > /dev/null` on one thread and on THREADS, and `pg_waldump > /dev/null`;
+ *   - `strata waldump --stats` on THREADS and `pg_waldump --stats > /dev/null`, which decode without
+ *     printing;
+ * each with its wall time and its CPU time (all threads'; the wall times swing with the load of a
+ * shared machine, and a figure on two threads means little unless the machine is otherwise idle),
+ * and prints the ratios. THREADS is STRATA_WALDUMP_THREADS, else the machine's cores. Targets
+ * (issue 2): strata waldump at least as fast as pg_waldump; the decoder alone at least as fast as
+ * pg_waldump --stats.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32cImplementation } from '../src/pg/crc32c.js';
@@ -24,10 +28,12 @@ import { WalDecoder } from '../src/wal/decoder.js';
 import { WalDecodeError } from '../src/wal/errors.js';
 import { describeRecord } from '../src/wal/rmgr/index.js';
 import { PgCluster, pgBin } from '../src/testing/cluster.js';
+import { runWaldump } from '../src/cli/waldump.js';
 
 const scale = Number(process.env['STRATA_BENCH_SCALE'] ?? 10);
 const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
 const runs = Number(process.env['STRATA_BENCH_RUNS'] ?? 3);
+const threads = Number(process.env['STRATA_WALDUMP_THREADS'] ?? availableParallelism());
 
 function segmentsOf(walDir: string): { files: string[]; start: bigint } {
   const segs = readdirSync(walDir)
@@ -84,19 +90,31 @@ function decodeInMemory(buffers: Buffer[], start: bigint, describe: boolean): { 
   return { ms, cpuMs: (cpu.user + cpu.system) / 1000, records, bytes: Number(last - start) };
 }
 
+/** runWaldump --quiet in this process: the decoder reading the files on `threads` threads, nothing made of the records. */
+function decodeFiles(walDir: string, startText: string): { ms: number; cpuMs: number; threadsUsed: number } {
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  let threadsUsed = 1;
+  runWaldump([], { path: walDir, start: startText, quiet: true, threads: String(threads) }, () => {}, () => {}, (e) => (threadsUsed = e.threads));
+  const ms = performance.now() - t0;
+  // process.cpuUsage counts every thread of the process.
+  const cpu = process.cpuUsage(cpu0);
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, threadsUsed };
+}
+
 /** GNU time, to learn a child's CPU time (spawnSync does not say); NaN is printed without it. */
 const GNU_TIME = '/usr/bin/time';
 
 /** Runs a command with stdout to /dev/null; its wall and CPU time, exit status and stderr (how it ended). */
-function timeCommand(cmd: string, args: string[]): { ms: number; cpuMs: number; status: number | null; stderr: string } {
+function timeCommand(cmd: string, args: string[], env: Record<string, string> = {}): { ms: number; cpuMs: number; status: number | null; stderr: string } {
   const devnull = openSync('/dev/null', 'w');
   const timing = join(tmpdir(), `strata-bench-time-${process.pid}`);
   const timed = existsSync(GNU_TIME);
   try {
     const t0 = performance.now();
     const r = timed
-      ? spawnSync(GNU_TIME, ['-f', '%U %S', '-o', timing, cmd, ...args], { stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, TZ: 'UTC' } })
-      : spawnSync(cmd, args, { stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, TZ: 'UTC' } });
+      ? spawnSync(GNU_TIME, ['-f', '%U %S', '-o', timing, cmd, ...args], { stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, TZ: 'UTC', ...env } })
+      : spawnSync(cmd, args, { stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, TZ: 'UTC', ...env } });
     const ms = performance.now() - t0;
     if (r.error) throw r.error;
     let cpuMs = NaN;
@@ -144,23 +162,36 @@ async function main(): Promise<void> {
     const mb = alone.bytes / (1 << 20);
     // dist/bench/waldump.js -> bin/strata.js, wherever the bench is run from.
     const strataBin = fileURLToPath(new URL('../../bin/strata.js', import.meta.url));
-    const strataDump = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText]));
+    const files2 = best(() => decodeFiles(walDir!, startText));
+    const one = { STRATA_WALDUMP_THREADS: '1' };
+    const many = { STRATA_WALDUMP_THREADS: String(threads) };
+    const strataDump1 = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText], one));
+    const strataDump = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText], many));
+    const strataStats = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '--stats', '-p', walDir!, '-s', startText], many));
     const pgDump = best(() => timeCommand(pgBin('pg_waldump'), ['-p', walDir!, '-s', startText]));
+    sameEnd(strataDump1, pgDump);
     sameEnd(strataDump, pgDump);
     const pgStats = best(() => timeCommand(pgBin('pg_waldump'), ['--stats', '-p', walDir!, '-s', startText]));
 
     const line = (name: string, r: { ms: number; cpuMs: number }) =>
       `${name.padEnd(44)} ${(mb / (r.ms / 1000)).toFixed(0).padStart(7)} MiB/s ${((alone.records / (r.ms / 1000)) / 1e6).toFixed(2).padStart(7)} M rec/s ${r.ms.toFixed(0).padStart(8)} ms ${r.cpuMs.toFixed(0).padStart(8)} ms CPU\n`;
     process.stdout.write(`\nWAL: ${mb.toFixed(1)} MiB, ${alone.records} records, ${files.length} segments (best of ${runs}; CRC-32C: ${crc32cImplementation}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
-    process.stdout.write(line('strata decoder alone (in memory)', alone));
-    process.stdout.write(line('strata decoder + typed descriptions', described));
-    process.stdout.write(line('strata waldump > /dev/null', strataDump));
-    process.stdout.write(line('pg_waldump > /dev/null', pgDump));
-    process.stdout.write(line('pg_waldump --stats > /dev/null', pgStats));
+    const t = `${threads} thread${threads === 1 ? '' : 's'}`;
+    process.stdout.write(line('strata decoder alone (in memory), 1 thread', alone));
+    process.stdout.write(line('strata decoder + typed descriptions, 1 thread', described));
+    process.stdout.write(line(`strata decoder (files, -q), ${files2.threadsUsed} thread${files2.threadsUsed === 1 ? '' : 's'}`, files2));
+    process.stdout.write(line('strata waldump > /dev/null, 1 thread', strataDump1));
+    process.stdout.write(line(`strata waldump > /dev/null, ${t}`, strataDump));
+    process.stdout.write(line(`strata waldump --stats > /dev/null, ${t}`, strataStats));
+    process.stdout.write(line('pg_waldump > /dev/null (1 thread)', pgDump));
+    process.stdout.write(line('pg_waldump --stats > /dev/null (1 thread)', pgStats));
     const ratio = (name: string, ours: { ms: number; cpuMs: number }, theirs: { ms: number; cpuMs: number }) =>
-      `ratio ${name.padEnd(44)} ${(theirs.ms / ours.ms).toFixed(2)} by wall time, ${(theirs.cpuMs / ours.cpuMs).toFixed(2)} by CPU time (target >= 1)\n`;
-    process.stdout.write('\n' + ratio('strata waldump / pg_waldump speed:', strataDump, pgDump));
-    process.stdout.write(ratio('decoder alone / pg_waldump --stats speed:', alone, pgStats));
+      `ratio ${name.padEnd(52)} ${(theirs.ms / ours.ms).toFixed(2)} by wall time, ${(theirs.cpuMs / ours.cpuMs).toFixed(2)} by CPU time (target >= 1)\n`;
+    process.stdout.write('\n' + ratio('strata waldump 1 thread / pg_waldump speed:', strataDump1, pgDump));
+    process.stdout.write(ratio(`strata waldump ${t} / pg_waldump speed:`, strataDump, pgDump));
+    process.stdout.write(ratio('decoder alone 1 thread / pg_waldump --stats speed:', alone, pgStats));
+    process.stdout.write(ratio(`decoder (files) ${files2.threadsUsed} thr / pg_waldump --stats speed:`, files2, pgStats));
+    process.stdout.write(ratio(`strata waldump --stats ${t} / pg --stats speed:`, strataStats, pgStats));
   } finally {
     await cluster?.destroy();
   }

@@ -15,7 +15,7 @@ import { WalStats, writeRecord } from '../wal/waldump.js';
 import { UsageError } from './errors.js';
 import { folderSegmentSize, readWal, segmentSizeOf, targetDirectory } from './wal-files.js';
 import { recordMatches, type RecordFilter } from './waldump-range-work.js';
-import { dumpThreaded, type ThreadedDump } from './waldump-threads.js';
+import { dumpThreaded, type ThreadedDump, type ThreadedDumpEnd } from './waldump-threads.js';
 
 export { UsageError };
 
@@ -81,7 +81,14 @@ function parseUnsigned(text: string, what: string): number {
  * Runs waldump; returns the exit code. `out` receives stdout as bytes (valid only during the call: it
  * must copy what it keeps), `err` stderr lines.
  */
-export function runWaldump(files: string[], o: WaldumpOptions, out: (bytes: Uint8Array) => void, err: (s: string) => void): number {
+export function runWaldump(
+  files: string[],
+  o: WaldumpOptions,
+  out: (bytes: Uint8Array) => void,
+  err: (s: string) => void,
+  /** Told how a read on several threads went (for tests and benchmarks); not called for a serial one. */
+  onThreaded?: (e: ThreadedDumpEnd & { readonly threads: number; readonly ranges: number }) => void,
+): number {
   let dir = o.path;
   let timeline = o.timeline !== undefined ? parseUnsigned(o.timeline, 'timeline specification') : 1;
   let start = o.start !== undefined ? walLocation(o.start) : undefined;
@@ -151,7 +158,8 @@ export function runWaldump(files: string[], o: WaldumpOptions, out: (bytes: Uint
   };
   if (threads > 1 && limit <= 0) {
     const ranges = segmentRanges(dir, timeline, segmentSize, start, end);
-    if (ranges.length > 1) return dumpOnThreads(o, { dir, timeline, segmentSize, end: end === undefined ? undefined : Number(end) }, ranges, threads, filter, start, out, err);
+    if (ranges.length > 1)
+      return dumpOnThreads(o, { dir, timeline, segmentSize, end: end === undefined ? undefined : Number(end) }, ranges, threads, filter, start, out, err, onThreaded);
   }
 
   const output = new TextBuffer(out);
@@ -203,11 +211,12 @@ function dumpOnThreads(
   start: Lsn,
   out: (bytes: Uint8Array) => void,
   err: (s: string) => void,
+  onThreaded: ((e: ThreadedDumpEnd & { readonly threads: number; readonly ranges: number }) => void) | undefined,
 ): number {
   const quiet = o.quiet === true;
   const stats = o.stats === true ? new WalStats() : undefined;
   const mode = quiet ? 'quiet' : stats !== undefined ? 'stats' : 'text';
-  const { ended } = dumpThreaded(
+  const result = dumpThreaded(
     { base, ranges, threads, spec: { mode, detailed: o.bkpDetails === true, filter } },
     out,
     (d) => stats?.merge(d),
@@ -216,9 +225,10 @@ function dumpOnThreads(
       if (skipped !== undefined) out(Buffer.from(skipped, 'utf8'));
     },
   );
+  onThreaded?.({ ...result, threads, ranges: ranges.length });
   if (stats !== undefined && !quiet) out(Buffer.from(stats.format(o.statsPerRecord === true), 'utf8'));
-  if (ended !== '') {
-    err(`strata waldump: error: ${ended}`);
+  if (result.ended !== '') {
+    err(`strata waldump: error: ${result.ended}`);
     return 1;
   }
   return 0;

@@ -52,17 +52,25 @@ export function pgWaldump(args: readonly string[]): DumpResult {
   }
 }
 
-export function strataWaldump(segments: string[], opts: WaldumpOptions): DumpResult {
+export interface StrataDumpResult extends DumpResult {
+  /** For a read on several threads: how many ranges, and how many of them were read again. */
+  readonly threaded?: { readonly ranges: number; readonly rangesReread: number; readonly threads: number };
+}
+
+export function strataWaldump(segments: string[], opts: WaldumpOptions): StrataDumpResult {
   const out: Uint8Array[] = [];
   let err = '';
+  let threaded: StrataDumpResult['threaded'];
   runWaldump(
     segments,
     opts,
     // The bytes are only valid during the call.
     (bytes) => out.push(Buffer.from(bytes)),
     (s) => (err += s),
+    (e) => (threaded = { ranges: e.ranges, rangesReread: e.rangesReread, threads: e.threads }),
   );
-  return { lines: splitLines(Buffer.concat(out).toString('utf8')), error: err.trim().replace(/^strata waldump: error: /, '') };
+  const text = { lines: splitLines(Buffer.concat(out).toString('utf8')), error: err.trim().replace(/^strata waldump: error: /, '') };
+  return threaded === undefined ? text : { ...text, threaded };
 }
 
 /** The first `max` differences between two outputs, as readable text; '' when equal. */

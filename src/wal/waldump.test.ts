@@ -54,7 +54,7 @@ for (const r of RUNS) {
         const start = firstSegmentStart(walDir);
 
         const expected = pgWaldump(['-b', '-p', walDir, '-s', start]);
-        const actual = strataWaldump([], { path: walDir, start, bkpDetails: true });
+        const actual = strataWaldump([], { path: walDir, start, bkpDetails: true, threads: '1' });
         assert.ok(expected.lines.length > 10_000, `expected a lot of WAL, pg_waldump printed ${expected.lines.length} lines`);
         assert.equal(
           diffLines(expected.lines.map(fixedPart), actual.lines.map(fixedPart), 10),
@@ -63,6 +63,10 @@ for (const r of RUNS) {
         );
         assert.equal(diffLines(expected.lines, actual.lines, 10), '', 'every line, desc text included, must be identical');
         assert.equal(actual.error, expected.error, 'both must stop at the same place for the same reason');
+        // On two threads (one range per segment), the same.
+        const threaded = strataWaldump([], { path: walDir, start, bkpDetails: true, threads: '2' });
+        assert.equal(diffLines(expected.lines, threaded.lines, 10), '', 'on 2 threads, every line must be identical');
+        assert.equal(threaded.error, expected.error, 'on 2 threads, reading must end at the same place for the same reason');
         if (r.compression !== 'off') {
           assert.ok(
             actual.lines.some((l) => l.includes(`method: ${r.compression}`)),
