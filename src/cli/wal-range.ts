@@ -5,7 +5,7 @@
  * the first record that starts at or after its end, which it decodes and checks but does not hand
  * out: that record's LSN is where the next range must begin for the two to join (see `joins`).
  *
- * A range is read either from a segment start, finding its first record as XLogFindNextRecord does
+ * A range is read either from a page start, finding its first record as XLogFindNextRecord does
  * (what a thread does, not knowing the record before), or resumed exactly where another range
  * stopped (its last record, page timeline and system identifier given), which decodes as one
  * decoder reading on would: the fallback when ranges do not join.
@@ -16,12 +16,18 @@ import assert from 'node:assert/strict';
 import { readU32 } from '../pg/bytes.js';
 import { XLOG_BLCKSZ } from '../pg/constants.js';
 import { formatLsn, lsn, walFileName } from '../pg/lsn.js';
-import { WalDecoder } from '../wal/decoder.js';
+import { WalDecoder, WalDecoderScratch } from '../wal/decoder.js';
 import { WalDecodeError } from '../wal/errors.js';
 import type { WalRecord } from '../wal/record.js';
 
 /** Two buffers of this size are read into in turn (records die in the callback). */
 const READ_BYTES = 256 << 10;
+/**
+ * This thread's read buffers and decoder memory: a thread reads one range at a time, and records
+ * die in the callback.
+ */
+const readBuffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
+const scratch = new WalDecoderScratch();
 
 export interface RangeReadOptions {
   readonly dir: string;
@@ -33,6 +39,12 @@ export interface RangeReadOptions {
   readonly stopAt: number;
   /** Records that end after it are not read (pg_waldump's -e). */
   readonly end: number | undefined;
+  /**
+   * The system identifier the WAL is expected to carry (from the first segment's long page header):
+   * a range that starts inside a segment meets no long header before its first record, and without
+   * it could not join the range before (`joins` compares them).
+   */
+  readonly systemId?: bigint | undefined;
   /** `start` is the next record after a range that stopped there (RangeEnd.nextLsn): go on from it. */
   readonly resume?: { readonly prevLsn: number; readonly pageTli: number; readonly systemId: bigint | undefined };
 }
@@ -59,7 +71,7 @@ export interface RangeEnd {
 }
 
 /**
- * Whether range `b`, read from its segment start, carries on exactly where `a` stopped: its first
+ * Whether range `b`, read from its page start, carries on exactly where `a` stopped: its first
  * record is the one `a` decoded next, with `a`'s last record as its prev-link, from the same system,
  * with no page timeline going back between them. Then each of `b`'s records and its end are what one
  * decoder reading on from `a` would give: from its first record on, `b`'s decoder is in the state
@@ -81,6 +93,7 @@ export function joins(a: RangeEnd, b: RangeEnd): boolean {
 /** Reads one range; `onRecord` gets each record, which dies when it returns. */
 export function readRange(o: RangeReadOptions, onRecord: (r: WalRecord) => void): RangeEnd {
   const resume = o.resume;
+  const systemId = resume !== undefined ? resume.systemId : o.systemId;
   const PAGE = XLOG_BLCKSZ;
   assert(resume === undefined || o.start % PAGE !== 0, 'a record never starts at a page boundary');
   const readFrom = resume !== undefined ? o.start : o.start - (o.start % PAGE);
@@ -89,9 +102,11 @@ export function readRange(o: RangeReadOptions, onRecord: (r: WalRecord) => void)
     segmentSize: o.segmentSize,
     timeline: o.timeline,
     reuseMemory: true,
-    ...(resume !== undefined ? { prevLsn: lsn(BigInt(resume.prevLsn)), pageTli: resume.pageTli, ...(resume.systemId !== undefined ? { systemId: resume.systemId } : {}) } : {}),
+    scratch,
+    ...(resume !== undefined ? { prevLsn: lsn(BigInt(resume.prevLsn)), pageTli: resume.pageTli } : {}),
+    ...(systemId !== undefined ? { systemId } : {}),
   });
-  const buffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
+  const buffers = readBuffers;
   let reads = 0;
   let records = 0;
   let firstLsn = -1;

@@ -48,24 +48,27 @@ export interface RangeWorkSpec {
 
 export interface RangeOutput {
   readonly end: RangeEnd;
-  /** The text of the range's records, in order; each lies alone in its ArrayBuffer (transferable). */
+  /**
+   * The text of the range's records, in order: views of a worker's slots of shared memory (see
+   * waldump-threads.ts), or buffers of their own (the main thread's, and lines longer than a slot).
+   */
   readonly chunks: Uint8Array[];
   readonly stats: WalStatsData | undefined;
 }
 
-/** Output buffers: large enough that a range's text is a few dozen, small enough to fault in cheaply. */
-export const CHUNK_BYTES = 1 << 20;
+/** Output buffers: a range's text fills a dozen or so; fewer bytes wait unwritten in a part-filled one. */
+export const CHUNK_BYTES = 256 << 10;
 /** Output buffers kept for reuse in this thread, at most. */
 const SPARE_CHUNKS_MAX = 256;
 
 /**
- * Output buffers written out and given back (recycleChunk): fresh memory for each range's text cost
- * a third more than making the text (page faults, and the collector clearing it away).
+ * The main thread's output buffers, written out and given back (recycleChunk): fresh memory for
+ * each range's text cost a third more than making the text (page faults, and freeing it again).
  */
 const spareChunks: Buffer[] = [];
 
-/** A buffer of CHUNK_BYTES (or `n`, if larger) alone in its ArrayBuffer: transferable. */
-function takeChunk(n: number): Buffer {
+/** A buffer of CHUNK_BYTES, or `n` if larger: a spare one when there is one. */
+export function takeChunk(n: number): Buffer {
   if (n <= CHUNK_BYTES) {
     const spare = spareChunks.pop();
     if (spare !== undefined) return spare;
@@ -73,15 +76,16 @@ function takeChunk(n: number): Buffer {
   return Buffer.allocUnsafeSlow(Math.max(n, CHUNK_BYTES));
 }
 
-/** Gives back a chunk of a RangeOutput once its bytes are written out, for another range's text. */
-export function recycleChunk(buffer: ArrayBuffer): void {
-  if (buffer.byteLength === CHUNK_BYTES && spareChunks.length < SPARE_CHUNKS_MAX) spareChunks.push(Buffer.from(buffer));
+/** Gives back a chunk made by takeChunk once its bytes are written out, for another range's text. */
+export function recycleChunk(chunk: Uint8Array): void {
+  if (chunk.buffer.byteLength === CHUNK_BYTES && chunk.byteOffset === 0 && spareChunks.length < SPARE_CHUNKS_MAX)
+    spareChunks.push(Buffer.from(chunk.buffer, 0, CHUNK_BYTES));
 }
 
-/** Reads one range and makes what `spec` asks of its records. */
-export function workRange(read: RangeReadOptions, spec: RangeWorkSpec): RangeOutput {
+/** Reads one range and makes what `spec` asks of its records; `take` gives the buffers for its text. */
+export function workRange(read: RangeReadOptions, spec: RangeWorkSpec, take: (n: number) => Buffer = takeChunk): RangeOutput {
   const chunks: Uint8Array[] = [];
-  const text = new TextBuffer((bytes) => chunks.push(bytes), CHUNK_BYTES, takeChunk);
+  const text = new TextBuffer((bytes) => chunks.push(bytes), CHUNK_BYTES, take);
   const stats = spec.mode === 'stats' ? new WalStats() : undefined;
   const filter = spec.filter;
   const detailed = spec.detailed;

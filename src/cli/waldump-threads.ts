@@ -18,10 +18,10 @@ import { receiveMessageOnPort, MessageChannel, Worker, type MessagePort } from '
 import assert from 'node:assert/strict';
 import type { WalStatsData } from '../wal/waldump.js';
 import { joins, type RangeEnd, type RangeReadOptions } from './wal-range.js';
-import { recycleChunk, workRange, type RangeOutput, type RangeWorkSpec } from './waldump-range-work.js';
+import { CHUNK_BYTES, recycleChunk, workRange, type RangeOutput, type RangeWorkSpec } from './waldump-range-work.js';
 
 /** How many ranges past the one being handed on may be claimed (their output waits in memory). */
-export const RANGES_AHEAD_MAX = 4;
+export const RANGES_AHEAD_MAX = 8;
 /** How long the main thread sleeps at most between looks for a finished range (it is woken sooner). */
 const WAIT_SLICE_MS = 200;
 
@@ -34,20 +34,71 @@ export const CELL_DONE = 1;
 export const CELL_POSTED = 2;
 /** Set when the main thread needs no more ranges. */
 export const CELL_STOP = 3;
-export const SHARED_CELLS = 4;
+/** Bumped by the main thread when it frees slots or hands a range on (see slotTaker). */
+export const CELL_FREED = 4;
+export const SHARED_CELLS = 5;
 
 /** What a worker thread is started with. */
 export interface WorkerSetup {
   readonly shared: SharedArrayBuffer;
+  /** The workers' text slots, and each slot's state. */
+  readonly text: SharedArrayBuffer;
+  readonly slotStates: SharedArrayBuffer;
+  /** This worker's number: its slots are the SLOTS_PER_WORKER from worker * SLOTS_PER_WORKER. */
+  readonly worker: number;
   readonly port: MessagePort;
   readonly base: Omit<RangeReadOptions, 'start' | 'stopAt' | 'resume'>;
   readonly ranges: readonly (readonly [start: number, stopAt: number])[];
   readonly spec: RangeWorkSpec;
 }
 
-/** What the main thread posts to a worker: the buffers of its text, written out, for reuse. */
-export interface RecycleMessage {
-  readonly recycle: readonly ArrayBuffer[];
+/**
+ * Workers write their text into slots of one SharedArrayBuffer, SLOTS_PER_WORKER each, and post
+ * views of them; the main thread marks a slot free once its bytes are written out. Nothing is
+ * allocated or transferred per range: buffers transferred back and forth cost as much again as
+ * making the text (new backing stores, their page faults and their freeing).
+ */
+export const SLOT_BYTES = CHUNK_BYTES;
+export const SLOTS_PER_WORKER = 96;
+const SLOT_FREE = 0;
+const SLOT_USED = 1;
+
+/**
+ * A worker's slots as TextBuffer takes buffers: a free slot, waiting for the main thread to free one
+ * when all are used, except for the range the main thread waits for (it would wait for itself),
+ * which takes memory of its own instead, as does a line longer than a slot.
+ */
+export function slotTaker(setup: WorkerSetup, worker: number, rangeIndex: () => number): (n: number) => Buffer {
+  const cells = new Int32Array(setup.shared);
+  const states = new Int32Array(setup.slotStates);
+  const first = worker * SLOTS_PER_WORKER;
+  // Made when first needed: only text has slots (the shared memory is empty for --stats).
+  const views: Buffer[] = [];
+  let hint = 0;
+  return (n) => {
+    if (n > SLOT_BYTES) return Buffer.allocUnsafeSlow(n);
+    for (;;) {
+      const freed = Atomics.load(cells, CELL_FREED);
+      for (let k = 0; k < SLOTS_PER_WORKER; k++) {
+        const i = (hint + k) % SLOTS_PER_WORKER;
+        if (Atomics.load(states, first + i) === SLOT_FREE) {
+          Atomics.store(states, first + i, SLOT_USED);
+          hint = i + 1;
+          return (views[i] ??= Buffer.from(setup.text, (first + i) * SLOT_BYTES, SLOT_BYTES));
+        }
+      }
+      if (rangeIndex() === Atomics.load(cells, CELL_DONE)) return Buffer.allocUnsafeSlow(SLOT_BYTES);
+      Atomics.wait(cells, CELL_FREED, freed, WAIT_SLICE_MS);
+    }
+  };
+}
+
+/**
+ * Marks the slots of a worker's chunks free: the chunks that are views of shared memory (the others,
+ * memory of their own, are left to the collector).
+ */
+function freeSlots(states: Int32Array, chunks: readonly Uint8Array[]): void {
+  for (const c of chunks) if (c.buffer instanceof SharedArrayBuffer) Atomics.store(states, Math.floor(c.byteOffset / SLOT_BYTES), SLOT_FREE);
 }
 
 /** What a worker posts for each range: its output, or the error that stopped the thread. */
@@ -104,9 +155,12 @@ export function dumpThreaded(
   const count = job.ranges.length;
   // More threads than ranges after the first (which the main thread takes at once) would idle.
   const workerCount = Math.min(job.threads - 1, count - 1);
+  const text = new SharedArrayBuffer(job.spec.mode === 'text' ? workerCount * SLOTS_PER_WORKER * SLOT_BYTES : 0);
+  const slotStates = new SharedArrayBuffer(workerCount * SLOTS_PER_WORKER * 4);
+  const states = new Int32Array(slotStates);
   for (let i = 0; i < workerCount; i++) {
     const { port1, port2 } = new MessageChannel();
-    const setup: WorkerSetup = { shared, port: port2, base: job.base, ranges: job.ranges, spec: job.spec };
+    const setup: WorkerSetup = { shared, text, slotStates, worker: i, port: port2, base: job.base, ranges: job.ranges, spec: job.spec };
     const w = new Worker(new URL('./waldump-worker.js', import.meta.url), { workerData: setup, transferList: [port2] });
     w.unref();
     workers.push(w);
@@ -126,9 +180,13 @@ export function dumpThreaded(
   };
   /** Gives a range's text buffers back to the thread that filled them, once written out or not wanted. */
   const giveBack = (r: RangeOutput, worker: number): void => {
-    const buffers = r.chunks.map((c) => c.buffer as ArrayBuffer);
-    if (worker < 0) for (const b of buffers) recycleChunk(b);
-    else if (buffers.length > 0) ports[worker]!.postMessage({ recycle: buffers } satisfies RecycleMessage, buffers);
+    if (worker < 0) {
+      for (const c of r.chunks) recycleChunk(c);
+    } else if (r.chunks.length > 0) {
+      freeSlots(states, r.chunks);
+      Atomics.add(cells, CELL_FREED, 1);
+      Atomics.notify(cells, CELL_FREED);
+    }
   };
 
   let prev: RangeEnd | undefined;
@@ -178,10 +236,14 @@ export function dumpThreaded(
       ended = r.end.ended;
       Atomics.store(cells, CELL_DONE, i + 1);
       Atomics.notify(cells, CELL_DONE);
+      Atomics.add(cells, CELL_FREED, 1);
+      Atomics.notify(cells, CELL_FREED);
     }
   } finally {
     Atomics.store(cells, CELL_STOP, 1);
     Atomics.notify(cells, CELL_DONE);
+    Atomics.add(cells, CELL_FREED, 1);
+    Atomics.notify(cells, CELL_FREED);
     for (const w of workers) void w.terminate();
     for (const p of ports) p.close();
   }

@@ -1,11 +1,11 @@
 /**
  * A worker thread of `strata waldump` (waldump-threads.ts): claims ranges of WAL, reads each
- * (waldump-range-work.ts) and posts its output to the main thread, its text buffers transferred, not
- * copied; stops when no range is left or the main thread needs no more.
+ * (waldump-range-work.ts) into its slots of shared memory and posts its output (views of them) to the
+ * main thread; stops when no range is left or the main thread needs no more.
  */
-import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { recycleChunk, workRange } from './waldump-range-work.js';
-import { CELL_DONE, CELL_POSTED, CLAIM_NONE_LEFT, CLAIM_WAIT, RANGES_AHEAD_MAX, claimRange, type RecycleMessage, type WorkerMessage, type WorkerSetup } from './waldump-threads.js';
+import { workerData } from 'node:worker_threads';
+import { workRange } from './waldump-range-work.js';
+import { CELL_DONE, CELL_POSTED, CLAIM_NONE_LEFT, CLAIM_WAIT, RANGES_AHEAD_MAX, claimRange, slotTaker, type WorkerMessage, type WorkerSetup } from './waldump-threads.js';
 
 /** How long a worker waiting for the main thread to catch up sleeps at most before it looks again. */
 const WAIT_SLICE_MS = 200;
@@ -13,6 +13,9 @@ const WAIT_SLICE_MS = 200;
 const setup = workerData as WorkerSetup;
 const cells = new Int32Array(setup.shared);
 const count = setup.ranges.length;
+/** The range being read, for the slot taker (see slotTaker). */
+let current = -1;
+const take = slotTaker(setup, setup.worker, () => current);
 
 function post(message: WorkerMessage, transfer: ArrayBuffer[]): void {
   setup.port.postMessage(message, transfer);
@@ -28,13 +31,12 @@ for (;;) {
     Atomics.wait(cells, CELL_DONE, done, WAIT_SLICE_MS);
     continue;
   }
-  // The buffers of ranges the main thread has written out, to write this range's text into.
-  for (let m = receiveMessageOnPort(setup.port); m !== undefined; m = receiveMessageOnPort(setup.port))
-    for (const b of (m.message as RecycleMessage).recycle) recycleChunk(b);
   const [start, stopAt] = setup.ranges[index]!;
   try {
-    const output = workRange({ ...setup.base, start, stopAt }, setup.spec);
-    post({ index, output }, output.chunks.map((c) => c.buffer as ArrayBuffer));
+    current = index;
+    const output = workRange({ ...setup.base, start, stopAt }, setup.spec, take);
+    // Views of the shared slots are posted as views; only chunks of memory of their own move.
+    post({ index, output }, output.chunks.filter((c) => !(c.buffer instanceof SharedArrayBuffer)).map((c) => c.buffer as ArrayBuffer));
   } catch (e) {
     post({ index, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }, []);
     break;

@@ -3,7 +3,8 @@
  * can diff the two. Reads segment files from a directory (or a data directory's pg_wal), feeds them
  * to the stream decoder and prints each record, or the `--stats` table.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { SIZE_OF_XLOG_LONG_PHD, XLP_LONG_HEADER } from '../pg/constants.js';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { formatLsn, lsn, parseLsn, parseWalFileName, segmentNumber, segmentOffset, segmentStart, walFileName, type Lsn } from '../pg/lsn.js';
@@ -49,19 +50,48 @@ function defaultThreads(): number {
 }
 
 /**
- * The ranges a threaded dump reads (waldump-threads.ts): from `start` to the end of its segment,
- * then one per segment up to the segment `end` falls in or, without `end`, the last one present
- * after it; the last range reads on to wherever reading ends.
+ * How much WAL a range of a threaded dump covers: small enough that the text of the ranges read
+ * ahead, waiting in memory, stays in a few buffers that are reused (fresh memory for it cost a third
+ * of the work), large enough that a range's setup does not count.
  */
-function segmentRanges(dir: string, timeline: number, segmentSize: number, start: Lsn, end: Lsn | undefined): [number, number][] {
+const RANGE_BYTES = 2 << 20;
+
+/**
+ * The ranges a threaded dump reads (waldump-threads.ts): from `start`, in pieces of RANGE_BYTES (at
+ * most a segment) up to the segment `end` falls in or, without `end`, the last one present after it;
+ * the last range reads on to wherever reading ends.
+ */
+function walRanges(dir: string, timeline: number, segmentSize: number, start: Lsn, end: Lsn | undefined): [number, number][] {
   const first = segmentNumber(start, segmentSize);
   let last = first;
   if (end !== undefined) last = end > start ? segmentNumber(lsn(end - 1n), segmentSize) : first;
   else while (existsSync(join(dir, walFileName(timeline, last + 1n, segmentSize)))) last++;
+  const step = Math.min(RANGE_BYTES, segmentSize);
+  const stop = Number(segmentStart(last + 1n, segmentSize));
   const ranges: [number, number][] = [];
-  for (let s = first; s <= last; s++) ranges.push([s === first ? Number(start) : Number(segmentStart(s, segmentSize)), Number(segmentStart(s + 1n, segmentSize))]);
+  for (let at = Number(start); at < stop; ) {
+    const next = Math.min(stop, Math.floor(at / step) * step + step);
+    ranges.push([at, next]);
+    at = next;
+  }
   ranges[ranges.length - 1]![1] = Number.MAX_SAFE_INTEGER;
   return ranges;
+}
+
+/** xlp_sysid of the long page header that starts the segment `at` lies in, if it can be read. */
+function segmentSystemId(dir: string, timeline: number, segmentSize: number, at: Lsn): bigint | undefined {
+  try {
+    const fd = openSync(join(dir, walFileName(timeline, segmentNumber(at, segmentSize), segmentSize)), 'r');
+    try {
+      const b = Buffer.alloc(SIZE_OF_XLOG_LONG_PHD);
+      if (readSync(fd, b, 0, b.length, 0) < b.length || (b.readUInt16LE(2) & XLP_LONG_HEADER) === 0) return undefined;
+      return b.readBigUInt64LE(24); // xlp_sysid, after the short header and its padding
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 function walLocation(text: string): Lsn {
@@ -157,9 +187,11 @@ export function runWaldump(
     fullPageOnly: o.fullpage === true,
   };
   if (threads > 1 && limit <= 0) {
-    const ranges = segmentRanges(dir, timeline, segmentSize, start, end);
-    if (ranges.length > 1)
-      return dumpOnThreads(o, { dir, timeline, segmentSize, end: end === undefined ? undefined : Number(end) }, ranges, threads, filter, start, out, err, onThreaded);
+    const ranges = walRanges(dir, timeline, segmentSize, start, end);
+    if (ranges.length > 1) {
+      const base = { dir, timeline, segmentSize, end: end === undefined ? undefined : Number(end), systemId: segmentSystemId(dir, timeline, segmentSize, start) };
+      return dumpOnThreads(o, base, ranges, threads, filter, start, out, err, onThreaded);
+    }
   }
 
   const output = new TextBuffer(out);

@@ -60,6 +60,12 @@ export interface WalDecoderOptions {
    */
   readonly reuseMemory?: boolean;
   /**
+   * With `reuseMemory`, for a caller that runs many decoders one after the other (a range of WAL
+   * each): the memory they reuse, so each does not take its own (a 1 MiB reassembly buffer, zeroed,
+   * was a tenth of a 2 MiB range's decoding). Decoders sharing it must not be used in turns.
+   */
+  readonly scratch?: WalDecoderScratch;
+  /**
    * Check the CRCs of the records of a chunk in one native call (see scanRecords) rather than one
    * record at a time: on where strata's CRC addon is built, off otherwise. For tests and benchmarks.
    */
@@ -101,11 +107,19 @@ function maxAlign(n: number): number {
   return n + ((8 - (n % 8)) % 8);
 }
 
+/** What decoders that reuse memory reuse (see WalDecoderOptions.scratch). */
+export class WalDecoderScratch {
+  /** The buffer records that cross pages are reassembled in. */
+  slab: Uint8Array = EMPTY;
+  readonly recycler = new RecordRecycler();
+}
+
 export class WalDecoder {
   private readonly segmentSize: number;
   private readonly timeline: number;
   private readonly reuseMemory: boolean;
   private readonly recycler: RecordRecycler | undefined;
+  private readonly scratch: WalDecoderScratch | undefined;
   private systemId: bigint | undefined;
 
   private buf: Uint8Array = EMPTY;
@@ -154,7 +168,8 @@ export class WalDecoder {
     this.timeline = options.timeline ?? 1;
     this.systemId = options.systemId;
     this.reuseMemory = options.reuseMemory === true;
-    this.recycler = this.reuseMemory ? new RecordRecycler() : undefined;
+    this.scratch = this.reuseMemory ? (options.scratch ?? new WalDecoderScratch()) : undefined;
+    this.recycler = this.scratch?.recycler;
     this.crcBatches = verifyXLogRecords !== undefined && options.crcBatches !== false;
     const start = Number(options.startLsn);
     if (!Number.isSafeInteger(start)) throw new RangeError(`Cannot decode from ${formatLsn(options.startLsn)}: strata reads WAL below 2^53`);
@@ -352,9 +367,10 @@ export class WalDecoder {
    * ~1 µs each, a tenth of all decoding on pgbench WAL. A slab is never reused, only dropped when full.
    */
   private assemblyBuffer(totLen: number): Uint8Array {
-    if (this.reuseMemory) {
-      if (this.slab.length < totLen) this.slab = new Uint8Array(Math.max(totLen, ASSEMBLY_SLAB_BYTES));
-      return this.slab.subarray(0, totLen);
+    const scratch = this.scratch;
+    if (scratch !== undefined) {
+      if (scratch.slab.length < totLen) scratch.slab = new Uint8Array(Math.max(totLen, ASSEMBLY_SLAB_BYTES));
+      return scratch.slab.subarray(0, totLen);
     }
     if (totLen > ASSEMBLY_SLAB_BYTES / 4) return new Uint8Array(totLen);
     if (this.slabUsed + totLen > this.slab.length) {

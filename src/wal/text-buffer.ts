@@ -246,6 +246,8 @@ export function putLsnPadded(b: Uint8Array, o: number, lsn: number): number {
   return o + 8;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 export class TextBuffer {
   private buf: Buffer;
   private len = 0;
@@ -260,7 +262,8 @@ export class TextBuffer {
     private readonly sizeBytes = 1 << 20,
     private readonly take?: (n: number) => Buffer,
   ) {
-    this.buf = take !== undefined ? take(sizeBytes) : Buffer.allocUnsafe(sizeBytes);
+    // With `take`, buffers are taken when first written to: none is left taken and unused at the end.
+    this.buf = take !== undefined ? NO_BYTES : Buffer.allocUnsafe(sizeBytes);
   }
 
   /** The bytes `begin` hands out offsets into. */
@@ -272,7 +275,7 @@ export class TextBuffer {
   begin(n: number): number {
     if (this.len + n > this.buf.length) {
       this.flush();
-      if (n > this.buf.length) this.buf = this.take !== undefined ? this.take(n) : Buffer.allocUnsafe(n);
+      if (n > this.buf.length) this.buf = this.take !== undefined ? this.take(Math.max(n, this.sizeBytes)) : Buffer.allocUnsafe(n);
     }
     return this.len;
   }
@@ -293,6 +296,6 @@ export class TextBuffer {
     if (this.len === 0) return;
     this.sink(this.buf.subarray(0, this.len));
     this.len = 0;
-    if (this.take !== undefined) this.buf = this.take(this.sizeBytes);
+    if (this.take !== undefined) this.buf = NO_BYTES;
   }
 }
