@@ -109,3 +109,33 @@ test('TextBuffer hands full buffers to the sink, grows for a write larger than i
   assert.equal(Buffer.concat(out).toString('latin1'), expected);
   assert.ok(out.length > 5, 'several flushes');
 });
+
+test('TextBuffer with take: the sink keeps each buffer, taken only when written to, none left taken unused', () => {
+  const kept: Uint8Array[] = [];
+  const taken: Buffer[] = [];
+  const take = (n: number): Buffer => {
+    const b = Buffer.alloc(n);
+    taken.push(b);
+    return b;
+  };
+  const t = new TextBuffer((bytes) => kept.push(bytes), 16, take);
+  assert.equal(taken.length, 0, 'nothing is taken before the first write');
+  t.flush();
+  assert.equal(kept.length, 0, 'an empty flush hands nothing on');
+  let expected = '';
+  for (let i = 0; i < 30; i++) {
+    const s = `line ${i}\n`;
+    t.text(s);
+    expected += s;
+  }
+  const long = 'z'.repeat(40);
+  const o = t.begin(long.length);
+  t.commit(putAscii(t.bytes, o, long));
+  expected += long;
+  t.flush();
+  // Each handed-on buffer is a view of a taken one, kept as it was (never written over).
+  assert.equal(Buffer.concat(kept).toString('latin1'), expected);
+  assert.equal(kept.length, taken.length, 'every buffer taken was handed on: none is left taken and unused');
+  kept.forEach((k, i) => assert.equal(k.buffer, taken[i]!.buffer));
+  assert.ok(taken.some((b) => b.length >= long.length) && taken.every((b) => b.length >= 16), 'a write larger than the size takes a larger buffer');
+});
