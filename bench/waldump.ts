@@ -33,7 +33,9 @@ import { runWaldump } from '../src/cli/waldump.js';
 const scale = Number(process.env['STRATA_BENCH_SCALE'] ?? 10);
 const seconds = Number(process.env['STRATA_BENCH_SECONDS'] ?? 30);
 const runs = Number(process.env['STRATA_BENCH_RUNS'] ?? 3);
-const threads = Number(process.env['STRATA_WALDUMP_THREADS'] ?? availableParallelism());
+const threadsEnv = process.env['STRATA_WALDUMP_THREADS'];
+/** The threads of the many-thread figures: STRATA_WALDUMP_THREADS (a number or `all`), else one per core. */
+const threads = threadsEnv === undefined || threadsEnv === 'all' ? availableParallelism() : Number(threadsEnv);
 
 function segmentsOf(walDir: string): { files: string[]; start: bigint } {
   const segs = readdirSync(walDir)
@@ -167,6 +169,7 @@ async function main(): Promise<void> {
     const many = { STRATA_WALDUMP_THREADS: String(threads) };
     const strataDump1 = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText], one));
     const strataDump = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText], many));
+    const strataStats1 = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '--stats', '-p', walDir!, '-s', startText], one));
     const strataStats = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '--stats', '-p', walDir!, '-s', startText], many));
     const pgDump = best(() => timeCommand(pgBin('pg_waldump'), ['-p', walDir!, '-s', startText]));
     sameEnd(strataDump1, pgDump);
@@ -182,6 +185,7 @@ async function main(): Promise<void> {
     process.stdout.write(line(`strata decoder (files, -q), ${files2.threadsUsed} thread${files2.threadsUsed === 1 ? '' : 's'}`, files2));
     process.stdout.write(line('strata waldump > /dev/null, 1 thread', strataDump1));
     process.stdout.write(line(`strata waldump > /dev/null, ${t}`, strataDump));
+    process.stdout.write(line('strata waldump --stats > /dev/null, 1 thread', strataStats1));
     process.stdout.write(line(`strata waldump --stats > /dev/null, ${t}`, strataStats));
     process.stdout.write(line('pg_waldump > /dev/null (1 thread)', pgDump));
     process.stdout.write(line('pg_waldump --stats > /dev/null (1 thread)', pgStats));
@@ -191,6 +195,7 @@ async function main(): Promise<void> {
     process.stdout.write(ratio(`strata waldump ${t} / pg_waldump speed:`, strataDump, pgDump));
     process.stdout.write(ratio('decoder alone 1 thread / pg_waldump --stats speed:', alone, pgStats));
     process.stdout.write(ratio(`decoder (files) ${files2.threadsUsed} thr / pg_waldump --stats speed:`, files2, pgStats));
+    process.stdout.write(ratio('strata waldump --stats 1 thread / pg --stats speed:', strataStats1, pgStats));
     process.stdout.write(ratio(`strata waldump --stats ${t} / pg --stats speed:`, strataStats, pgStats));
   } finally {
     await cluster?.destroy();
