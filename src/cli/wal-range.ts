@@ -90,8 +90,11 @@ export function joins(a: RangeEnd, b: RangeEnd): boolean {
   );
 }
 
-/** Reads one range; `onRecord` gets each record, which dies when it returns. */
-export function readRange(o: RangeReadOptions, onRecord: (r: WalRecord) => void): RangeEnd {
+/**
+ * Reads one range; `onRecord` gets each record, which dies when it returns, and returns false to
+ * stop reading there (the range then ends as at the end LSN).
+ */
+export function readRange(o: RangeReadOptions, onRecord: (r: WalRecord) => boolean | void): RangeEnd {
   const resume = o.resume;
   const systemId = resume !== undefined ? resume.systemId : o.systemId;
   const PAGE = XLOG_BLCKSZ;
@@ -162,7 +165,7 @@ export function readRange(o: RangeReadOptions, onRecord: (r: WalRecord) => void)
           }
           records++;
           lastLsn = at;
-          onRecord(r);
+          if (onRecord(r) === false) return finish('');
         }
       }
       if (o.end !== undefined && segBase + segEnd >= o.end) return finish('');

@@ -14,7 +14,8 @@ import type { WalRecord } from '../wal/record.js';
 import { TextBuffer } from '../wal/text-buffer.js';
 import { WalStats, writeRecord } from '../wal/waldump.js';
 import { UsageError } from './errors.js';
-import { folderSegmentSize, readWal, segmentSizeOf, targetDirectory } from './wal-files.js';
+import { folderSegmentSize, segmentSizeOf, targetDirectory } from './wal-files.js';
+import { readRange } from './wal-range.js';
 import { recordMatches, type RecordFilter } from './waldump-range-work.js';
 import { dumpThreaded, type ThreadedDump, type ThreadedDumpEnd } from './waldump-threads.js';
 
@@ -209,7 +210,9 @@ export function runWaldump(
   const matches = (r: WalRecord): boolean => recordMatches(filter, r);
 
   let first = true;
-  const failure = readWal({ dir, start, end, timeline, segmentSize, recordsDieInCallback: true }, (r) => {
+  // readRange, a callback per record: the generator behind readWal cost a resume per record, some
+  // 7% of waldump's time.
+  const { ended } = readRange({ dir, timeline, segmentSize, start: Number(start), stopAt: Number.MAX_SAFE_INTEGER, end: end === undefined ? undefined : Number(end) }, (r) => {
     if (first) {
       first = false;
       const skipped = firstRecordSkip(start, r.lsn, segmentSize);
@@ -225,8 +228,8 @@ export function runWaldump(
   });
   if (stats !== undefined && !quiet) output.text(stats.format(o.statsPerRecord === true));
   output.flush();
-  if (failure !== undefined) {
-    err(`strata waldump: error: ${failure}`);
+  if (ended !== undefined && ended !== '') {
+    err(`strata waldump: error: ${ended}`);
     return 1;
   }
   return 0;
