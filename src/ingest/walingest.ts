@@ -37,7 +37,7 @@ import { CheckPointStruct, ControlFile } from '../pg/control.js';
 import { crc32c } from '../pg/crc32c.js';
 import { formatLsn, type Lsn } from '../pg/lsn.js';
 import type { BlockNumber, Oid, RelFileNode } from '../pg/types.js';
-import { encodeOp, encodeRecordInput, RECORD_INPUT_HEADER_SIZE, setRecordInputBlockId } from '../redo/codec.js';
+import { encodeOp, RECORD_INPUT_HEADER_SIZE, writeRecordInput } from '../redo/codec.js';
 import {
   CLOG_STATUS_ABORTED,
   CLOG_STATUS_COMMITTED,
@@ -68,8 +68,9 @@ import {
   twoPhaseFileKey,
   type Key,
 } from '../repository/key.js';
+import type { ValueSource } from '../repository/in-memory-layer.js';
 import type { Timeline } from '../repository/timeline.js';
-import type { Value } from '../repository/value.js';
+import { VALUE_KIND_WAL, VALUE_WILL_INIT, type Value } from '../repository/value.js';
 import type { CheckPoint, DescriptionBase, Effect, MultiXactMemberStatus } from '../wal/describe.js';
 import { WalDecodeError } from '../wal/errors.js';
 import type { WalRecord } from '../wal/record.js';
@@ -77,6 +78,29 @@ import { describeRecord } from '../wal/rmgr/index.js';
 import { IngestError } from './errors.js';
 
 const ZERO_PAGE = new Uint8Array(BLCKSZ);
+/** valueFlags of a block's record, as putBlocks stores it. */
+const WAL_FLAGS = VALUE_KIND_WAL;
+const WAL_WILL_INIT_FLAGS = VALUE_KIND_WAL | VALUE_WILL_INIT;
+
+/** The redo input of one block reference of a record (codec.ts), written where the layer puts it. */
+class RecordInputSource implements ValueSource {
+  private record: WalRecord | undefined;
+  private blockId = 0;
+
+  /** Points at the record being stored (undefined once done: nothing of a record is kept). */
+  set(record: WalRecord | undefined, blockId: number): void {
+    this.record = record;
+    this.blockId = blockId;
+  }
+
+  get byteLength(): number {
+    return RECORD_INPUT_HEADER_SIZE + (this.record as WalRecord).totLen;
+  }
+
+  copyTo(out: Uint8Array, offset: number): void {
+    writeRecordInput(this.record as WalRecord, this.blockId, out, offset);
+  }
+}
 const NO_COPIES: readonly { key: Key; value: Value }[] = [];
 const FORK_MAIN = 0;
 const FORK_FSM = 1;
@@ -135,8 +159,8 @@ export class WalIngest {
   private readonly pending = new Map<Key, () => Uint8Array>();
   /** SLRU operations of this record, per page key (several changes to one page make one operation). */
   private readonly pendingOps = new Map<Key, Uint8Array[]>();
-  /** Where a record's redo input is encoded before its puts copy it (grown to the largest record). */
-  private scratch = Buffer.allocUnsafe(64 << 10);
+  /** A block value's redo input (codec.ts), one object for every put. */
+  private readonly recordInput = new RecordInputSource();
   /** The offsets page RecordNewMultiXact initialised early; its ZERO_OFF_PAGE record then zeroes nothing. */
   private preInitializedOffsetsPage = -1;
   private checkpointDirty = false;
@@ -399,23 +423,18 @@ export class WalIngest {
 
   private putBlocks(record: WalRecord, description: DescriptionBase): void {
     const lsn = record.endLsnNumber;
-    let encoded: Uint8Array | undefined;
+    const input = this.recordInput;
     for (const b of record.blocks) {
       if (b === undefined) continue;
       const fork = this.extendTo(b.rel, b.fork, b.blkno);
       // The rmgr's own INIT flag (XLOG_HEAP_INIT_PAGE and friends), when the block header does not say WILL_INIT.
       const willInit = b.willInit || b.applyImage || initsByUse(description, b.id);
-      // One encoding per record, into the scratch buffer: each put copies it, so only the block id changes in between.
-      if (encoded === undefined) {
-        if (this.scratch.length < RECORD_INPUT_HEADER_SIZE + record.totLen) this.scratch = Buffer.allocUnsafe(2 * (RECORD_INPUT_HEADER_SIZE + record.totLen));
-        encoded = encodeRecordInput(record, b.id, this.scratch);
-      } else {
-        setRecordInputBlockId(encoded, record, b.id);
-      }
-      const value: Value = { kind: 'wal', willInit, bytes: encoded };
-      this.timeline.putBlock(fork.keyPrefix, b.blkno, lsn, value);
+      // Written by the codec straight into the in-memory layer: the record's one copy.
+      input.set(record, b.id);
+      this.timeline.putBlockFrom(fork.keyPrefix, b.blkno, lsn, willInit ? WAL_WILL_INIT_FLAGS : WAL_FLAGS, input);
       this.stats.blockValues++;
     }
+    input.set(undefined, 0);
   }
 
   // ---- effects ----

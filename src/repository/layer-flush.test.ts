@@ -18,16 +18,18 @@ interface Put {
 }
 
 /** A frozen layer holding `n` values over `keys` keys, put in LSN order with the keys shuffled, as ingest puts them. */
-function frozenLayer(dir: string, n: number, keys: number, seed: number): { layer: InMemoryLayer; puts: Put[]; descriptor: LayerDescriptor } {
+function frozenLayer(dir: string, n: number, keys: number, seed: number, memoryBytesMax?: number): { layer: InMemoryLayer; puts: Put[]; descriptor: LayerDescriptor } {
   let x = seed;
   const rand = (m: number) => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % m;
-  const layer = new InMemoryLayer(join(dir, `ephemeral-test-${seed}`), 100);
+  const layer = new InMemoryLayer(join(dir, `ephemeral-test-${seed}`), 100, memoryBytesMax);
   const puts: Put[] = [];
   for (let i = 0; i < n; i++) {
     const key = makeKey(0, 1663, 5, 16384 + rand(3), rand(3), rand(keys));
-    // Some page-sized images (LZ4 in the file), mostly short records.
+    // Some page-sized images (LZ4 in the file), mostly short records; now and then an empty value,
+    // and one bigger than a chunk of the layer's memory (1 MiB).
     const image = rand(10) === 0;
-    const bytes = image ? new Uint8Array(8192).fill(i & 0xff, 0, 100 + rand(4000)) : Buffer.from(`record ${i} of seed ${seed}`);
+    const bytes =
+      i === 7 ? new Uint8Array(1_500_000).fill(7) : rand(100) === 0 ? new Uint8Array(0) : image ? new Uint8Array(8192).fill(i & 0xff, 0, 100 + rand(4000)) : Buffer.from(`record ${i} of seed ${seed}`);
     const put = { key, lsn: 100 + i, flags: image ? VALUE_KIND_IMAGE : VALUE_KIND_WAL | (rand(5) === 0 ? VALUE_WILL_INIT : 0), bytes };
     layer.put(put.key, put.lsn, put.flags, put.bytes);
     puts.push(put);
@@ -74,6 +76,28 @@ test('the flush worker writes a frozen in-memory layer as an L0 layer file holdi
       layer.delete();
     }
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('___temp')), [], 'no temporary file is left');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('values past the memory bound spill to the ephemeral file; reads and flushes find them in either place', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-flush-'));
+  try {
+    // 3 MiB of memory: the big value and the first values stay there, the rest spill.
+    const { layer, puts, descriptor } = frozenLayer(dir, 4000, 60, 4, 3 << 20);
+    assert.ok(existsSync(join(dir, 'ephemeral-test-4')), 'values spilled to the ephemeral file');
+    // Each key's newest value, read back through collect, is the one put last.
+    const newest = new Map<Key, Put>();
+    for (const p of puts) newest.set(p.key, p);
+    for (const p of newest.values()) {
+      const found: { lsn: number; flags: number; bytes: Uint8Array }[] = [];
+      layer.collect(p.key, 0, p.lsn + 1, found);
+      assert.equal(found[0]?.lsn, p.lsn);
+      assert.deepEqual(Buffer.from(found[0]?.bytes as Uint8Array), Buffer.from(p.bytes));
+    }
+    assertHolds(await flushInWorker(layer.flushJob(dir, descriptor)), puts);
+    layer.delete();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

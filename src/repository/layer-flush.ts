@@ -3,8 +3,9 @@
  * putting values while the previous layer is sorted, compressed, checksummed and written: the work
  * PostgreSQL's checkpointer and background writer take off its startup process during recovery.
  *
- * The timeline (timeline.ts flushFrozen) hands over a `FlushJob`: the frozen layer's ephemeral file
- * (complete on disk: freeze wrote its buffer out) and its index as flat arrays. A worker thread
+ * The timeline (timeline.ts flushFrozen) hands over a `FlushJob`: the frozen layer's chunks of shared
+ * memory (read in place), its ephemeral file if values spilled there (complete on disk: freeze wrote
+ * its buffer out) and its index as flat arrays. A worker thread
  * (layer-flush-worker.ts) sorts the index, writes the layer file with LayerWriter (temporary name,
  * fsync, rename, folder fsync: DESIGN.md invariant 3) and answers with its path. Only then does the
  * timeline open the file, put it in the layer map and write the metadata that names it, on the main
@@ -22,28 +23,38 @@ import { KEY_HEX_LENGTH, type Key } from './key.js';
 import { LayerWriter, type LayerDescriptor } from './layer-file.js';
 
 /**
- * A frozen layer up to this size is read back whole, in one read, to be flushed: its values come out
- * in key order, scattered over the file, and one pread per value cost more than the rest of the
- * flush (bench/repository). A bigger layer (a large checkpointDistanceBytes) is read value by value.
+ * Values that spilled to a frozen layer's ephemeral file, up to this size, are read back whole, in
+ * one read, to be flushed: they come out in key order, scattered over the file, and one pread per
+ * value cost more than the rest of the flush (bench/repository). Beyond it they are read one by one.
  */
 const FLUSH_READ_WHOLE_BYTES_MAX = 256 << 20;
 /**
- * Numbers per value in a flush job, as InMemoryLayer keeps them: LSN, offset in the ephemeral file,
+ * Numbers per value in a flush job, as InMemoryLayer keeps them: LSN, offset (see CHUNK_OFFSET_SCALE),
  * length, flags, and the entry of the key's previous value (-1 for its first).
  */
 export const FLUSH_ENTRY = 5;
+/**
+ * An offset at or above 0 is a place in the layer's chunks: chunk `floor(offset / CHUNK_OFFSET_SCALE)`,
+ * byte `offset % CHUNK_OFFSET_SCALE`. One below 0 is a place in the ephemeral file: byte `-offset - 1`.
+ */
+export const CHUNK_OFFSET_SCALE = 2 ** 32;
 /** Hex digits of a key before its last field (kind, relation, fork: see InMemoryLayer). */
 export const KEY_PREFIX_LENGTH = KEY_HEX_LENGTH - 8;
 
 /**
  * What the worker needs to write one frozen in-memory layer as an L0 delta layer file: the layer's
- * index as it is, with no key string built on the main thread (the worker makes the keys, sorts
- * them and follows each key's chain of values).
+ * values where they are (shared memory, and the ephemeral file for those that spilled) and its index
+ * as it is, with no key string built on the main thread (the worker makes the keys, sorts them and
+ * follows each key's chain of values).
  */
 export interface FlushJob {
-  /** The frozen layer's ephemeral file: every value, at the offsets the entries give. */
+  /** The frozen layer's ephemeral file (its name in messages; read only if fileBytes > 0). */
   readonly ephemeralPath: string;
   /** Bytes of values in the ephemeral file. */
+  readonly fileBytes: number;
+  /** The layer's chunks of values, shared with the main thread, which writes no more to them. */
+  readonly chunks: readonly SharedArrayBuffer[];
+  /** Bytes of values in all. */
   readonly bytes: number;
   /** The timeline folder the layer file goes into. */
   readonly dir: string;
@@ -90,11 +101,22 @@ export function writeFlushJob(job: FlushJob): string {
   const order = Array.from({ length: keyCount }, (_, i) => i).sort((a, b) => ((keys[a] as Key) < (keys[b] as Key) ? -1 : 1));
   const e = job.entries;
   const chain: number[] = [];
+  const chunks = job.chunks.map((c) => new Uint8Array(c));
 
-  const fd = openSync(job.ephemeralPath, 'r');
+  const fd = job.fileBytes > 0 ? openSync(job.ephemeralPath, 'r') : undefined;
   const writer = new LayerWriter(job.dir, job.descriptor);
   try {
-    const whole = job.bytes <= FLUSH_READ_WHOLE_BYTES_MAX ? readAt(fd, job.ephemeralPath, 0, job.bytes) : undefined;
+    const whole = fd !== undefined && job.fileBytes <= FLUSH_READ_WHOLE_BYTES_MAX ? readAt(fd, job.ephemeralPath, 0, job.fileBytes) : undefined;
+    const value = (offset: number, length: number): Uint8Array => {
+      if (offset >= 0) {
+        const c = Math.floor(offset / CHUNK_OFFSET_SCALE);
+        const at = offset - c * CHUNK_OFFSET_SCALE;
+        return (chunks[c] as Uint8Array).subarray(at, at + length);
+      }
+      const position = -offset - 1;
+      if (whole !== undefined) return whole.subarray(position, position + length);
+      return readAt(fd as number, job.ephemeralPath, position, length);
+    };
     for (const k of order) {
       const key = keys[k] as Key;
       // The chain runs newest first; the file wants each key's values oldest first.
@@ -102,9 +124,7 @@ export function writeFlushJob(job: FlushJob): string {
       for (let i = job.newest[k] as number; i >= 0; i = e[i * FLUSH_ENTRY + 4] as number) chain.push(i);
       for (let c = chain.length - 1; c >= 0; c--) {
         const o = (chain[c] as number) * FLUSH_ENTRY;
-        const offset = e[o + 1] as number;
-        const length = e[o + 2] as number;
-        writer.add(key, e[o] as number, e[o + 3] as number, whole === undefined ? readAt(fd, job.ephemeralPath, offset, length) : whole.subarray(offset, offset + length));
+        writer.add(key, e[o] as number, e[o + 3] as number, value(e[o + 1] as number, e[o + 2] as number));
       }
     }
     return writer.finish();
@@ -112,7 +132,7 @@ export function writeFlushJob(job: FlushJob): string {
     writer.abort();
     throw e;
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -161,6 +181,7 @@ class FlushWorker {
       (this.pending.get(w) as Map<number, Pending>).set(id, { resolve, reject, what });
       w.ref();
       // The job's arrays move to the worker (transferred, not copied); the layer keeps its own index.
+      // Its chunks are shared: the layer writes no more to them, and gives them back only once this job is done.
       w.postMessage({ id, job }, [job.prefixKeys.buffer as ArrayBuffer, job.fields.buffer as ArrayBuffer, job.newest.buffer as ArrayBuffer, job.entries.buffer as ArrayBuffer]);
     });
   }

@@ -10,7 +10,7 @@
  * the layer set through `replaceLayers`.
  *
  * Folder: `<tenant>/timelines/<timeline id>/` with `metadata.json`, the layer files it names, and
- * `ephemeral-*` files of in-memory layers (deleted when the timeline is opened).
+ * `ephemeral-*` files of in-memory layers whose values spilled out of memory (deleted when the timeline is opened).
  *
  * Consistency: a timeline imported from a base backup holds, at the backup's start LSN, files copied
  * while the primary ran; PostgreSQL's recovery makes them consistent by replaying WAL up to the
@@ -25,7 +25,7 @@ import { formatLsn, type Lsn } from '../pg/lsn.js';
 import { INVALID_BLOCK_NUMBER } from '../pg/types.js';
 import { mkdirDurable, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
-import { InMemoryLayer } from './in-memory-layer.js';
+import { InMemoryLayer, type ValueSource } from './in-memory-layer.js';
 import { describeKey, nextKey, relBlockKeyAt, type Key } from './key.js';
 import { LayerFile, LayerKind, parseLayerFileName, type FoundValue, type LayerDescriptor, type LayerEntry } from './layer-file.js';
 import { flushInWorker } from './layer-flush.js';
@@ -38,6 +38,8 @@ import { VALUE_KIND_IMAGE, VALUE_KIND_MASK, valueFlags, type Value } from './val
 export interface TimelineConfig {
   /** Freeze the open in-memory layer when its values pass this many bytes. */
   readonly checkpointDistanceBytes: number;
+  /** An in-memory layer keeps this many bytes of values in memory; the rest go to its ephemeral file (in-memory-layer.ts). */
+  readonly inMemoryLayerMemoryBytesMax: number;
   /** ... or when it is older than this. */
   readonly checkpointTimeoutMs: number;
   /** Compact L0 layers into L1 layers once there are this many. */
@@ -62,6 +64,9 @@ export const DEFAULT_TIMELINE_CONFIG: TimelineConfig = {
   // size takes about a quarter the time (bench/ingest). Reads walk no more L0 layers for it:
   // compaction still starts at compactionL0LayersMin of them.
   checkpointDistanceBytes: 16 << 20,
+  // Well above checkpointDistanceBytes: ingest's layers stay in memory; an import (one layer for a
+  // whole data directory or base backup) spills the rest to disk.
+  inMemoryLayerMemoryBytesMax: 256 << 20,
   checkpointTimeoutMs: 10 * 60_000,
   compactionL0LayersMin: 10,
   compactionLayerBytesTarget: 64 << 20,
@@ -333,7 +338,11 @@ export class Timeline {
 
   /** The open in-memory layer, made on the first put after a freeze. */
   private openLayer(): InMemoryLayer {
-    this.open ??= new InMemoryLayer(join(this.dir, `ephemeral-${process.pid}-${ephemeralFiles++}`), this.frozen.at(-1)?.lsnEnd ?? this.diskConsistent + 1);
+    this.open ??= new InMemoryLayer(
+      join(this.dir, `ephemeral-${process.pid}-${ephemeralFiles++}`),
+      this.frozen.at(-1)?.lsnEnd ?? this.diskConsistent + 1,
+      this.ctx.config.inMemoryLayerMemoryBytesMax,
+    );
     return this.open;
   }
 
@@ -346,6 +355,17 @@ export class Timeline {
     if (lsn <= this.last) throw new RepositoryError('BAD_REQUEST', `Cannot put ${describeKey(relBlockKeyAt(keyPrefix, blkno))} at ${fmt(lsn)}: the timeline is already at ${fmt(this.last)}`);
     if (!(Number.isInteger(blkno) && blkno >= 0 && blkno < INVALID_BLOCK_NUMBER)) throw new RangeError(`Cannot put block ${blkno}: block numbers are below 0xFFFFFFFF`);
     this.openLayer().putAt(keyPrefix, blkno, lsn, valueFlags(value), value.bytes);
+  }
+
+  /**
+   * putBlock() of a value with these flags (value.ts) that `source` writes straight into the
+   * in-memory layer: ingest's records, copied once from the WAL read buffer.
+   */
+  putBlockFrom(keyPrefix: string, blkno: number, lsn: number, flags: number, source: ValueSource): void {
+    this.checkWritable();
+    if (lsn <= this.last) throw new RepositoryError('BAD_REQUEST', `Cannot put ${describeKey(relBlockKeyAt(keyPrefix, blkno))} at ${fmt(lsn)}: the timeline is already at ${fmt(this.last)}`);
+    if (!(Number.isInteger(blkno) && blkno >= 0 && blkno < INVALID_BLOCK_NUMBER)) throw new RangeError(`Cannot put block ${blkno}: block numbers are below 0xFFFFFFFF`);
+    this.openLayer().putFrom(keyPrefix, blkno, lsn, flags, source);
   }
 
   /**
