@@ -29,6 +29,8 @@ import { valueStartsHistory } from './value.js';
 const ENTRY = FLUSH_ENTRY;
 const PREVIOUS = 4;
 const INITIAL_ENTRIES = 1024;
+/** Numbers per slot of a FieldIndex. */
+const SLOT = 3;
 /** Bytes of one shared-memory chunk of values. */
 const CHUNK_BYTES = 1 << 20;
 /** Bytes of values one layer keeps in memory unless told (TimelineConfig.inMemoryLayerMemoryBytesMax). */
@@ -56,50 +58,58 @@ export interface ValueSource {
 }
 
 /**
- * Per key prefix (a relation fork), its keys' last fields (block numbers) and the entry of each
- * one's newest value: open addressing over typed arrays, half full at most.
+ * Per key prefix (a relation fork), its keys' last fields (block numbers), the entry of each one's
+ * newest value and that value's LSN: open addressing over one typed array, half full at most. A put
+ * to a random block of a big relation misses the CPU caches; all it needs of the key lies in one slot
+ * (a Map and the entry array for the LSN check were three misses, most of a put's time).
  */
 class FieldIndex {
-  fields = new Uint32Array(16);
-  /** -1 where a slot is free. */
-  newest = new Int32Array(16).fill(-1);
+  /** SLOT numbers per slot: field, newest entry (-1 where the slot is free), newest LSN. */
+  slots = FieldIndex.empty(16);
   size = 0;
 
-  /** The slot of `field`: its own, or the free one it would take. Makes room first. */
+  private static empty(capacity: number): Float64Array {
+    const slots = new Float64Array(capacity * SLOT);
+    for (let s = 0; s < capacity; s++) slots[s * SLOT + 1] = -1;
+    return slots;
+  }
+
+  get capacity(): number {
+    return this.slots.length / SLOT;
+  }
+
+  /** The slot of `field` (an index into `slots`): its own, or the free one it would take. Makes room first. */
   slot(field: number): number {
-    if ((this.size + 1) * 2 > this.fields.length) this.grow();
-    const mask = this.fields.length - 1;
-    const f = this.fields;
-    const n = this.newest;
+    if ((this.size + 1) * 2 > this.capacity) this.grow();
+    const slots = this.slots;
+    const mask = this.capacity - 1;
     let s = Math.imul(field, 0x9e3779b1) & mask;
-    while (n[s]! >= 0 && f[s] !== field) s = (s + 1) & mask;
-    return s;
+    while (slots[s * SLOT + 1]! >= 0 && slots[s * SLOT] !== field) s = (s + 1) & mask;
+    return s * SLOT;
   }
 
   /** The entry of the newest value of `field`, or -1. */
   get(field: number): number {
-    const mask = this.fields.length - 1;
-    const f = this.fields;
-    const n = this.newest;
-    for (let s = Math.imul(field, 0x9e3779b1) & mask; n[s]! >= 0; s = (s + 1) & mask) if (f[s] === field) return n[s]!;
+    const slots = this.slots;
+    const mask = this.capacity - 1;
+    for (let s = Math.imul(field, 0x9e3779b1) & mask; slots[s * SLOT + 1]! >= 0; s = (s + 1) & mask) if (slots[s * SLOT] === field) return slots[s * SLOT + 1]!;
     return -1;
   }
 
   private grow(): void {
-    const fields = this.fields;
-    const newest = this.newest;
-    const size = fields.length * 2;
-    const mask = size - 1;
-    this.fields = new Uint32Array(size);
-    this.newest = new Int32Array(size).fill(-1);
-    for (let i = 0; i < fields.length; i++) {
-      const e = newest[i]!;
-      if (e < 0) continue;
-      let s = Math.imul(fields[i]!, 0x9e3779b1) & mask;
-      while (this.newest[s]! >= 0) s = (s + 1) & mask;
-      this.fields[s] = fields[i]!;
-      this.newest[s] = e;
+    const old = this.slots;
+    const capacity = this.capacity * 2;
+    const mask = capacity - 1;
+    const slots = FieldIndex.empty(capacity);
+    for (let o = 0; o < old.length; o += SLOT) {
+      if (old[o + 1]! < 0) continue;
+      let s = Math.imul(old[o]!, 0x9e3779b1) & mask;
+      while (slots[s * SLOT + 1]! >= 0) s = (s + 1) & mask;
+      slots[s * SLOT] = old[o]!;
+      slots[s * SLOT + 1] = old[o + 1]!;
+      slots[s * SLOT + 2] = old[o + 2]!;
     }
+    this.slots = slots;
   }
 }
 
@@ -183,9 +193,9 @@ export class InMemoryLayer {
     const first = this.index.get(prefixes[0] as string) as FieldIndex;
     const last = this.index.get(prefixes[prefixes.length - 1] as string) as FieldIndex;
     let min = Infinity;
-    for (let s = 0; s < first.fields.length; s++) if (first.newest[s]! >= 0 && first.fields[s]! < min) min = first.fields[s]!;
+    for (let o = 0; o < first.slots.length; o += SLOT) if (first.slots[o + 1]! >= 0 && first.slots[o]! < min) min = first.slots[o]!;
     let max = -1;
-    for (let s = 0; s < last.fields.length; s++) if (last.newest[s]! >= 0 && last.fields[s]! > max) max = last.fields[s]!;
+    for (let o = 0; o < last.slots.length; o += SLOT) if (last.slots[o + 1]! >= 0 && last.slots[o]! > max) max = last.slots[o]!;
     return { start: keyOf(prefixes[0] as string, min), end: keyOf(prefixes[prefixes.length - 1] as string, max) };
   }
 
@@ -237,12 +247,13 @@ export class InMemoryLayer {
       this.lastIndex = fields;
     }
     const slot = fields.slot(field);
-    const previous = fields.newest[slot]!;
+    const slots = fields.slots;
+    const previous = slots[slot + 1]!;
     if (previous < 0) {
-      fields.fields[slot] = field;
+      slots[slot] = field;
       fields.size++;
       this.keys++;
-    } else if ((this.entries[previous * ENTRY] as number) > lsn) {
+    } else if (slots[slot + 2]! > lsn) {
       throw new Error(`assert: put of ${keyOf(prefix, field)} at LSN ${lsn} below its newest value`);
     }
     const i = this.values;
@@ -274,7 +285,8 @@ export class InMemoryLayer {
     e[o + 2] = length;
     e[o + 3] = flags;
     e[o + PREVIOUS] = previous;
-    fields.newest[slot] = i;
+    slots[slot + 1] = i;
+    slots[slot + 2] = lsn;
     if (lsn > this.maxLsn) this.maxLsn = lsn;
     if (lsn < this.minLsn) this.minLsn = lsn;
     this.values = i + 1;
@@ -342,10 +354,10 @@ export class InMemoryLayer {
     const endPrefix = end.slice(0, KEY_PREFIX_LENGTH);
     for (const [prefix, fields] of this.index) {
       if (prefix < startPrefix || prefix > endPrefix) continue;
-      for (let s = 0; s < fields.fields.length; s++) {
-        const newest = fields.newest[s]!;
+      for (let o = 0; o < fields.slots.length; o += SLOT) {
+        const newest = fields.slots[o + 1]!;
         if (newest < 0) continue;
-        const key = keyOf(prefix, fields.fields[s]!);
+        const key = keyOf(prefix, fields.slots[o]!);
         if (key >= start && key < end && this.oldestLsn(newest) <= lsn) into.add(key);
       }
     }
@@ -377,10 +389,10 @@ export class InMemoryLayer {
     for (const [prefix, byField] of this.index) {
       prefixes.push(prefix);
       prefixKeys[p++] = byField.size;
-      for (let s = 0; s < byField.fields.length; s++) {
-        const n = byField.newest[s]!;
+      for (let o = 0; o < byField.slots.length; o += SLOT) {
+        const n = byField.slots[o + 1]!;
         if (n < 0) continue;
-        fields[k] = byField.fields[s]!;
+        fields[k] = byField.slots[o]!;
         newest[k++] = n;
       }
     }

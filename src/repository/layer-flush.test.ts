@@ -7,7 +7,7 @@ import { RepositoryError } from './errors.js';
 import { InMemoryLayer } from './in-memory-layer.js';
 import { makeKey, nextKey, type Key } from './key.js';
 import { LayerFile, LayerKind, type LayerDescriptor } from './layer-file.js';
-import { flushInWorker, writeFlushJob } from './layer-flush.js';
+import { flushInWorker, sortedByField, writeFlushJob } from './layer-flush.js';
 import { VALUE_KIND_IMAGE, VALUE_KIND_WAL, VALUE_WILL_INIT } from './value.js';
 
 interface Put {
@@ -116,4 +116,18 @@ test('a flush the worker cannot do fails with FLUSH_FAILED, leaves no file, and 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a flush orders a prefix\'s keys by block number, packed into numbers or (past the packing bound) by a plain sort', () => {
+  let x = 5;
+  const rand = () => (x = (x * 1103515245 + 12345) >>> 0);
+  const fields = new Float64Array(5000);
+  for (let i = 0; i < fields.length; i++) fields[i] = i % 7 === 0 ? 0xffff_fffe - (rand() % 50) : rand() % 100_000;
+  const expected = Array.from({ length: 4000 }, (_, i) => 500 + i).sort((a, b) => (fields[a] as number) - (fields[b] as number));
+  const packed = [...sortedByField(fields, 500, 4000)];
+  const plain = [...sortedByField(fields, 500, 4000, 100)];
+  // Fields repeat here (never under one prefix of a layer): compare the fields in order, then the index sets.
+  assert.deepEqual(packed.map((i) => fields[i]), expected.map((i) => fields[i]));
+  assert.deepEqual(plain.map((i) => fields[i]), expected.map((i) => fields[i]));
+  assert.deepEqual([...packed].sort((a, b) => a - b), Array.from({ length: 4000 }, (_, i) => 500 + i));
 });

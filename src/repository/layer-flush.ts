@@ -40,6 +40,8 @@ export const FLUSH_ENTRY = 5;
 export const CHUNK_OFFSET_SCALE = 2 ** 32;
 /** Hex digits of a key before its last field (kind, relation, fork: see InMemoryLayer). */
 export const KEY_PREFIX_LENGTH = KEY_HEX_LENGTH - 8;
+/** Below this many keys under one prefix, they are sorted packed into numbers (see sortedByField). */
+const FIELD_SORT_PACKED_KEYS_MAX = 2 ** 21;
 
 /**
  * What the worker needs to write one frozen in-memory layer as an L0 delta layer file: the layer's
@@ -70,6 +72,20 @@ export interface FlushJob {
   readonly entries: Float64Array;
 }
 
+/** The indexes first .. first + count - 1 of `fields`, ordered by their field (`packedKeysMax`: for tests). */
+export function sortedByField(fields: Float64Array, first: number, count: number, packedKeysMax = FIELD_SORT_PACKED_KEYS_MAX): ArrayLike<number> & Iterable<number> {
+  if (count >= packedKeysMax) {
+    // An import's layer can hold more blocks of one fork than that: a plain sort, slower but exact.
+    return Array.from({ length: count }, (_, i) => first + i).sort((a, b) => (fields[a] as number) - (fields[b] as number));
+  }
+  // field * 2^21 + the key's place among its prefix's, in a typed array's native sort: exact below 2^53.
+  const packed = new Float64Array(count);
+  for (let i = 0; i < count; i++) packed[i] = (fields[first + i] as number) * FIELD_SORT_PACKED_KEYS_MAX + i;
+  packed.sort();
+  for (let i = 0; i < count; i++) packed[i] = first + ((packed[i] as number) % FIELD_SORT_PACKED_KEYS_MAX);
+  return packed;
+}
+
 /** Reads `length` bytes at `offset`, all of them. */
 function readAt(fd: number, path: string, offset: number, length: number): Buffer {
   const out = Buffer.allocUnsafe(length);
@@ -91,14 +107,27 @@ export function writeFlushJob(job: FlushJob): string {
   const keyCount = job.fields.length;
   if (job.prefixes.length !== prefixCount * KEY_PREFIX_LENGTH) throw new Error(`assert: a flush job of ${prefixCount} key prefixes has ${job.prefixes.length} prefix characters`);
   if (job.newest.length !== keyCount) throw new Error(`assert: a flush job of ${keyCount} keys has ${job.newest.length} newest entries`);
-  const keys: Key[] = new Array<Key>(keyCount);
+  // Key order without comparing key strings (that sort was a good part of a flush, which the final
+  // flush of an ingest waits for): the prefixes in string order, then each prefix's keys by their
+  // last field as a number (fixed-width hex orders as the number does).
+  const prefixes: { prefix: string; first: number; count: number }[] = [];
   let k = 0;
   for (let p = 0; p < prefixCount; p++) {
-    const prefix = job.prefixes.slice(p * KEY_PREFIX_LENGTH, (p + 1) * KEY_PREFIX_LENGTH);
-    for (let n = job.prefixKeys[p] as number; n > 0; n--, k++) keys[k] = (prefix + (job.fields[k] as number).toString(16).padStart(8, '0')) as Key;
+    const count = job.prefixKeys[p] as number;
+    prefixes.push({ prefix: job.prefixes.slice(p * KEY_PREFIX_LENGTH, (p + 1) * KEY_PREFIX_LENGTH), first: k, count });
+    k += count;
   }
   if (k !== keyCount) throw new Error(`assert: a flush job's prefixes count ${k} keys, it has ${keyCount}`);
-  const order = Array.from({ length: keyCount }, (_, i) => i).sort((a, b) => ((keys[a] as Key) < (keys[b] as Key) ? -1 : 1));
+  prefixes.sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
+  const keys: Key[] = new Array<Key>(keyCount);
+  const order = new Array<number>(keyCount);
+  let n = 0;
+  for (const { prefix, first, count } of prefixes) {
+    for (const at of sortedByField(job.fields, first, count)) {
+      keys[at] = (prefix + (job.fields[at] as number).toString(16).padStart(8, '0')) as Key;
+      order[n++] = at;
+    }
+  }
   const e = job.entries;
   const chain: number[] = [];
   const chunks = job.chunks.map((c) => new Uint8Array(c));
