@@ -4,8 +4,7 @@
  * A freshly initialised cluster is copied (the starting point of both), then runs `pgbench -i` at
  * STRATA_BENCH_SCALE and STRATA_BENCH_SECONDS of pgbench with 4 clients, and stops. Then:
  *   - strata: the copy is imported into a new timeline (not timed), and the WAL from its checkpoint
- *     on is read, decoded and ingested record by record (read and checked ahead on a worker thread,
- *     as `strata wal import` does) (every block value, directory, SLRU
+ *     on is read, decoded and ingested record by record (every block value, directory, SLRU
  *     operation and counter written to the repository), ending with a flush of every in-memory layer
  *     to layer files on disk, timed from the first WAL read to the end of the flush;
  *   - PostgreSQL: the copy is started in archive recovery (restore_command from a copy of the WAL,
@@ -16,8 +15,7 @@
 import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readWal } from '../src/ingest/wal-folder.js';
-import { walRecordsReadAhead } from '../src/ingest/wal-read-ahead.js';
+import { readWal, walRecords } from '../src/ingest/wal-folder.js';
 import { importDataDirectory } from '../src/ingest/import-datadir.js';
 import { WalIngest } from '../src/ingest/walingest.js';
 import { formatLsn, lsn, parseWalFileName, type Lsn } from '../src/pg/lsn.js';
@@ -51,10 +49,9 @@ try {
   const imported = importDataDirectory(timeline, start);
   await timeline.flush();
   const ingest = await WalIngest.open(timeline);
-  // Read as `strata wal import` reads for ingest (wal-import.ts): ingest keeps nothing of a record, so
-  // the reader reuses its memory, and reads and checks the WAL ahead on a worker thread.
+  // Read as `strata wal import` reads for ingest (wal-import.ts): ingest keeps nothing of a record, so the reader reuses its memory.
   const walOptions = { dir: archive, start: imported.lsn, timeline: 1, segmentSize: primary.walSegSizeBytes, recordsDieInCallback: true };
-  // For the split only: reading and decoding alone, on this thread (the OS cache is warm for both passes).
+  // For the split only: reading and decoding alone (the OS cache is warm for both passes).
   const d0 = performance.now();
   let decoded = 0;
   readWal(walOptions, () => {
@@ -69,7 +66,7 @@ try {
   let lastLsn = -1;
   let lastEnd = -1;
   let records = 0;
-  for (const r of walRecordsReadAhead(walOptions)) {
+  for (const r of walRecords(walOptions)) {
     const stored = ingest.ingest(r);
     if (stored !== undefined) await stored;
     lastLsn = r.lsnNumber;

@@ -4,7 +4,7 @@
  * copy of pg_wal). Run again as more segments arrive, it goes on where it stopped.
  */
 import { formatLsn, type Lsn } from '../pg/lsn.js';
-import { walRecordsReadAhead } from './wal-read-ahead.js';
+import { walRecords } from './wal-folder.js';
 import type { WalIngest } from './walingest.js';
 
 /** Records ingested between two turns of the event loop. */
@@ -22,22 +22,16 @@ export async function importWalFolder(ingest: WalIngest, dir: string, options: {
   const t = ingest.timeline;
   const from = t.lastRecordLsn;
   // Ingest is done with a record when its promise settles: it copies what it stores, and keeps no
-  // record, view or description past that (walingest.ts). So the reader may reuse its memory, and
-  // read ahead on a worker thread (wal-read-ahead.ts): the records are those walRecords gives.
-  const it = walRecordsReadAhead({ dir, start: from, timeline: options.timeline ?? 1, segmentSize: options.segmentSize ?? ingest.walSegmentSize, recordsDieInCallback: true });
+  // record, view or description past that (walingest.ts). So the reader may reuse its memory.
+  const it = walRecords({ dir, start: from, timeline: options.timeline ?? 1, segmentSize: options.segmentSize ?? ingest.walSegmentSize, recordsDieInCallback: true });
   let records = 0;
-  try {
-    for (;;) {
-      const next = it.next();
-      if (next.done === true) return { records, from, to: t.lastRecordLsn, stoppedBecause: next.value ?? `the end LSN ${formatLsn(t.lastRecordLsn)}` };
-      const stored = ingest.ingest(next.value);
-      if (stored !== undefined) await stored;
-      // Most records are stored without a promise: let the event loop run now and then (requests to
-      // the server, the flush worker's finished layers).
-      if (++records % IMPORT_YIELD_RECORDS === 0) await new Promise((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    // A failed ingest stops the reader (and its worker) too.
-    it.return(undefined);
+  for (;;) {
+    const next = it.next();
+    if (next.done === true) return { records, from, to: t.lastRecordLsn, stoppedBecause: next.value ?? `the end LSN ${formatLsn(t.lastRecordLsn)}` };
+    const stored = ingest.ingest(next.value);
+    if (stored !== undefined) await stored;
+    // Most records are stored without a promise: let the event loop run now and then (requests to
+    // the server, the flush worker's finished layers).
+    if (++records % IMPORT_YIELD_RECORDS === 0) await new Promise((resolve) => setImmediate(resolve));
   }
 }
