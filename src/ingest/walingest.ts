@@ -101,6 +101,7 @@ class RecordInputSource implements ValueSource {
     writeRecordInput(this.record as WalRecord, this.blockId, out, offset);
   }
 }
+
 const NO_COPIES: readonly { key: Key; value: Value }[] = [];
 const FORK_MAIN = 0;
 const FORK_FSM = 1;
