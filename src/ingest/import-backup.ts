@@ -26,7 +26,8 @@
  *
  * Memory: archive bytes pass through (the connection hands each socket read's messages to the tar
  * reader synchronously, so TCP holds the primary back); what grows with the backup is the in-memory
- * layer's index (per block, its offset in the layer's ephemeral file) and one size per relation fork.
+ * layer's index (per block, where its value is: the layer keeps a bounded amount of values in memory,
+ * the rest in its ephemeral file) and one size per relation fork.
  */
 import { formatLsn, type Lsn } from '../pg/lsn.js';
 import type { Timeline } from '../repository/timeline.js';

@@ -93,18 +93,26 @@ function writeU64Number(out: Uint8Array, o: number, v: number): void {
  * (most hold an 8 KiB page image) was a good part of its garbage.
  */
 export function encodeRecordInput(record: WalRecord, blockId: number, scratch?: Uint8Array): Uint8Array {
+  const size = RECORD_INPUT_HEADER_SIZE + record.totLen;
+  const out = scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
+  writeRecordInput(record, blockId, out, 0);
+  return out;
+}
+
+/**
+ * encodeRecordInput() written at `out[offset]` (RECORD_INPUT_HEADER_SIZE + xl_tot_len bytes): ingest
+ * writes each block's input straight into the in-memory layer, so a record is copied once.
+ */
+export function writeRecordInput(record: WalRecord, blockId: number, out: Uint8Array, offset: number): void {
   // The messages are made only on failure: this runs once per record ingested.
   if (record.blocks[blockId] === undefined) assert.fail(`record at ${formatLsn(record.lsn)} has no block reference ${blockId}`);
   const raw = record.raw;
   if (raw.length !== record.totLen) assert.fail('a record is stored with exactly its xl_tot_len bytes');
-  const size = RECORD_INPUT_HEADER_SIZE + raw.length;
-  const out = scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
-  out[0] = TAG_RECORD;
-  out[1] = blockId;
-  writeU64Number(out, 2, record.lsnNumber);
-  writeU64Number(out, 10, record.endLsnNumber);
-  out.set(raw, RECORD_INPUT_HEADER_SIZE);
-  return out;
+  out[offset] = TAG_RECORD;
+  out[offset + 1] = blockId;
+  writeU64Number(out, offset + 2, record.lsnNumber);
+  writeU64Number(out, offset + 10, record.endLsnNumber);
+  out.set(raw, offset + RECORD_INPUT_HEADER_SIZE);
 }
 
 /**

@@ -1,42 +1,140 @@
 /**
  * The in-memory layer: where a timeline's newest values land as ingest writes them, until the layer
  * is frozen and flushed into an L0 delta layer file (seed 002: "in-memory layer") by the flush
- * worker thread (layer-flush.ts), which reads the values back from the ephemeral file. The values go
- * to that file as they arrive; the JavaScript heap holds only the index, per key the LSN, offset,
- * length and flags of each value. Reads of values not yet written out come from the write
- * buffer. The ephemeral file is not durable, nor does it need to be: the WAL log holds everything
- * above the disk-consistent LSN, and a restart replays it; a restart deletes leftover files.
+ * worker thread (layer-flush.ts).
+ *
+ * Values are appended into chunks of shared memory (SharedArrayBuffer), which the flush worker reads
+ * in place: ingest makes no file write and the worker reads no file back (writing each value to an
+ * ephemeral file, then reading the file back to flush it, was a tenth of ingest's time). Past
+ * `memoryBytesMax` a layer's further values go to its ephemeral file instead, as every value once
+ * did: an import puts a whole data directory into one layer, which must not all sit in memory
+ * (the bound is TimelineConfig.inMemoryLayerMemoryBytesMax). The
+ * JavaScript heap holds only the index, per key the LSN, place, length and flags of each value.
+ *
+ * None of it is durable, nor needs to be: the WAL log holds everything above the disk-consistent
+ * LSN, and a restart replays it; a restart deletes leftover ephemeral files.
+ *
+ * Where a value is, as an entry's offset says: at or above 0, in memory, chunk `floor(offset / 2^32)`
+ * at `offset % 2^32`; below 0, in the ephemeral file at `-offset - 1`. A value never spans chunks;
+ * one bigger than a chunk gets a chunk of its own size.
  */
 import { closeSync, openSync, readSync, unlink } from 'node:fs';
 import { AppendWriter } from './append-writer.js';
 import type { Key } from './key.js';
 import type { FoundValue, LayerDescriptor } from './layer-file.js';
-import { FLUSH_ENTRY, KEY_PREFIX_LENGTH, type FlushJob } from './layer-flush.js';
+import { CHUNK_OFFSET_SCALE, FLUSH_ENTRY, KEY_PREFIX_LENGTH, type FlushJob } from './layer-flush.js';
 import { valueStartsHistory } from './value.js';
 
 /** Numbers per value: LSN, offset, length, flags, then the entry of the key's previous value (-1 for its first); flush jobs carry them as they are. */
 const ENTRY = FLUSH_ENTRY;
 const PREVIOUS = 4;
-/**
- * Keys are indexed by their first KEY_PREFIX_LENGTH hex digits (kind, relation, fork: the same for
- * every block of a fork), then by the last field as a number (the block number). Ingest hands the
- * fork's prefix string it keeps (already hashed by V8) and the block number (putBlock), so a put
- * builds no key string: making and hashing a 36-digit key per block cost more than the rest of a put.
- */
 const INITIAL_ENTRIES = 1024;
+/** Numbers per slot of a FieldIndex. */
+const SLOT = 3;
+/** Bytes of one shared-memory chunk of values. */
+const CHUNK_BYTES = 1 << 20;
+/** Bytes of values one layer keeps in memory unless told (TimelineConfig.inMemoryLayerMemoryBytesMax). */
+const MEMORY_BYTES_MAX = 256 << 20;
+/**
+ * Chunks of flushed layers kept for the next layers, in bytes: a fresh SharedArrayBuffer is zeroed
+ * memory whose first writes fault every page in, about the cost of the file writes it replaces.
+ * Ingest has at most an open layer and one being flushed, each about checkpointDistanceBytes.
+ */
+const POOL_BYTES_MAX = 48 << 20;
+const pool: SharedArrayBuffer[] = [];
+
+function takeChunk(): SharedArrayBuffer {
+  return pool.pop() ?? new SharedArrayBuffer(CHUNK_BYTES);
+}
+
+/**
+ * Something a put copies into the layer itself, where a value made first would be copied twice (a
+ * WAL record and its redo header: ingest's block values, codec.ts).
+ */
+export interface ValueSource {
+  readonly byteLength: number;
+  /** Writes exactly byteLength bytes at `out[offset]`. */
+  copyTo(out: Uint8Array, offset: number): void;
+}
+
+/**
+ * Per key prefix (a relation fork), its keys' last fields (block numbers), the entry of each one's
+ * newest value and that value's LSN: open addressing over one typed array, half full at most. A put
+ * to a random block of a big relation misses the CPU caches; all it needs of the key lies in one slot
+ * (a Map and the entry array for the LSN check were three misses, most of a put's time).
+ */
+class FieldIndex {
+  /** SLOT numbers per slot: field, newest entry (-1 where the slot is free), newest LSN. */
+  slots = FieldIndex.empty(16);
+  size = 0;
+
+  private static empty(capacity: number): Float64Array {
+    const slots = new Float64Array(capacity * SLOT);
+    for (let s = 0; s < capacity; s++) slots[s * SLOT + 1] = -1;
+    return slots;
+  }
+
+  get capacity(): number {
+    return this.slots.length / SLOT;
+  }
+
+  /** The slot of `field` (an index into `slots`): its own, or the free one it would take. Makes room first. */
+  slot(field: number): number {
+    if ((this.size + 1) * 2 > this.capacity) this.grow();
+    const slots = this.slots;
+    const mask = this.capacity - 1;
+    let s = Math.imul(field, 0x9e3779b1) & mask;
+    while (slots[s * SLOT + 1]! >= 0 && slots[s * SLOT] !== field) s = (s + 1) & mask;
+    return s * SLOT;
+  }
+
+  /** The entry of the newest value of `field`, or -1. */
+  get(field: number): number {
+    const slots = this.slots;
+    const mask = this.capacity - 1;
+    for (let s = Math.imul(field, 0x9e3779b1) & mask; slots[s * SLOT + 1]! >= 0; s = (s + 1) & mask) if (slots[s * SLOT] === field) return slots[s * SLOT + 1]!;
+    return -1;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const capacity = this.capacity * 2;
+    const mask = capacity - 1;
+    const slots = FieldIndex.empty(capacity);
+    for (let o = 0; o < old.length; o += SLOT) {
+      if (old[o + 1]! < 0) continue;
+      let s = Math.imul(old[o]!, 0x9e3779b1) & mask;
+      while (slots[s * SLOT + 1]! >= 0) s = (s + 1) & mask;
+      slots[s * SLOT] = old[o]!;
+      slots[s * SLOT + 1] = old[o + 1]!;
+      slots[s * SLOT + 2] = old[o + 2]!;
+    }
+    this.slots = slots;
+  }
+}
 
 function keyOf(prefix: string, field: number): Key {
   return (prefix + field.toString(16).padStart(8, '0')) as Key;
 }
 
 export class InMemoryLayer {
-  private readonly fd: number;
-  /** Per key prefix, per last field, the entry of the key's newest value. */
-  private readonly index = new Map<string, Map<number, number>>();
+  /** The ephemeral file, once a value goes there. */
+  private fd: number | undefined;
+  private out: AppendWriter | undefined;
+  /** Per key prefix, its keys (see FieldIndex). */
+  private readonly index = new Map<string, FieldIndex>();
+  /** The prefix put last and its index: puts of one fork come in runs. */
+  private lastPrefix = '';
+  private lastIndex: FieldIndex | undefined;
   /** ENTRY numbers per value, in the order they were put. */
   private entries = new Float64Array(INITIAL_ENTRIES * ENTRY);
   private keys = 0;
-  private readonly out: AppendWriter;
+  private readonly chunks: SharedArrayBuffer[] = [];
+  /** A view of the newest chunk and the bytes taken in it. */
+  private chunk: Uint8Array = new Uint8Array(0);
+  private chunkUsed = 0;
+  private memoryBytes = 0;
+  private totalBytes = 0;
   private values = 0;
   private endLsn: number | undefined;
   private maxLsn = -1;
@@ -44,18 +142,20 @@ export class InMemoryLayer {
   private deleted = false;
   readonly createdAtMs = Date.now();
 
-  /** `lsnStart`: no value below it may be put here (the previous layer ends there). */
+  /**
+   * `path`: the ephemeral file, made only if values spill (and the layer's name in messages).
+   * `lsnStart`: no value below it may be put here (the previous layer ends there).
+   * `memoryBytesMax`: values kept in memory, in bytes, before they spill (tests make it small).
+   */
   constructor(
     readonly path: string,
     readonly lsnStart: number,
-  ) {
-    this.fd = openSync(path, 'w+');
-    this.out = new AppendWriter(this.fd, 0);
-  }
+    private readonly memoryBytesMax: number = MEMORY_BYTES_MAX,
+  ) {}
 
-  /** Bytes of values, written or buffered: the layer's size for the freeze threshold. */
+  /** Bytes of values, in memory or in the file: the layer's size for the freeze threshold. */
   get bytes(): number {
-    return this.out.position;
+    return this.totalBytes;
   }
 
   get valueCount(): number {
@@ -90,13 +190,13 @@ export class InMemoryLayer {
   get keyRange(): { start: Key; end: Key } | undefined {
     if (this.keys === 0) return undefined;
     const prefixes = [...this.index.keys()].sort();
-    const first = prefixes[0] as string;
-    const last = prefixes[prefixes.length - 1] as string;
+    const first = this.index.get(prefixes[0] as string) as FieldIndex;
+    const last = this.index.get(prefixes[prefixes.length - 1] as string) as FieldIndex;
     let min = Infinity;
-    for (const f of (this.index.get(first) as Map<number, number>).keys()) if (f < min) min = f;
+    for (let o = 0; o < first.slots.length; o += SLOT) if (first.slots[o + 1]! >= 0 && first.slots[o]! < min) min = first.slots[o]!;
     let max = -1;
-    for (const f of (this.index.get(last) as Map<number, number>).keys()) if (f > max) max = f;
-    return { start: keyOf(first, min), end: keyOf(last, max) };
+    for (let o = 0; o < last.slots.length; o += SLOT) if (last.slots[o + 1]! >= 0 && last.slots[o]! > max) max = last.slots[o]!;
+    return { start: keyOf(prefixes[0] as string, min), end: keyOf(prefixes[prefixes.length - 1] as string, max) };
   }
 
   /** Appends a value; LSNs of one key must not go down. */
@@ -109,18 +209,51 @@ export class InMemoryLayer {
    * and `field` (its last four bytes: a block number).
    */
   putAt(prefix: string, field: number, lsn: number, flags: number, bytes: Uint8Array): void {
+    const at = this.place(prefix, field, lsn, flags, bytes.length);
+    if (at >= 0) this.chunk.set(bytes, at);
+    else (this.out as AppendWriter).append(bytes);
+  }
+
+  /** putAt() of a value the source writes into the layer (no copy of it made first). */
+  putFrom(prefix: string, field: number, lsn: number, flags: number, source: ValueSource): void {
+    const length = source.byteLength;
+    const at = this.place(prefix, field, lsn, flags, length);
+    if (at >= 0) {
+      source.copyTo(this.chunk, at);
+    } else {
+      const bytes = Buffer.allocUnsafe(length);
+      source.copyTo(bytes, 0);
+      (this.out as AppendWriter).append(bytes);
+    }
+  }
+
+  /**
+   * Indexes a value of `length` bytes and makes room for it: returns where it goes in `this.chunk`,
+   * or -1 when it goes to the end of the ephemeral file.
+   */
+  private place(prefix: string, field: number, lsn: number, flags: number, length: number): number {
     if (this.endLsn !== undefined) throw new Error('assert: put into a frozen in-memory layer');
     if (lsn < this.lsnStart) throw new Error(`assert: put at LSN ${lsn} below the layer's start ${this.lsnStart}`);
-    let fields = this.index.get(prefix);
-    if (fields === undefined) {
-      if (prefix.length !== KEY_PREFIX_LENGTH) throw new Error(`assert: key prefix ${prefix} is not ${KEY_PREFIX_LENGTH} hex digits`);
-      fields = new Map();
-      this.index.set(prefix, fields);
+    let fields = this.lastIndex;
+    if (prefix !== this.lastPrefix || fields === undefined) {
+      fields = this.index.get(prefix);
+      if (fields === undefined) {
+        if (prefix.length !== KEY_PREFIX_LENGTH) throw new Error(`assert: key prefix ${prefix} is not ${KEY_PREFIX_LENGTH} hex digits`);
+        if (!(field >= 0 && field <= 0xffff_ffff)) throw new Error(`assert: key field ${field} is not a u32`);
+        fields = new FieldIndex();
+        this.index.set(prefix, fields);
+      }
+      this.lastPrefix = prefix;
+      this.lastIndex = fields;
     }
-    const previous = fields.get(field);
-    if (previous === undefined) {
+    const slot = fields.slot(field);
+    const slots = fields.slots;
+    const previous = slots[slot + 1]!;
+    if (previous < 0) {
+      slots[slot] = field;
+      fields.size++;
       this.keys++;
-    } else if ((this.entries[previous * ENTRY] as number) > lsn) {
+    } else if (slots[slot + 2]! > lsn) {
       throw new Error(`assert: put of ${keyOf(prefix, field)} at LSN ${lsn} below its newest value`);
     }
     const i = this.values;
@@ -129,36 +262,70 @@ export class InMemoryLayer {
       grown.set(this.entries);
       this.entries = grown;
     }
+    let offset: number;
+    let at: number;
+    if (this.memoryBytes + length <= this.memoryBytesMax) {
+      if (this.chunkUsed + length > this.chunk.length || this.chunks.length === 0) this.newChunk(length);
+      at = this.chunkUsed;
+      offset = (this.chunks.length - 1) * CHUNK_OFFSET_SCALE + at;
+      this.chunkUsed += length;
+      this.memoryBytes += length;
+    } else {
+      if (this.out === undefined) {
+        this.fd = openSync(this.path, 'w+');
+        this.out = new AppendWriter(this.fd, 0);
+      }
+      at = -1;
+      offset = -this.out.position - 1;
+    }
     const e = this.entries;
     const o = i * ENTRY;
     e[o] = lsn;
-    e[o + 1] = this.out.position;
-    e[o + 2] = bytes.length;
+    e[o + 1] = offset;
+    e[o + 2] = length;
     e[o + 3] = flags;
-    e[o + PREVIOUS] = previous ?? -1;
-    fields.set(field, i);
+    e[o + PREVIOUS] = previous;
+    slots[slot + 1] = i;
+    slots[slot + 2] = lsn;
     if (lsn > this.maxLsn) this.maxLsn = lsn;
     if (lsn < this.minLsn) this.minLsn = lsn;
-    this.out.append(bytes);
     this.values = i + 1;
+    this.totalBytes += length;
+    return at;
   }
 
+  private newChunk(length: number): void {
+    const sab = length <= CHUNK_BYTES ? takeChunk() : new SharedArrayBuffer(length);
+    this.chunks.push(sab);
+    this.chunk = new Uint8Array(sab);
+    this.chunkUsed = 0;
+  }
+
+  /** A copy of a value (readers keep what they get; the chunks go back to the pool). */
   private read(offset: number, length: number): Uint8Array {
-    if (offset >= this.out.flushedEnd) return this.out.readBuffered(offset, length);
-    const out = Buffer.allocUnsafe(length);
+    if (offset >= 0) {
+      const c = Math.floor(offset / CHUNK_OFFSET_SCALE);
+      const at = offset - c * CHUNK_OFFSET_SCALE;
+      return new Uint8Array(this.chunks[c] as SharedArrayBuffer, at, length).slice();
+    }
+    const position = -offset - 1;
+    const out = this.out as AppendWriter;
+    if (position >= out.flushedEnd) return out.readBuffered(position, length);
+    const bytes = Buffer.allocUnsafe(length);
     let o = 0;
     while (o < length) {
-      const n = readSync(this.fd, out, o, length - o, offset + o);
-      if (n === 0) throw new Error(`assert: ephemeral file ${this.path} ends inside a value at ${offset}`);
+      const n = readSync(this.fd as number, bytes, o, length - o, position + o);
+      if (n === 0) throw new Error(`assert: ephemeral file ${this.path} ends inside a value at ${position}`);
       o += n;
     }
-    return out;
+    return bytes;
   }
 
   /** As LayerFile.collect: values of `key` with floor <= LSN < below, newest first, to the first that starts its history. */
   collect(key: Key, floor: number, below: number, out: FoundValue[]): boolean {
-    const newest = this.index.get(key.slice(0, KEY_PREFIX_LENGTH))?.get(parseInt(key.slice(KEY_PREFIX_LENGTH), 16));
-    if (newest === undefined) return false;
+    const fields = this.index.get(key.slice(0, KEY_PREFIX_LENGTH));
+    if (fields === undefined) return false;
+    const newest = fields.get(parseInt(key.slice(KEY_PREFIX_LENGTH), 16));
     const e = this.entries;
     for (let i = newest; i >= 0; i = e[i * ENTRY + PREVIOUS] as number) {
       const o = i * ENTRY;
@@ -187,8 +354,10 @@ export class InMemoryLayer {
     const endPrefix = end.slice(0, KEY_PREFIX_LENGTH);
     for (const [prefix, fields] of this.index) {
       if (prefix < startPrefix || prefix > endPrefix) continue;
-      for (const [field, newest] of fields) {
-        const key = keyOf(prefix, field);
+      for (let o = 0; o < fields.slots.length; o += SLOT) {
+        const newest = fields.slots[o + 1]!;
+        if (newest < 0) continue;
+        const key = keyOf(prefix, fields.slots[o]!);
         if (key >= start && key < end && this.oldestLsn(newest) <= lsn) into.add(key);
       }
     }
@@ -201,12 +370,13 @@ export class InMemoryLayer {
     // A record's puts and its advance() happen without an await between them, so none is cut in two.
     if (this.maxLsn >= lsnEnd) throw new Error(`assert: freeze at ${lsnEnd} with a value at ${this.maxLsn}`);
     this.endLsn = lsnEnd;
-    this.out.flush();
+    this.out?.flush();
   }
 
   /**
-   * The flush worker's job for this frozen layer (layer-flush.ts): its ephemeral file and its index
-   * as flat arrays, which the worker sorts and writes out as an L0 delta layer file in `dir`.
+   * The flush worker's job for this frozen layer (layer-flush.ts): its chunks (shared, not copied),
+   * its ephemeral file if values spilled, and its index as flat arrays, which the worker sorts and
+   * writes out as an L0 delta layer file in `dir`.
    */
   flushJob(dir: string, descriptor: LayerDescriptor): FlushJob {
     if (!this.frozen) throw new Error('assert: flushJob of an open in-memory layer');
@@ -219,20 +389,41 @@ export class InMemoryLayer {
     for (const [prefix, byField] of this.index) {
       prefixes.push(prefix);
       prefixKeys[p++] = byField.size;
-      for (const [field, entry] of byField) {
-        fields[k] = field;
-        newest[k++] = entry;
+      for (let o = 0; o < byField.slots.length; o += SLOT) {
+        const n = byField.slots[o + 1]!;
+        if (n < 0) continue;
+        fields[k] = byField.slots[o]!;
+        newest[k++] = n;
       }
     }
     // A copy: the layer is read from until its file is in the layer map.
     const entries = this.entries.slice(0, this.values * ENTRY);
-    return { ephemeralPath: this.path, bytes: this.bytes, dir, descriptor, prefixes: prefixes.join(''), prefixKeys, fields, newest, entries };
+    return {
+      ephemeralPath: this.path,
+      fileBytes: this.out?.position ?? 0,
+      chunks: [...this.chunks],
+      bytes: this.totalBytes,
+      dir,
+      descriptor,
+      prefixes: prefixes.join(''),
+      prefixKeys,
+      fields,
+      newest,
+      entries,
+    };
   }
 
-  /** Closes and removes the ephemeral file. */
+  /**
+   * Drops the layer: closes and removes its ephemeral file, and gives its chunks back to the pool.
+   * Only once nothing reads them any more: no flush job of it is under way (readers get copies).
+   */
   delete(): void {
     if (this.deleted) return;
     this.deleted = true;
+    for (const c of this.chunks) if (c.byteLength === CHUNK_BYTES && (pool.length + 1) * CHUNK_BYTES <= POOL_BYTES_MAX) pool.push(c);
+    this.chunks.length = 0;
+    this.chunk = new Uint8Array(0);
+    if (this.fd === undefined) return;
     closeSync(this.fd);
     // In the background: unlinking a file whose pages are cached frees them, which cost ingest a
     // twentieth of its time when done here. Its name is never reused (timeline.ts); a restart
@@ -240,4 +431,3 @@ export class InMemoryLayer {
     unlink(this.path, () => undefined);
   }
 }
-

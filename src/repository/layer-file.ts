@@ -52,6 +52,7 @@
  */
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from 'lz4-napi';
 import { crc32c, crc32cRange } from '../pg/crc32c.js';
 import { AppendWriter, writeAllAt } from './append-writer.js';
@@ -148,7 +149,9 @@ export class LayerWriter {
     readonly dir: string,
     private descriptor: LayerDescriptor,
   ) {
-    this.temp = join(dir, `layer-${process.pid}-${nextTempId++}${TEMP_SUFFIX}`);
+    // The thread too: the flush worker's writers and compaction's on the main thread each count from
+    // 0 (one module per thread), and a shared name had two writers fill one file (crash test, loaded machine).
+    this.temp = join(dir, `layer-${process.pid}-${threadId}-${nextTempId++}${TEMP_SUFFIX}`);
     this.fd = openSync(this.temp, 'w');
     this.out = new AppendWriter(this.fd, HEADER_BYTES);
   }

@@ -1,7 +1,7 @@
 /**
  * The flush worker thread (layer-flush.ts): takes one FlushJob at a time from the main thread,
  * writes its L0 layer file, and answers with the file's path or the error. It touches nothing but
- * the job's ephemeral file and the new layer file; the layer map and metadata stay with the main
+ * the job's chunks of values (reads only), its ephemeral file and the new layer file; the layer map and metadata stay with the main
  * thread.
  */
 import assert from 'node:assert/strict';

@@ -7,7 +7,7 @@ import { RepositoryError } from './errors.js';
 import { InMemoryLayer } from './in-memory-layer.js';
 import { makeKey, nextKey, type Key } from './key.js';
 import { LayerFile, LayerKind, type LayerDescriptor } from './layer-file.js';
-import { flushInWorker, writeFlushJob } from './layer-flush.js';
+import { flushInWorker, sortedByField, writeFlushJob } from './layer-flush.js';
 import { VALUE_KIND_IMAGE, VALUE_KIND_WAL, VALUE_WILL_INIT } from './value.js';
 
 interface Put {
@@ -18,16 +18,18 @@ interface Put {
 }
 
 /** A frozen layer holding `n` values over `keys` keys, put in LSN order with the keys shuffled, as ingest puts them. */
-function frozenLayer(dir: string, n: number, keys: number, seed: number): { layer: InMemoryLayer; puts: Put[]; descriptor: LayerDescriptor } {
+function frozenLayer(dir: string, n: number, keys: number, seed: number, memoryBytesMax?: number): { layer: InMemoryLayer; puts: Put[]; descriptor: LayerDescriptor } {
   let x = seed;
   const rand = (m: number) => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % m;
-  const layer = new InMemoryLayer(join(dir, `ephemeral-test-${seed}`), 100);
+  const layer = new InMemoryLayer(join(dir, `ephemeral-test-${seed}`), 100, memoryBytesMax);
   const puts: Put[] = [];
   for (let i = 0; i < n; i++) {
     const key = makeKey(0, 1663, 5, 16384 + rand(3), rand(3), rand(keys));
-    // Some page-sized images (LZ4 in the file), mostly short records.
+    // Some page-sized images (LZ4 in the file), mostly short records; now and then an empty value,
+    // and one bigger than a chunk of the layer's memory (1 MiB).
     const image = rand(10) === 0;
-    const bytes = image ? new Uint8Array(8192).fill(i & 0xff, 0, 100 + rand(4000)) : Buffer.from(`record ${i} of seed ${seed}`);
+    const bytes =
+      i === 7 ? new Uint8Array(1_500_000).fill(7) : rand(100) === 0 ? new Uint8Array(0) : image ? new Uint8Array(8192).fill(i & 0xff, 0, 100 + rand(4000)) : Buffer.from(`record ${i} of seed ${seed}`);
     const put = { key, lsn: 100 + i, flags: image ? VALUE_KIND_IMAGE : VALUE_KIND_WAL | (rand(5) === 0 ? VALUE_WILL_INIT : 0), bytes };
     layer.put(put.key, put.lsn, put.flags, put.bytes);
     puts.push(put);
@@ -79,6 +81,28 @@ test('the flush worker writes a frozen in-memory layer as an L0 layer file holdi
   }
 });
 
+test('values past the memory bound spill to the ephemeral file; reads and flushes find them in either place', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-flush-'));
+  try {
+    // 3 MiB of memory: the big value and the first values stay there, the rest spill.
+    const { layer, puts, descriptor } = frozenLayer(dir, 4000, 60, 4, 3 << 20);
+    assert.ok(existsSync(join(dir, 'ephemeral-test-4')), 'values spilled to the ephemeral file');
+    // Each key's newest value, read back through collect, is the one put last.
+    const newest = new Map<Key, Put>();
+    for (const p of puts) newest.set(p.key, p);
+    for (const p of newest.values()) {
+      const found: { lsn: number; flags: number; bytes: Uint8Array }[] = [];
+      layer.collect(p.key, 0, p.lsn + 1, found);
+      assert.equal(found[0]?.lsn, p.lsn);
+      assert.deepEqual(Buffer.from(found[0]?.bytes as Uint8Array), Buffer.from(p.bytes));
+    }
+    assertHolds(await flushInWorker(layer.flushJob(dir, descriptor)), puts);
+    layer.delete();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a flush the worker cannot do fails with FLUSH_FAILED, leaves no file, and the worker takes the next job', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'strata-flush-'));
   try {
@@ -92,4 +116,18 @@ test('a flush the worker cannot do fails with FLUSH_FAILED, leaves no file, and 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a flush orders a prefix\'s keys by block number, packed into numbers or (past the packing bound) by a plain sort', () => {
+  let x = 5;
+  const rand = () => (x = (x * 1103515245 + 12345) >>> 0);
+  const fields = new Float64Array(5000);
+  for (let i = 0; i < fields.length; i++) fields[i] = i % 7 === 0 ? 0xffff_fffe - (rand() % 50) : rand() % 100_000;
+  const expected = Array.from({ length: 4000 }, (_, i) => 500 + i).sort((a, b) => (fields[a] as number) - (fields[b] as number));
+  const packed = [...sortedByField(fields, 500, 4000)];
+  const plain = [...sortedByField(fields, 500, 4000, 100)];
+  // Fields repeat here (never under one prefix of a layer): compare the fields in order, then the index sets.
+  assert.deepEqual(packed.map((i) => fields[i]), expected.map((i) => fields[i]));
+  assert.deepEqual(plain.map((i) => fields[i]), expected.map((i) => fields[i]));
+  assert.deepEqual([...packed].sort((a, b) => a - b), Array.from({ length: 4000 }, (_, i) => 500 + i));
 });

@@ -3,8 +3,9 @@
  * putting values while the previous layer is sorted, compressed, checksummed and written: the work
  * PostgreSQL's checkpointer and background writer take off its startup process during recovery.
  *
- * The timeline (timeline.ts flushFrozen) hands over a `FlushJob`: the frozen layer's ephemeral file
- * (complete on disk: freeze wrote its buffer out) and its index as flat arrays. A worker thread
+ * The timeline (timeline.ts flushFrozen) hands over a `FlushJob`: the frozen layer's chunks of shared
+ * memory (read in place), its ephemeral file if values spilled there (complete on disk: freeze wrote
+ * its buffer out) and its index as flat arrays. A worker thread
  * (layer-flush-worker.ts) sorts the index, writes the layer file with LayerWriter (temporary name,
  * fsync, rename, folder fsync: DESIGN.md invariant 3) and answers with its path. Only then does the
  * timeline open the file, put it in the layer map and write the metadata that names it, on the main
@@ -22,28 +23,40 @@ import { KEY_HEX_LENGTH, type Key } from './key.js';
 import { LayerWriter, type LayerDescriptor } from './layer-file.js';
 
 /**
- * A frozen layer up to this size is read back whole, in one read, to be flushed: its values come out
- * in key order, scattered over the file, and one pread per value cost more than the rest of the
- * flush (bench/repository). A bigger layer (a large checkpointDistanceBytes) is read value by value.
+ * Values that spilled to a frozen layer's ephemeral file, up to this size, are read back whole, in
+ * one read, to be flushed: they come out in key order, scattered over the file, and one pread per
+ * value cost more than the rest of the flush (bench/repository). Beyond it they are read one by one.
  */
 const FLUSH_READ_WHOLE_BYTES_MAX = 256 << 20;
 /**
- * Numbers per value in a flush job, as InMemoryLayer keeps them: LSN, offset in the ephemeral file,
+ * Numbers per value in a flush job, as InMemoryLayer keeps them: LSN, offset (see CHUNK_OFFSET_SCALE),
  * length, flags, and the entry of the key's previous value (-1 for its first).
  */
 export const FLUSH_ENTRY = 5;
+/**
+ * An offset at or above 0 is a place in the layer's chunks: chunk `floor(offset / CHUNK_OFFSET_SCALE)`,
+ * byte `offset % CHUNK_OFFSET_SCALE`. One below 0 is a place in the ephemeral file: byte `-offset - 1`.
+ */
+export const CHUNK_OFFSET_SCALE = 2 ** 32;
 /** Hex digits of a key before its last field (kind, relation, fork: see InMemoryLayer). */
 export const KEY_PREFIX_LENGTH = KEY_HEX_LENGTH - 8;
+/** Below this many keys under one prefix, they are sorted packed into numbers (see sortedByField). */
+const FIELD_SORT_PACKED_KEYS_MAX = 2 ** 21;
 
 /**
  * What the worker needs to write one frozen in-memory layer as an L0 delta layer file: the layer's
- * index as it is, with no key string built on the main thread (the worker makes the keys, sorts
- * them and follows each key's chain of values).
+ * values where they are (shared memory, and the ephemeral file for those that spilled) and its index
+ * as it is, with no key string built on the main thread (the worker makes the keys, sorts them and
+ * follows each key's chain of values).
  */
 export interface FlushJob {
-  /** The frozen layer's ephemeral file: every value, at the offsets the entries give. */
+  /** The frozen layer's ephemeral file (its name in messages; read only if fileBytes > 0). */
   readonly ephemeralPath: string;
   /** Bytes of values in the ephemeral file. */
+  readonly fileBytes: number;
+  /** The layer's chunks of values, shared with the main thread, which writes no more to them. */
+  readonly chunks: readonly SharedArrayBuffer[];
+  /** Bytes of values in all. */
   readonly bytes: number;
   /** The timeline folder the layer file goes into. */
   readonly dir: string;
@@ -57,6 +70,20 @@ export interface FlushJob {
   readonly newest: Float64Array;
   /** FLUSH_ENTRY numbers per value. */
   readonly entries: Float64Array;
+}
+
+/** The indexes first .. first + count - 1 of `fields`, ordered by their field (`packedKeysMax`: for tests). */
+export function sortedByField(fields: Float64Array, first: number, count: number, packedKeysMax = FIELD_SORT_PACKED_KEYS_MAX): ArrayLike<number> & Iterable<number> {
+  if (count >= packedKeysMax) {
+    // An import's layer can hold more blocks of one fork than that: a plain sort, slower but exact.
+    return Array.from({ length: count }, (_, i) => first + i).sort((a, b) => (fields[a] as number) - (fields[b] as number));
+  }
+  // field * 2^21 + the key's place among its prefix's, in a typed array's native sort: exact below 2^53.
+  const packed = new Float64Array(count);
+  for (let i = 0; i < count; i++) packed[i] = (fields[first + i] as number) * FIELD_SORT_PACKED_KEYS_MAX + i;
+  packed.sort();
+  for (let i = 0; i < count; i++) packed[i] = first + ((packed[i] as number) % FIELD_SORT_PACKED_KEYS_MAX);
+  return packed;
 }
 
 /** Reads `length` bytes at `offset`, all of them. */
@@ -80,21 +107,45 @@ export function writeFlushJob(job: FlushJob): string {
   const keyCount = job.fields.length;
   if (job.prefixes.length !== prefixCount * KEY_PREFIX_LENGTH) throw new Error(`assert: a flush job of ${prefixCount} key prefixes has ${job.prefixes.length} prefix characters`);
   if (job.newest.length !== keyCount) throw new Error(`assert: a flush job of ${keyCount} keys has ${job.newest.length} newest entries`);
-  const keys: Key[] = new Array<Key>(keyCount);
+  // Key order without comparing key strings (that sort was a good part of a flush, which the final
+  // flush of an ingest waits for): the prefixes in string order, then each prefix's keys by their
+  // last field as a number (fixed-width hex orders as the number does).
+  const prefixes: { prefix: string; first: number; count: number }[] = [];
   let k = 0;
   for (let p = 0; p < prefixCount; p++) {
-    const prefix = job.prefixes.slice(p * KEY_PREFIX_LENGTH, (p + 1) * KEY_PREFIX_LENGTH);
-    for (let n = job.prefixKeys[p] as number; n > 0; n--, k++) keys[k] = (prefix + (job.fields[k] as number).toString(16).padStart(8, '0')) as Key;
+    const count = job.prefixKeys[p] as number;
+    prefixes.push({ prefix: job.prefixes.slice(p * KEY_PREFIX_LENGTH, (p + 1) * KEY_PREFIX_LENGTH), first: k, count });
+    k += count;
   }
   if (k !== keyCount) throw new Error(`assert: a flush job's prefixes count ${k} keys, it has ${keyCount}`);
-  const order = Array.from({ length: keyCount }, (_, i) => i).sort((a, b) => ((keys[a] as Key) < (keys[b] as Key) ? -1 : 1));
+  prefixes.sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
+  const keys: Key[] = new Array<Key>(keyCount);
+  const order = new Array<number>(keyCount);
+  let n = 0;
+  for (const { prefix, first, count } of prefixes) {
+    for (const at of sortedByField(job.fields, first, count)) {
+      keys[at] = (prefix + (job.fields[at] as number).toString(16).padStart(8, '0')) as Key;
+      order[n++] = at;
+    }
+  }
   const e = job.entries;
   const chain: number[] = [];
+  const chunks = job.chunks.map((c) => new Uint8Array(c));
 
-  const fd = openSync(job.ephemeralPath, 'r');
+  const fd = job.fileBytes > 0 ? openSync(job.ephemeralPath, 'r') : undefined;
   const writer = new LayerWriter(job.dir, job.descriptor);
   try {
-    const whole = job.bytes <= FLUSH_READ_WHOLE_BYTES_MAX ? readAt(fd, job.ephemeralPath, 0, job.bytes) : undefined;
+    const whole = fd !== undefined && job.fileBytes <= FLUSH_READ_WHOLE_BYTES_MAX ? readAt(fd, job.ephemeralPath, 0, job.fileBytes) : undefined;
+    const value = (offset: number, length: number): Uint8Array => {
+      if (offset >= 0) {
+        const c = Math.floor(offset / CHUNK_OFFSET_SCALE);
+        const at = offset - c * CHUNK_OFFSET_SCALE;
+        return (chunks[c] as Uint8Array).subarray(at, at + length);
+      }
+      const position = -offset - 1;
+      if (whole !== undefined) return whole.subarray(position, position + length);
+      return readAt(fd as number, job.ephemeralPath, position, length);
+    };
     for (const k of order) {
       const key = keys[k] as Key;
       // The chain runs newest first; the file wants each key's values oldest first.
@@ -102,9 +153,7 @@ export function writeFlushJob(job: FlushJob): string {
       for (let i = job.newest[k] as number; i >= 0; i = e[i * FLUSH_ENTRY + 4] as number) chain.push(i);
       for (let c = chain.length - 1; c >= 0; c--) {
         const o = (chain[c] as number) * FLUSH_ENTRY;
-        const offset = e[o + 1] as number;
-        const length = e[o + 2] as number;
-        writer.add(key, e[o] as number, e[o + 3] as number, whole === undefined ? readAt(fd, job.ephemeralPath, offset, length) : whole.subarray(offset, offset + length));
+        writer.add(key, e[o] as number, e[o + 3] as number, value(e[o + 1] as number, e[o + 2] as number));
       }
     }
     return writer.finish();
@@ -112,7 +161,7 @@ export function writeFlushJob(job: FlushJob): string {
     writer.abort();
     throw e;
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -161,6 +210,7 @@ class FlushWorker {
       (this.pending.get(w) as Map<number, Pending>).set(id, { resolve, reject, what });
       w.ref();
       // The job's arrays move to the worker (transferred, not copied); the layer keeps its own index.
+      // Its chunks are shared: the layer writes no more to them, and gives them back only once this job is done.
       w.postMessage({ id, job }, [job.prefixKeys.buffer as ArrayBuffer, job.fields.buffer as ArrayBuffer, job.newest.buffer as ArrayBuffer, job.entries.buffer as ArrayBuffer]);
     });
   }

@@ -10,7 +10,7 @@
  * the layer set through `replaceLayers`.
  *
  * Folder: `<tenant>/timelines/<timeline id>/` with `metadata.json`, the layer files it names, and
- * `ephemeral-*` files of in-memory layers (deleted when the timeline is opened).
+ * `ephemeral-*` files of in-memory layers whose values spilled out of memory (deleted when the timeline is opened).
  *
  * Consistency: a timeline imported from a base backup holds, at the backup's start LSN, files copied
  * while the primary ran; PostgreSQL's recovery makes them consistent by replaying WAL up to the
@@ -25,7 +25,7 @@ import { formatLsn, type Lsn } from '../pg/lsn.js';
 import { INVALID_BLOCK_NUMBER } from '../pg/types.js';
 import { mkdirDurable, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
-import { InMemoryLayer } from './in-memory-layer.js';
+import { InMemoryLayer, type ValueSource } from './in-memory-layer.js';
 import { describeKey, nextKey, relBlockKeyAt, type Key } from './key.js';
 import { LayerFile, LayerKind, parseLayerFileName, type FoundValue, type LayerDescriptor, type LayerEntry } from './layer-file.js';
 import { flushInWorker } from './layer-flush.js';
@@ -38,6 +38,8 @@ import { VALUE_KIND_IMAGE, VALUE_KIND_MASK, valueFlags, type Value } from './val
 export interface TimelineConfig {
   /** Freeze the open in-memory layer when its values pass this many bytes. */
   readonly checkpointDistanceBytes: number;
+  /** An in-memory layer keeps this many bytes of values in memory; the rest go to its ephemeral file (in-memory-layer.ts). */
+  readonly inMemoryLayerMemoryBytesMax: number;
   /** ... or when it is older than this. */
   readonly checkpointTimeoutMs: number;
   /** Compact L0 layers into L1 layers once there are this many. */
@@ -62,6 +64,9 @@ export const DEFAULT_TIMELINE_CONFIG: TimelineConfig = {
   // size takes about a quarter the time (bench/ingest). Reads walk no more L0 layers for it:
   // compaction still starts at compactionL0LayersMin of them.
   checkpointDistanceBytes: 16 << 20,
+  // Well above checkpointDistanceBytes: ingest's layers stay in memory; an import (one layer for a
+  // whole data directory or base backup) spills the rest to disk.
+  inMemoryLayerMemoryBytesMax: 256 << 20,
   checkpointTimeoutMs: 10 * 60_000,
   compactionL0LayersMin: 10,
   compactionLayerBytesTarget: 64 << 20,
@@ -112,6 +117,8 @@ export type HistoricLayer = LayerFile | BrokenLayer;
 
 const LSN_TIMES_MAX = 4096;
 const LSN_TIME_SAMPLE_MS = 1000;
+/** advance() reads the clock at least once per this many advances (see Timeline.clock). */
+const CLOCK_ADVANCES_MAX = 256;
 /**
  * Ephemeral files are numbered per process, not per timeline: a closed layer's file is unlinked in
  * the background (InMemoryLayer.delete), so no later layer, of any timeline opened again, may take its name.
@@ -164,6 +171,10 @@ export class Timeline {
   private consistent: number;
   private lsnTimes: [number, number][];
   private waiters: Waiter[] = [];
+  /** advance()'s clock (see clock()). */
+  private clockMs = 0;
+  private clockAdvances = 0;
+  private clockCurrent = false;
   private flushing: Promise<void> | undefined;
   private readonly leases = new Map<number, number>();
   private shutDown = false;
@@ -333,7 +344,11 @@ export class Timeline {
 
   /** The open in-memory layer, made on the first put after a freeze. */
   private openLayer(): InMemoryLayer {
-    this.open ??= new InMemoryLayer(join(this.dir, `ephemeral-${process.pid}-${ephemeralFiles++}`), this.frozen.at(-1)?.lsnEnd ?? this.diskConsistent + 1);
+    this.open ??= new InMemoryLayer(
+      join(this.dir, `ephemeral-${process.pid}-${ephemeralFiles++}`),
+      this.frozen.at(-1)?.lsnEnd ?? this.diskConsistent + 1,
+      this.ctx.config.inMemoryLayerMemoryBytesMax,
+    );
     return this.open;
   }
 
@@ -349,6 +364,17 @@ export class Timeline {
   }
 
   /**
+   * putBlock() of a value with these flags (value.ts) that `source` writes straight into the
+   * in-memory layer: ingest's records, copied once from the WAL read buffer.
+   */
+  putBlockFrom(keyPrefix: string, blkno: number, lsn: number, flags: number, source: ValueSource): void {
+    this.checkWritable();
+    if (lsn <= this.last) throw new RepositoryError('BAD_REQUEST', `Cannot put ${describeKey(relBlockKeyAt(keyPrefix, blkno))} at ${fmt(lsn)}: the timeline is already at ${fmt(this.last)}`);
+    if (!(Number.isInteger(blkno) && blkno >= 0 && blkno < INVALID_BLOCK_NUMBER)) throw new RangeError(`Cannot put block ${blkno}: block numbers are below 0xFFFFFFFF`);
+    this.openLayer().putFrom(keyPrefix, blkno, lsn, flags, source);
+  }
+
+  /**
    * The last record LSN moves to `lsn`: every value at or below it is in, and reads up to it may go
    * on. The open layer is frozen here, at a record boundary, when it is big or old enough.
    */
@@ -357,7 +383,7 @@ export class Timeline {
     this.checkWritable();
     if (n < this.last) throw new RepositoryError('BAD_REQUEST', `Cannot move timeline ${this.id} back from ${fmt(this.last)} to ${fmt(n)}`);
     this.last = n;
-    const now = Date.now();
+    const now = this.clock();
     const lastSample = this.lsnTimes.at(-1);
     // One sample per second: the newest LSN reached in it and when (GC's time window and LSN by timestamp read them).
     if (lastSample !== undefined && Math.floor(now / LSN_TIME_SAMPLE_MS) === Math.floor(lastSample[1] / LSN_TIME_SAMPLE_MS)) {
@@ -382,6 +408,26 @@ export class Timeline {
     this.lsnTimes.push([lsn, ms]);
     // Keep the samples bounded: thin the older half when full.
     if (this.lsnTimes.length > LSN_TIMES_MAX) this.lsnTimes = [...this.lsnTimes.slice(0, LSN_TIMES_MAX / 2).filter((_, i) => i % 2 === 0), ...this.lsnTimes.slice(LSN_TIMES_MAX / 2)];
+  }
+
+  /**
+   * Date.now() for advance(), read again after CLOCK_ADVANCES_MAX advances or once the event loop
+   * has turned: a clock read per record was a twentieth of ingest's time, and records that arrive
+   * one by one (replication, each in a turn of the loop) still read it each time, while a burst
+   * ingested without a pause (an import between its yields) shares a read per few hundred records,
+   * well inside the one-second samples it feeds.
+   */
+  private clock(): number {
+    if (this.clockCurrent && ++this.clockAdvances < CLOCK_ADVANCES_MAX) return this.clockMs;
+    this.clockMs = Date.now();
+    this.clockAdvances = 0;
+    if (!this.clockCurrent) {
+      this.clockCurrent = true;
+      setImmediate(() => {
+        this.clockCurrent = false;
+      });
+    }
+    return this.clockMs;
   }
 
   /** Waits until the last record LSN reaches `lsn`, or fails with LSN_TIMEOUT after `timeoutMs`. */

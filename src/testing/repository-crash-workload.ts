@@ -15,6 +15,9 @@ import { keyPool, modelRead, prng, randomValue, type ModelPut, type ModelTimelin
 
 export const CRASH_TENANT_CONFIG: Partial<TenantConfig> = {
   checkpointDistanceBytes: 4 << 10,
+  // Half a layer: its first values stay in memory, the rest spill to its ephemeral file, so crashes
+  // leave ephemeral files and flushes read values from both places.
+  inMemoryLayerMemoryBytesMax: 2 << 10,
   compactionL0LayersMin: 3,
   compactionLayerBytesTarget: 12 << 10,
   imageLayerDeltasMin: 2,
