@@ -153,6 +153,11 @@ export class InMemoryLayer {
     private readonly memoryBytesMax: number = MEMORY_BYTES_MAX,
   ) {}
 
+  /** Bytes of values kept in shared memory (the rest spilled to the file). */
+  get bytesInMemory(): number {
+    return this.memoryBytes;
+  }
+
   /** Bytes of values, in memory or in the file: the layer's size for the freeze threshold. */
   get bytes(): number {
     return this.totalBytes;

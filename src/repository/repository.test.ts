@@ -3,7 +3,7 @@
  * with flushes, compactions, GC and restarts in between; reads at random LSNs must equal the model.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -275,6 +275,31 @@ test('an in-memory layer is frozen and flushed when it passes its size, or its a
     }
     await sized.flush();
     assert.ok(sized.layers.length >= 3, `layers were cut at about 1000 bytes: ${sized.layers.length}`);
+  } finally {
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('frozen layers not yet flushed count against the memory bound of in-memory values: past it, values spill to ephemeral files', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-spill-'));
+  const repo = Repository.open(root, { reconstructorFor: () => toyReconstructor });
+  try {
+    // Layers freeze at about 1000 bytes; 2500 bytes of memory hold two frozen layers and part of a third.
+    const t = repo.createTenant(undefined, { ...CONFIG, checkpointDistanceBytes: 1000, inMemoryLayerMemoryBytesMax: 2500 }).createTimeline();
+    const keys = keyPool(20);
+    // No turn of the event loop: the flush worker's finished layers cannot be taken, so frozen layers pile up.
+    for (let lsn = 1; lsn <= 60; lsn++) {
+      t.put(keys[lsn % keys.length] as Key, L(lsn), { kind: 'image', bytes: Buffer.alloc(100, lsn) });
+      t.advance(L(lsn));
+    }
+    const ephemeral = readdirSync(root, { recursive: true }).map(String).filter((f) => f.includes('ephemeral-'));
+    assert.ok(ephemeral.length >= 2, `the third layer on spilled to ephemeral files: ${ephemeral.join(', ')}`);
+    for (let lsn = 41; lsn <= 60; lsn++) {
+      assert.deepEqual(Buffer.from(await t.get(keys[lsn % keys.length] as Key, L(60))), Buffer.alloc(100, lsn), 'read from memory or an ephemeral file');
+    }
+    await t.flush();
+    for (let lsn = 41; lsn <= 60; lsn++) assert.deepEqual(Buffer.from(await t.get(keys[lsn % keys.length] as Key, L(60))), Buffer.alloc(100, lsn), 'read from layer files');
   } finally {
     await repo.close(false);
     rmSync(root, { recursive: true, force: true });

@@ -38,7 +38,10 @@ import { VALUE_KIND_IMAGE, VALUE_KIND_MASK, valueFlags, type Value } from './val
 export interface TimelineConfig {
   /** Freeze the open in-memory layer when its values pass this many bytes. */
   readonly checkpointDistanceBytes: number;
-  /** An in-memory layer keeps this many bytes of values in memory; the rest go to its ephemeral file (in-memory-layer.ts). */
+  /**
+   * A timeline's in-memory layers (the open one and those frozen, not yet flushed) keep this many
+   * bytes of values in memory together; the rest go to ephemeral files (in-memory-layer.ts).
+   */
   readonly inMemoryLayerMemoryBytesMax: number;
   /** ... or when it is older than this. */
   readonly checkpointTimeoutMs: number;
@@ -64,8 +67,9 @@ export const DEFAULT_TIMELINE_CONFIG: TimelineConfig = {
   // size takes about a quarter the time (bench/ingest). Reads walk no more L0 layers for it:
   // compaction still starts at compactionL0LayersMin of them.
   checkpointDistanceBytes: 16 << 20,
-  // Well above checkpointDistanceBytes: ingest's layers stay in memory; an import (one layer for a
-  // whole data directory or base backup) spills the rest to disk.
+  // Well above checkpointDistanceBytes: ingest's layers stay in memory while the flush worker keeps
+  // up; an import (one layer for a whole data directory or base backup), or frozen layers piling up
+  // behind a slow disk, spill the rest to disk instead of growing the process.
   inMemoryLayerMemoryBytesMax: 256 << 20,
   checkpointTimeoutMs: 10 * 60_000,
   compactionL0LayersMin: 10,
@@ -347,7 +351,7 @@ export class Timeline {
     this.open ??= new InMemoryLayer(
       join(this.dir, `ephemeral-${process.pid}-${ephemeralFiles++}`),
       this.frozen.at(-1)?.lsnEnd ?? this.diskConsistent + 1,
-      this.ctx.config.inMemoryLayerMemoryBytesMax,
+      Math.max(0, this.ctx.config.inMemoryLayerMemoryBytesMax - this.frozen.reduce((n, l) => n + l.bytesInMemory, 0)),
     );
     return this.open;
   }
