@@ -57,7 +57,7 @@ import { crc32c, crc32cRange } from '../pg/crc32c.js';
 import { AppendWriter, writeAllAt } from './append-writer.js';
 import { fsyncDirectory, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
-import { KEY_BYTES, keyFromBytes, keyToBytes, type Key, type KeyRange } from './key.js';
+import { KEY_BYTES, KEY_HEX_LENGTH, keyFromBytes, keyToBytes, type Key, type KeyRange } from './key.js';
 import { VALUE_COMPRESSED, VALUE_KIND_IMAGE, VALUE_KIND_MASK, valueStartsHistory } from './value.js';
 
 export const LAYER_MAGIC = 'STRATALY';
@@ -170,11 +170,17 @@ export class LayerWriter {
     return this.position;
   }
 
-  /** Adds a value; images are LZ4-compressed when that saves at least an eighth. */
+  /**
+   * Adds a value. Images in a delta layer (full-page images of records, an import's pages) are
+   * LZ4-compressed when that saves at least an eighth; an image layer's values are stored as they
+   * are, as Neon stores them by default: a base backup copies runs of them from the file into its
+   * output with one read (LayerFile.valueRuns), and a GetPage that reads one decompresses nothing.
+   * Files written before keep their compressed values (each value's flags say which it is).
+   */
   add(key: Key, lsn: number, flags: number, bytes: Uint8Array): void {
     let stored = bytes;
     let storedFlags = flags & ~VALUE_COMPRESSED;
-    if ((flags & VALUE_KIND_MASK) === VALUE_KIND_IMAGE && bytes.length >= COMPRESS_BYTES_MIN) {
+    if (this.descriptor.kind === LayerKind.Delta && (flags & VALUE_KIND_MASK) === VALUE_KIND_IMAGE && bytes.length >= COMPRESS_BYTES_MIN) {
       const packed = lz4Compress(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
       if (packed.length <= bytes.length - (bytes.length >> 3)) {
         stored = packed;
@@ -367,6 +373,28 @@ const readAheadWindows = new Map<number, { readonly start: number; readonly byte
 const SCRATCH_BYTES = 16 << 10;
 const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 let nextTempId = 0;
+
+/** A run of values for a bulk reader (LayerFile.valueRuns). */
+export interface ValueRun {
+  /** The run's first value; the others follow it in the file and in key order. */
+  readonly entry: LayerEntry;
+  readonly count: number;
+  /** Uncompressed values of valueBytes each, one after another: readRun reads them. Otherwise count is 1. */
+  readonly plain: boolean;
+  readonly valueBytes: number;
+  /** The values' checksums, in order. */
+  readonly crcs: Uint32Array;
+}
+
+/** A key's last field (a relation block's number): its last 8 hex digits. */
+function lastField(key: Key): number {
+  return parseInt(key.slice(KEY_HEX_LENGTH - 8), 16);
+}
+
+/** Whether `key` is `first` with its last field at `last + 1` (`last`: the field of the key before it in a run from `first`). */
+function followsInLastField(first: Key, key: Key, last: number): boolean {
+  return lastField(key) === last + 1 && key.startsWith(first.slice(0, KEY_HEX_LENGTH - 8));
+}
 
 /** (key, LSN) order. */
 function compare(keyA: Key, lsnA: number, keyB: Key, lsnB: number): number {
@@ -676,6 +704,68 @@ export class LayerFile {
     return (e.flags & VALUE_COMPRESSED) !== 0 ? this.decompress(stored, e.offset) : stored;
   }
 
+  /**
+   * A bulk reader's view of the values of the keys in `range` (a base backup's relation files, read
+   * from an image layer, which holds one value per key), in key order, as runs. Values stored
+   * uncompressed in `valueBytes` bytes each, one after another in the file, under keys one apart in
+   * their last field (consecutive blocks of a relation fork) and in one index block, make one
+   * `plain` run: readRun reads any part of it with one pread, into the caller's buffer, with no
+   * object per value. Any other value is a run of one that is not plain: readEntryValue(run.entry).
+   */
+  *valueRuns(range: KeyRange, valueBytes: number): Generator<ValueRun> {
+    let b = Math.max(0, this.blockAtOrBefore(range.start, 0));
+    for (; b < this.summary.length; b++) {
+      const line = this.summary[b] as SummaryLine;
+      if (line.firstKey >= range.end) return;
+      if (line.lastKey < range.start) continue;
+      const block = this.indexBlock(b);
+      const n = block.keys.length;
+      let j = 0;
+      while (j < n && (block.keys[j] as Key) < range.start) j++;
+      while (j < n) {
+        const key = block.keys[j] as Key;
+        if (key >= range.end) return;
+        const plain = (block.flags[j]! & VALUE_COMPRESSED) === 0 && block.lengths[j] === valueBytes;
+        let k = j + 1;
+        if (plain) {
+          let last = lastField(key);
+          while (
+            k < n &&
+            (block.flags[k]! & VALUE_COMPRESSED) === 0 &&
+            block.lengths[k] === valueBytes &&
+            block.offsets[k] === (block.offsets[k - 1] as number) + valueBytes &&
+            (block.keys[k] as Key) < range.end &&
+            followsInLastField(key, block.keys[k] as Key, last)
+          ) {
+            last++;
+            k++;
+          }
+        }
+        const entry = { key, lsn: block.lsns[j] as number, offset: block.offsets[j] as number, length: block.lengths[j] as number, crc: block.crcs[j] as number, flags: block.flags[j] as number };
+        yield { entry, count: k - j, plain, valueBytes, crcs: block.crcs.subarray(j, k) };
+        j = k;
+      }
+    }
+  }
+
+  /**
+   * Values `first` to `first + count - 1` of a plain run, read with one pread into `into` (count *
+   * valueBytes bytes, e.g. the base backup's output chunk), each checked against its checksum.
+   */
+  readRun(run: ValueRun, first: number, count: number, into: Uint8Array): void {
+    if (!run.plain || first < 0 || count < 0 || first + count > run.count || into.length < count * run.valueBytes) throw new Error(`assert: readRun(${first}, ${count}) of a run of ${run.count} (plain ${run.plain}) into ${into.length} bytes`);
+    const offset = run.entry.offset + first * run.valueBytes;
+    const length = count * run.valueBytes;
+    if (offset < HEADER_BYTES || offset + length > this.fileBytes) throw corrupt(this.path, `the values of ${run.entry.key} and after, at ${offset} (${length} bytes), lie outside the file`);
+    if (this.closed) throw new Error(`assert: read of closed layer file ${this.path}`);
+    readExactlyInto(this.path, this.fd, into, offset, length);
+    for (let i = 0; i < count; i++) {
+      const at = i * run.valueBytes;
+      if (crc32cRange(into, at, at + run.valueBytes) !== run.crcs[first + i])
+        throw corrupt(this.path, `the value at ${offset + at} (${run.valueBytes} bytes, the ${first + i + 1}th of the run from ${run.entry.key}): checksum does not match`);
+    }
+  }
+
   /** Every entry with a key in `range`, in (key, LSN) order: compaction's and GC's view of the file. */
   *entries(range?: KeyRange): Generator<LayerEntry> {
     let b = range === undefined ? 0 : Math.max(0, this.blockAtOrBefore(range.start, 0));
@@ -715,6 +805,16 @@ function upperBound(block: IndexBlock, key: Key, lsn: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** readExactly into any byte array (a view of a caller's buffer). */
+function readExactlyInto(path: string, fd: number, into: Uint8Array, position: number, length: number): void {
+  let o = 0;
+  while (o < length) {
+    const n = readSync(fd, into, o, length - o, position + o);
+    if (n === 0) throw corrupt(path, `it ends at ${position + o}, inside a read of ${length} bytes at ${position}`);
+    o += n;
+  }
 }
 
 /** Reads `length` bytes (all of `into` unless told) at `position` into the start of `into`. */

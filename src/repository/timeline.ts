@@ -675,6 +675,35 @@ export class Timeline {
   }
 
   /**
+   * Where a read at `lsn` (reconstructAt) takes the values of the keys from `start` up to the
+   * returned `end` (at most `end`): from one image layer file alone (`layer`), or from anywhere else
+   * too (undefined: an in-memory layer, a delta layer). It follows walk(): the in-memory layers hold
+   * none of the keys, then one image layer answers for all of them, in this timeline or in an
+   * ancestor below the branch point. Each key's value is then its image in that file, and a key the
+   * file lacks has none (NOT_FOUND), so a bulk reader (a base backup) can read the file's values in
+   * key order. Call again from the returned end for the rest of a range.
+   */
+  imageLayerAt(start: Key, end: Key, lsn: number): { layer: LayerFile | undefined; end: Key } {
+    let below = lsn + 1;
+    let upTo = end;
+    const inMemory = new Set<Key>();
+    for (let t: Timeline = this; ; t = t.ancestor) {
+      for (const m of t.open === undefined ? t.frozen : [...t.frozen, t.open]) {
+        if (m.lsnStart >= below) continue;
+        m.keysIn(start, upTo, below - 1, inMemory);
+        if (inMemory.size > 0) return { layer: undefined, end: upTo };
+        below = Math.min(below, m.lsnStart);
+      }
+      const r = t.map.imageLayerCovering(start, upTo, below);
+      upTo = r.end;
+      if (r.layer === undefined) return { layer: undefined, end: upTo };
+      if (r.layer !== 'none') return { layer: r.layer instanceof LayerFile ? r.layer : undefined, end: upTo };
+      if (t.ancestor === undefined) return { layer: undefined, end: upTo };
+      below = Math.min(below, t.ancestorLsn + 1);
+    }
+  }
+
+  /**
    * Collects, newest first, the values of `key` with floor <= LSN < below, across this timeline's
    * in-memory and historic layers and its ancestors, down to the first value that starts the key's
    * history (returns true) or to `floor` or the end of history (returns false).

@@ -36,7 +36,8 @@ import { relationFileName, RELSEG_SIZE } from '../pg/relpath.js';
 import { DEFAULTTABLESPACE_OID, GLOBALTABLESPACE_OID, type Oid, type RelFileNode } from '../pg/types.js';
 import { DatadirReader, decodeU32, type RelFork } from '../repository/datadir.js';
 import { RepositoryError } from '../repository/errors.js';
-import { CHECKPOINT_KEY, CONTROL_FILE_KEY, relBlockKey, relmapKey, relSizeKey, Slru, SLRU_DIRECTORY_NAMES, twoPhaseFileKey, type Key } from '../repository/key.js';
+import { CHECKPOINT_KEY, CONTROL_FILE_KEY, relBlockKey, relBlockOf, relmapKey, relSizeKey, Slru, KEY_HEX_LENGTH, SLRU_DIRECTORY_NAMES, twoPhaseFileKey, type Key, type KeyRange } from '../repository/key.js';
+import type { LayerFile } from '../repository/layer-file.js';
 import { lsnNumber, type Timeline } from '../repository/timeline.js';
 import { encodeShutdownCheckpointRecord, recordSegments, recordStartAtOrAfter } from '../wal/checkpoint-segment.js';
 import { BackupOutput, type BackupSink } from './backup-output.js';
@@ -85,6 +86,11 @@ export interface BaseBackupOptions {
   readonly signal?: AbortSignal;
   /** The time written into pg_control, the checkpoint and file headers; now unless told. */
   readonly now?: Date;
+  /**
+   * Read every relation page through the timeline one by one, never in bulk from an image layer
+   * (pagesFromImageLayer): the path every page can take, for tests that compare the two and benches.
+   */
+  readonly pagesOneByOne?: boolean;
 }
 
 export interface BaseBackupResult {
@@ -99,6 +105,8 @@ export interface BaseBackupResult {
   /** Archive entries: files and folders. */
   readonly entries: number;
   readonly relationPages: number;
+  /** Of those, pages read in bulk from image layers (pagesFromImageLayer). */
+  readonly relationPagesFromImageLayers: number;
 }
 
 /** Pages read at once: redo in a worker process answers several requests per round trip. */
@@ -133,7 +141,7 @@ export async function writeBaseBackup(timeline: Timeline, lsn: Lsn | undefined, 
     const backup = new BaseBackup(timeline, at, output, options);
     const written = await backup.write();
     await output.finish();
-    return { lsn: at, checkpointLsn: written.checkpointLsn, bytes: output.sinkBytes, tarBytes: output.tarBytes, entries: written.entries, relationPages: written.relationPages };
+    return { lsn: at, checkpointLsn: written.checkpointLsn, bytes: output.sinkBytes, tarBytes: output.tarBytes, entries: written.entries, relationPages: written.relationPages, relationPagesFromImageLayers: written.bulkPages };
   } catch (e) {
     output.abort();
     throw e;
@@ -172,8 +180,10 @@ class BaseBackup {
   private readonly mtimeS: number;
   private entries = 0;
   private relationPages = 0;
+  private bulkPages = 0;
   private control!: ControlFile;
   private checksums = false;
+  private readonly bulk: boolean;
 
   constructor(
     private readonly timeline: Timeline,
@@ -184,9 +194,10 @@ class BaseBackup {
     this.reader = new DatadirReader(timeline);
     this.n = lsnNumber(lsn);
     this.mtimeS = Math.floor((options.now ?? new Date()).getTime() / 1000);
+    this.bulk = options.pagesOneByOne !== true;
   }
 
-  async write(): Promise<{ checkpointLsn: Lsn; entries: number; relationPages: number }> {
+  async write(): Promise<{ checkpointLsn: Lsn; entries: number; relationPages: number; bulkPages: number }> {
     const controlBytes = await this.state(CONTROL_FILE_KEY, 'pg_control');
     const checkpointBytes = await this.state(CHECKPOINT_KEY, 'the checkpoint');
     try {
@@ -234,7 +245,7 @@ class BaseBackup {
     for (const s of segments) await this.file(`pg_wal/${s.name}`, s.bytes);
     await this.file('global/pg_control', pgControl);
     await this.output.zeros(TAR_END_BYTES);
-    return { checkpointLsn, entries: this.entries, relationPages: this.relationPages };
+    return { checkpointLsn, entries: this.entries, relationPages: this.relationPages, bulkPages: this.bulkPages };
   }
 
   /** A value every data directory has (pg_control, the checkpoint); its absence means the LSN is before the timeline's start. */
@@ -322,19 +333,82 @@ class BaseBackup {
       const first = segno * RELSEG_SIZE;
       const end = Math.min(blocks, first + RELSEG_SIZE);
       await this.header(`${dir}/${relationFileName(rel.relNode, fork, segno)}`, 'file', (end - first) * BLCKSZ);
-      for (let b = first; b < end; b += READ_AHEAD_PAGES) {
-        if (this.options.signal?.aborted === true) throw new BaseBackupError('CANCELLED', `The base backup of timeline ${this.timeline.id} at ${formatLsn(this.lsn)} was cancelled`);
-        const batch: Promise<Uint8Array>[] = [];
-        for (let blk = b; blk < Math.min(end, b + READ_AHEAD_PAGES); blk++) batch.push(this.page(rel, from, blk));
-        const pages = await Promise.all(batch);
-        for (let i = 0; i < pages.length; i++) {
-          const dst = await this.output.reserve(BLCKSZ);
-          dst.set(pages[i] as Uint8Array);
-          if (this.checksums) setPageChecksumInPlace(dst, b + i);
-        }
-        this.relationPages += pages.length;
+      if (first === end) continue;
+      const segmentEnd = relBlockKey(rel, from, end);
+      // Each part of the segment whose pages all come from one image layer is read from it in bulk.
+      for (let b = first; b < end; ) {
+        const start = relBlockKey(rel, from, b);
+        const part = this.bulk ? this.timeline.imageLayerAt(start, segmentEnd, this.n) : { layer: undefined, end: segmentEnd };
+        const partEnd = part.end === segmentEnd ? end : blockNumberBound(part.end, start);
+        if (part.layer !== undefined) await this.pagesFromImageLayer(part.layer, { start, end: part.end }, rel, from, b, partEnd);
+        else await this.pagesOneByOne(rel, from, b, partEnd);
+        b = partEnd;
       }
     }
+  }
+
+  /** Blocks [first, end) of a fork, each read through the timeline (reconstructAt). */
+  private async pagesOneByOne(rel: RelFileNode, fork: number, first: number, end: number): Promise<void> {
+    for (let b = first; b < end; b += READ_AHEAD_PAGES) {
+      this.checkCancelled();
+      const batch: Promise<Uint8Array>[] = [];
+      for (let blk = b; blk < Math.min(end, b + READ_AHEAD_PAGES); blk++) batch.push(this.page(rel, fork, blk));
+      const pages = await Promise.all(batch);
+      for (let i = 0; i < pages.length; i++) {
+        const dst = await this.output.reserve(BLCKSZ);
+        dst.set(pages[i] as Uint8Array);
+        if (this.checksums) setPageChecksumInPlace(dst, b + i);
+      }
+      this.relationPages += pages.length;
+    }
+  }
+
+  /**
+   * Blocks [first, end) of a fork whose every page a read at the LSN takes from one image layer
+   * (Timeline.imageLayerAt): the pages are what reconstructAt would return, read in runs straight
+   * into the output chunk (one pread per run, no object per page); a block the layer lacks is a zero
+   * page, as page() makes it; a value stored compressed goes through page().
+   */
+  private async pagesFromImageLayer(layer: LayerFile, range: KeyRange, rel: RelFileNode, fork: number, first: number, end: number): Promise<void> {
+    let next = first;
+    for (const run of layer.valueRuns(range, BLCKSZ)) {
+      this.checkCancelled();
+      const blk = relBlockNumber(run.entry.key);
+      if (blk < next || blk + run.count > end) throw new Error(`assert: image layer run of ${run.count} from block ${blk} outside blocks ${next}-${end}`);
+      await this.zeroPages(next, blk);
+      if (!run.plain) {
+        const dst = await this.output.reserve(BLCKSZ);
+        dst.set(await this.page(rel, fork, blk));
+        if (this.checksums) setPageChecksumInPlace(dst, blk);
+      } else {
+        for (let i = 0; i < run.count; ) {
+          // As many pages as fit in what is left of the output chunk (at least one: reserve makes room).
+          const k = Math.min(run.count - i, Math.max(1, Math.floor(this.output.room / BLCKSZ)));
+          const dst = await this.output.reserve(k * BLCKSZ);
+          layer.readRun(run, i, k, dst);
+          if (this.checksums) for (let p = 0; p < k; p++) setPageChecksumInPlace(dst.subarray(p * BLCKSZ, (p + 1) * BLCKSZ), blk + i + p);
+          i += k;
+        }
+        this.bulkPages += run.count;
+      }
+      this.relationPages += run.count;
+      next = blk + run.count;
+    }
+    await this.zeroPages(next, end);
+  }
+
+  /** Zero pages for blocks [first, end): no value below the size (page()'s NOT_FOUND case). */
+  private async zeroPages(first: number, end: number): Promise<void> {
+    for (let blk = first; blk < end; blk++) {
+      const dst = await this.output.reserve(BLCKSZ);
+      dst.fill(0);
+      if (this.checksums) setPageChecksumInPlace(dst, blk);
+      this.relationPages++;
+    }
+  }
+
+  private checkCancelled(): void {
+    if (this.options.signal?.aborted === true) throw new BaseBackupError('CANCELLED', `The base backup of timeline ${this.timeline.id} at ${formatLsn(this.lsn)} was cancelled`);
   }
 
   /** A page as of the LSN; a block below the size with no value is a zero page (the file was extended past it). */
@@ -361,4 +435,21 @@ class BaseBackup {
     await this.output.write(bytes);
     await this.output.zeros(tarPaddingBytes(bytes.length));
   }
+}
+
+/**
+ * The first block at or after `key`, a key between two block keys of the fork of `blockKey` (a
+ * layer's key range may end at any key).
+ */
+function blockNumberBound(key: Key, blockKey: Key): number {
+  const prefix = blockKey.slice(0, KEY_HEX_LENGTH - 8);
+  if (!key.startsWith(prefix)) throw new Error(`assert: ${key} is not inside the fork of ${blockKey}`);
+  return parseInt(key.slice(KEY_HEX_LENGTH - 8), 16);
+}
+
+/** The block number of a relation block key (an image layer's run of a fork's blocks starts at one). */
+function relBlockNumber(key: Key): number {
+  const b = relBlockOf(key);
+  if (b === undefined) throw new Error(`assert: ${key} is not a relation block key`);
+  return b.blkno;
 }
