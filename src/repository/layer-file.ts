@@ -52,6 +52,7 @@
  */
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from 'lz4-napi';
 import { crc32c, crc32cRange } from '../pg/crc32c.js';
 import { AppendWriter, writeAllAt } from './append-writer.js';
@@ -148,7 +149,10 @@ export class LayerWriter {
     readonly dir: string,
     private descriptor: LayerDescriptor,
   ) {
-    this.temp = join(dir, `layer-${process.pid}-${nextTempId++}${TEMP_SUFFIX}`);
+    // The thread's id too: the flush worker (layer-flush.ts) writes layer files with its own copy of
+    // this module, whose counter also starts at 0; with the pid alone, its file and one compaction
+    // was writing in the same folder had the same name, and one writer's rename found no file.
+    this.temp = join(dir, `layer-${process.pid}-${threadId}-${nextTempId++}${TEMP_SUFFIX}`);
     this.fd = openSync(this.temp, 'w');
     this.out = new AppendWriter(this.fd, HEADER_BYTES);
   }
