@@ -149,6 +149,8 @@ test('valueRuns: consecutive plain values are one run that readRun reads in one 
     }
     assert.ok(Buffer.from(pages.get(8) as Uint8Array).equals(f.readEntryValue((runs[2] as { entry: LayerEntry }).entry)));
     f.close();
+    // A run found before the file was closed (GC removed it): LAYER_REMOVED, which a base backup takes as "read these through the timeline".
+    assert.throws(() => f.readRun(runs[0] as ValueRun, 0, 1, Buffer.alloc(8192)), (e: unknown) => e instanceof RepositoryError && e.code === 'LAYER_REMOVED');
     // A bit flipped in the third value of the first run: readRun names the file.
     const bytes = readFileSync(path);
     const third = runs[0] as ValueRun;

@@ -722,6 +722,7 @@ export class LayerFile {
       const line = this.summary[b] as SummaryLine;
       if (line.firstKey >= range.end) return;
       if (line.lastKey < range.start) continue;
+      if (this.closed) throw new RepositoryError('LAYER_REMOVED', `Cannot read the index of layer file ${this.path} from ${range.start}: it was closed (removed) while its runs were read`);
       const block = this.indexBlock(b);
       const n = block.keys.length;
       let j = 0;
@@ -757,12 +758,22 @@ export class LayerFile {
    * valueBytes bytes, e.g. the base backup's output chunk), each checked against its checksum.
    */
   readRun(run: ValueRun, first: number, count: number, into: Uint8Array): void {
+    const { offset, length } = this.runPart(run, first, count, into);
+    readExactlyInto(this.path, this.fd, into, offset, length);
+    this.checkRun(run, first, count, into, offset);
+  }
+
+  /** Where part of a run lies; LAYER_REMOVED once the file is closed (GC removed it while a base backup held it). */
+  private runPart(run: ValueRun, first: number, count: number, into: Uint8Array): { offset: number; length: number } {
     if (!run.plain || first < 0 || count < 0 || first + count > run.count || into.length < count * run.valueBytes) throw new Error(`assert: readRun(${first}, ${count}) of a run of ${run.count} (plain ${run.plain}) into ${into.length} bytes`);
     const offset = run.entry.offset + first * run.valueBytes;
     const length = count * run.valueBytes;
     if (offset < HEADER_BYTES || offset + length > this.fileBytes) throw corrupt(this.path, `the values of ${run.entry.key} and after, at ${offset} (${length} bytes), lie outside the file`);
-    if (this.closed) throw new Error(`assert: read of closed layer file ${this.path}`);
-    readExactlyInto(this.path, this.fd, into, offset, length);
+    if (this.closed) throw new RepositoryError('LAYER_REMOVED', `Cannot read the values of ${run.entry.key} and after from layer file ${this.path}: it was closed (removed) since the run was found`);
+    return { offset, length };
+  }
+
+  private checkRun(run: ValueRun, first: number, count: number, into: Uint8Array, offset: number): void {
     for (let i = 0; i < count; i++) {
       const at = i * run.valueBytes;
       if (crc32cRange(into, at, at + run.valueBytes) !== run.crcs[first + i])
