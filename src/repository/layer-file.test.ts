@@ -96,6 +96,15 @@ test('images round-trip: LZ4-compressed in a delta layer, as they are in an imag
       for (const i of [0, 1]) assert.ok(Buffer.from(pages[i] as Uint8Array).equals(read(f, i)));
       f.close();
     }
+    // Told to (imageLayerCompression), an image layer compresses its images too.
+    const told = new LayerWriter(dir, { kind: LayerKind.Image, keys: ALL_KEYS, lsnStart: 550, lsnEnd: 551 }, { compressImages: true });
+    told.add(key(1), 550, VALUE_KIND_IMAGE, pages[1] as Uint8Array);
+    const packedFile = LayerFile.open(told.finish());
+    assert.ok(packedFile.fileBytes < HEADER_BYTES + 4096, `the zero page compressed (file is ${packedFile.fileBytes} bytes)`);
+    const got: FoundValue[] = [];
+    assert.equal(packedFile.collect(key(1), 0, 551, got), true);
+    assert.ok(Buffer.from(pages[1] as Uint8Array).equals(got[0]?.bytes as Uint8Array));
+    packedFile.close();
     // An image layer from before (its values compressed, each value's flags say so) still reads.
     const w = new LayerWriter(join(dir), { kind: LayerKind.Image, keys: ALL_KEYS, lsnStart: 600, lsnEnd: 601 });
     const packed = lz4Compress(Buffer.from(pages[1] as Uint8Array));

@@ -141,6 +141,9 @@ export class LayerWriter {
   private first: Key | undefined;
   private done = false;
 
+  /** Whether images are offered to LZ4: in delta layers always, in image layers when the writer is told (imageLayerCompression). */
+  private readonly compressImages: boolean;
+
   /**
    * A new file in `dir`. Its name comes from the descriptor at `finish`, which may then narrow the
    * key range to the keys written (compaction cuts files where their size says, not in advance).
@@ -148,7 +151,9 @@ export class LayerWriter {
   constructor(
     readonly dir: string,
     private descriptor: LayerDescriptor,
+    options: { readonly compressImages?: boolean } = {},
   ) {
+    this.compressImages = options.compressImages ?? descriptor.kind === LayerKind.Delta;
     // The thread's id too: the flush worker (layer-flush.ts) writes layer files with its own copy of
     // this module, whose counter also starts at 0; with the pid alone, its file and one compaction
     // was writing in the same folder had the same name, and one writer's rename found no file.
@@ -177,14 +182,15 @@ export class LayerWriter {
   /**
    * Adds a value. Images in a delta layer (full-page images of records, an import's pages) are
    * LZ4-compressed when that saves at least an eighth; an image layer's values are stored as they
-   * are, as Neon stores them by default: a base backup copies runs of them from the file into its
-   * output with one read (LayerFile.valueRuns), and a GetPage that reads one decompresses nothing.
-   * Files written before keep their compressed values (each value's flags say which it is).
+   * are unless the writer was told to compress them (TimelineConfig.imageLayerCompression), as Neon
+   * stores them by default: a base backup copies runs of them from the file into its output with
+   * one read (LayerFile.valueRuns), and a GetPage that reads one decompresses nothing. Compressed
+   * values (files from before, or written so) read as ever: each value's flags say which it is.
    */
   add(key: Key, lsn: number, flags: number, bytes: Uint8Array): void {
     let stored = bytes;
     let storedFlags = flags & ~VALUE_COMPRESSED;
-    if (this.descriptor.kind === LayerKind.Delta && (flags & VALUE_KIND_MASK) === VALUE_KIND_IMAGE && bytes.length >= COMPRESS_BYTES_MIN) {
+    if (this.compressImages && (flags & VALUE_KIND_MASK) === VALUE_KIND_IMAGE && bytes.length >= COMPRESS_BYTES_MIN) {
       const packed = lz4Compress(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
       if (packed.length <= bytes.length - (bytes.length >> 3)) {
         stored = packed;
