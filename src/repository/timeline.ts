@@ -683,31 +683,34 @@ export class Timeline {
 
   /**
    * Where a read at `lsn` (reconstructAt) takes the values of the keys from `start` up to the
-   * returned `end` (at most `end`): from one image layer file alone (`layer`), or from anywhere else
-   * too (undefined: an in-memory layer, a delta layer). It follows walk(): the in-memory layers hold
-   * none of the keys, then one image layer answers for all of them, in this timeline or in an
-   * ancestor below the branch point. Each key's value is then its image in that file, and a key the
-   * file lacks has none (NOT_FOUND), so a bulk reader (a base backup) can read the file's values in
-   * key order. Call again from the returned end for the rest of a range.
+   * returned `end` (at most `end`): from one image layer file (`layer`), except the keys listed in
+   * `inMemory` (their newest values are in in-memory layers: read them one by one), or from anywhere
+   * else too (`layer` undefined: a delta layer, several files). It follows walk(): past the
+   * in-memory layers, one image layer answers for every key of the range, in this timeline or in an
+   * ancestor below the branch point. Each other key's value is then its image in that file, and a
+   * key the file lacks has none (NOT_FOUND), so a bulk reader (a base backup) can read the file's
+   * values in key order. Call again from the returned end for the rest of a range.
    */
-  imageLayerAt(start: Key, end: Key, lsn: number): { layer: LayerFile | undefined; end: Key } {
+  imageLayerAt(start: Key, end: Key, lsn: number): { layer: LayerFile | undefined; end: Key; inMemory: ReadonlySet<Key> } {
     let below = lsn + 1;
     let upTo = end;
     const inMemory = new Set<Key>();
-    for (let t: Timeline = this; ; t = t.ancestor) {
+    for (let t: Timeline | undefined = this; t !== undefined; t = t.ancestor) {
       for (const m of t.open === undefined ? t.frozen : [...t.frozen, t.open]) {
         if (m.lsnStart >= below) continue;
         m.keysIn(start, upTo, below - 1, inMemory);
-        if (inMemory.size > 0) return { layer: undefined, end: upTo };
         below = Math.min(below, m.lsnStart);
       }
       const r = t.map.imageLayerCovering(start, upTo, below);
       upTo = r.end;
-      if (r.layer === undefined) return { layer: undefined, end: upTo };
-      if (r.layer !== 'none') return { layer: r.layer instanceof LayerFile ? r.layer : undefined, end: upTo };
-      if (t.ancestor === undefined) return { layer: undefined, end: upTo };
+      if (r.layer === undefined || (r.layer === 'none' && t.ancestor === undefined)) return { layer: undefined, end: upTo, inMemory };
+      if (r.layer !== 'none') {
+        for (const k of inMemory) if (k >= upTo) inMemory.delete(k);
+        return { layer: r.layer instanceof LayerFile ? r.layer : undefined, end: upTo, inMemory };
+      }
       below = Math.min(below, t.ancestorLsn + 1);
     }
+    return { layer: undefined, end: upTo, inMemory };
   }
 
   /**

@@ -338,9 +338,12 @@ class BaseBackup {
       // Each part of the segment whose pages all come from one image layer is read from it in bulk.
       for (let b = first; b < end; ) {
         const start = relBlockKey(rel, from, b);
-        const part = this.bulk ? this.timeline.imageLayerAt(start, segmentEnd, this.n) : { layer: undefined, end: segmentEnd };
+        const part = this.bulk ? this.timeline.imageLayerAt(start, segmentEnd, this.n) : { layer: undefined, end: segmentEnd, inMemory: new Set<Key>() };
         const partEnd = part.end === segmentEnd ? end : blockNumberBound(part.end, start);
-        if (part.layer !== undefined) await this.pagesFromImageLayer(part.layer, { start, end: part.end }, rel, from, b, partEnd);
+        if (part.layer !== undefined) {
+          const inMemory = [...part.inMemory].map((k) => blockNumberBound(k, start)).sort((x, y) => x - y);
+          await this.pagesFromImageLayer(part.layer, { start, end: part.end }, inMemory, rel, from, b, partEnd);
+        }
         else await this.pagesOneByOne(rel, from, b, partEnd);
         b = partEnd;
       }
@@ -365,36 +368,56 @@ class BaseBackup {
 
   /**
    * Blocks [first, end) of a fork whose every page a read at the LSN takes from one image layer
-   * (Timeline.imageLayerAt): the pages are what reconstructAt would return, read in runs straight
-   * into the output chunk (one read per run, no object per page); a block the layer lacks is a zero
-   * page, as page() makes it; a value stored compressed goes through page(). Should GC remove the
-   * file between two runs (a newer image layer at or below the LSN took its place; the backup's
-   * lease keeps what reads at the LSN need, not this file), the rest of the blocks are read one by
-   * one through the timeline. The reads are synchronous: through the thread pool (fs.read), so that
-   * socket writes went on meanwhile, they cost more CPU than they saved on two cores and the backups
-   * were no faster (bench: 555-800 MiB/s against 571-1511 synchronous, the same runs alternated).
+   * (Timeline.imageLayerAt), but those listed in `inMemory` (block numbers, ascending: their newest
+   * values are in in-memory layers). The pages are what reconstructAt would return, read in runs
+   * straight into the output chunk (one read per run, no object per page); a block the layer lacks
+   * is a zero page, as page() makes it; a value stored compressed, and each block of `inMemory`,
+   * goes through page(). Should GC remove the file between two runs (a newer image layer at or
+   * below the LSN took its place; the backup's lease keeps what reads at the LSN need, not this
+   * file), the rest of the blocks are read one by one through the timeline. The reads are
+   * synchronous: through the thread pool (fs.read), so that socket writes went on meanwhile, they
+   * cost more CPU than they saved on two cores and the backups were no faster (bench: 555-800 MiB/s
+   * against 571-1511 synchronous, the same runs alternated).
    */
-  private async pagesFromImageLayer(layer: LayerFile, range: KeyRange, rel: RelFileNode, fork: number, first: number, end: number): Promise<void> {
+  private async pagesFromImageLayer(layer: LayerFile, range: KeyRange, inMemory: readonly number[], rel: RelFileNode, fork: number, first: number, end: number): Promise<void> {
     /** Blocks below it are in the archive. */
     let next = first;
+    let x = 0;
+    /** The first block of `inMemory` in [next, to), or `to`. */
+    const nextInMemory = (to: number): number => {
+      while (x < inMemory.length && (inMemory[x] as number) < next) x++;
+      return x < inMemory.length && (inMemory[x] as number) < to ? (inMemory[x] as number) : to;
+    };
+    /** Blocks [next, to) that the image layer does not hold: zero pages, but those with in-memory values. */
+    const absentUpTo = async (to: number): Promise<void> => {
+      while (next < to) {
+        const m = nextInMemory(to);
+        await this.zeroPages(next, m);
+        next = m;
+        if (m < to) await this.oneByOne(rel, fork, next++);
+      }
+    };
     try {
       for (const run of layer.valueRuns(range, BLCKSZ)) {
         this.checkCancelled();
         const blk = relBlockNumber(run.entry.key);
         if (blk < next || blk + run.count > end) throw new Error(`assert: image layer run of ${run.count} from block ${blk} outside blocks ${next}-${end}`);
-        await this.zeroPages(next, blk);
-        next = blk;
+        await absentUpTo(blk);
         if (!run.plain) {
-          await this.pagesOneByOne(rel, fork, blk, blk + 1);
-          next = blk + 1;
+          await this.oneByOne(rel, fork, next++);
           continue;
         }
-        for (let i = 0; i < run.count; ) {
-          // As many pages as fit in what is left of the output chunk (at least one: reserve makes room).
-          const k = Math.min(run.count - i, Math.max(1, Math.floor(this.output.room / BLCKSZ)));
+        while (next < blk + run.count) {
+          const m = nextInMemory(blk + run.count);
+          if (m === next) {
+            await this.oneByOne(rel, fork, next++);
+            continue;
+          }
+          // As many pages as fit in what is left of the output chunk (at least one: reserve makes room), up to the next in-memory block.
+          const k = Math.min(m - next, Math.max(1, Math.floor(this.output.room / BLCKSZ)));
           const dst = await this.output.reserve(k * BLCKSZ);
           try {
-            layer.readRun(run, i, k, dst);
+            layer.readRun(run, next - blk, k, dst);
           } catch (e) {
             if (!layerRemoved(e)) throw e;
             // The space is in the archive already: fill it through the timeline, then go on from there.
@@ -408,7 +431,6 @@ class BaseBackup {
           this.relationPages += k;
           this.bulkPages += k;
           next += k;
-          i += k;
         }
       }
     } catch (e) {
@@ -416,7 +438,15 @@ class BaseBackup {
       await this.pagesOneByOne(rel, fork, next, end);
       return;
     }
-    await this.zeroPages(next, end);
+    await absentUpTo(end);
+  }
+
+  /** One block through the timeline (page()). */
+  private async oneByOne(rel: RelFileNode, fork: number, blkno: number): Promise<void> {
+    const dst = await this.output.reserve(BLCKSZ);
+    dst.set(await this.page(rel, fork, blkno));
+    if (this.checksums) setPageChecksumInPlace(dst, blkno);
+    this.relationPages++;
   }
 
   /** PageSetChecksumInplace on `count` pages at the start of `pages`, the first of them block `blkno`. */
