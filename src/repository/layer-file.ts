@@ -765,7 +765,7 @@ export class LayerFile {
    */
   readRun(run: ValueRun, first: number, count: number, into: Uint8Array): void {
     const { offset, length } = this.runPart(run, first, count, into);
-    readExactlyInto(this.path, this.fd, into, offset, length);
+    readExactly(this.path, this.fd, into, offset, length);
     this.checkRun(run, first, count, into, offset);
   }
 
@@ -783,7 +783,7 @@ export class LayerFile {
     for (let i = 0; i < count; i++) {
       const at = i * run.valueBytes;
       if (crc32cRange(into, at, at + run.valueBytes) !== run.crcs[first + i])
-        throw corrupt(this.path, `the value at ${offset + at} (${run.valueBytes} bytes, the ${first + i + 1}th of the run from ${run.entry.key}): checksum does not match`);
+        throw corrupt(this.path, `the value at ${offset + at} (${run.valueBytes} bytes, value ${first + i} of the run from ${run.entry.key}): checksum does not match`);
     }
   }
 
@@ -828,18 +828,8 @@ function upperBound(block: IndexBlock, key: Key, lsn: number): number {
   return lo;
 }
 
-/** readExactly into any byte array (a view of a caller's buffer). */
-function readExactlyInto(path: string, fd: number, into: Uint8Array, position: number, length: number): void {
-  let o = 0;
-  while (o < length) {
-    const n = readSync(fd, into, o, length - o, position + o);
-    if (n === 0) throw corrupt(path, `it ends at ${position + o}, inside a read of ${length} bytes at ${position}`);
-    o += n;
-  }
-}
-
 /** Reads `length` bytes (all of `into` unless told) at `position` into the start of `into`. */
-function readExactly(path: string, fd: number, into: Buffer, position: number, length = into.length): void {
+function readExactly(path: string, fd: number, into: Uint8Array, position: number, length = into.length): void {
   let o = 0;
   while (o < length) {
     const n = readSync(fd, into, o, length - o, position + o);

@@ -36,7 +36,7 @@ import { relationFileName, RELSEG_SIZE } from '../pg/relpath.js';
 import { DEFAULTTABLESPACE_OID, GLOBALTABLESPACE_OID, type Oid, type RelFileNode } from '../pg/types.js';
 import { DatadirReader, decodeU32, type RelFork } from '../repository/datadir.js';
 import { RepositoryError } from '../repository/errors.js';
-import { CHECKPOINT_KEY, CONTROL_FILE_KEY, relBlockKey, relBlockOf, relmapKey, relSizeKey, Slru, KEY_HEX_LENGTH, SLRU_DIRECTORY_NAMES, twoPhaseFileKey, type Key, type KeyRange } from '../repository/key.js';
+import { CHECKPOINT_KEY, CONTROL_FILE_KEY, KEY_HEX_LENGTH, relBlockKey, relBlockOf, relmapKey, relSizeKey, Slru, SLRU_DIRECTORY_NAMES, twoPhaseFileKey, type Key, type KeyRange } from '../repository/key.js';
 import type { LayerFile } from '../repository/layer-file.js';
 import { lsnNumber, type Timeline } from '../repository/timeline.js';
 import { encodeShutdownCheckpointRecord, recordSegments, recordStartAtOrAfter } from '../wal/checkpoint-segment.js';
@@ -343,8 +343,9 @@ class BaseBackup {
         if (part.layer !== undefined) {
           const inMemory = [...part.inMemory].map((k) => blockNumberBound(k, start)).sort((x, y) => x - y);
           await this.pagesFromImageLayer(part.layer, { start, end: part.end }, inMemory, rel, from, b, partEnd);
+        } else {
+          await this.pagesOneByOne(rel, from, b, partEnd);
         }
-        else await this.pagesOneByOne(rel, from, b, partEnd);
         b = partEnd;
       }
     }
