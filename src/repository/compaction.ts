@@ -242,7 +242,7 @@ async function createImageLayers(t: Timeline, candidates: readonly ImageCandidat
     const keys = [...keysAt(t, range, lsn)].sort();
     if (keys.length === 0) continue;
     if (!deep && redoKeys < keys.length * t.config.imageLayerRedoKeysFractionMin) continue;
-    const writer = new LayerWriter(t.dir, { kind: LayerKind.Image, keys: range, lsnStart: lsn, lsnEnd: lsn + 1 });
+    const writer = new LayerWriter(t.dir, { kind: LayerKind.Image, keys: range, lsnStart: lsn, lsnEnd: lsn + 1 }, { compressImages: t.config.imageLayerCompression });
     try {
       let n = 0;
       for (const key of keys) {

@@ -13,6 +13,7 @@ export type RepositoryErrorCode =
   | 'LSN_TIMEOUT' // WAL up to the LSN did not arrive before the deadline
   | 'RECONSTRUCT_FAILED' // redo of a key failed
   | 'FLUSH_FAILED' // an in-memory layer could not be written to a layer file (it stays in memory)
+  | 'LAYER_REMOVED' // a bulk reader's layer file was closed (GC removed it): read its keys through the timeline again
   | 'SHUT_DOWN'; // the timeline or tenant is shutting down
 
 export class RepositoryError extends Error {

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { RepositoryError } from './errors.js';
 import { ALL_KEYS, keyFromBytes, keyToBytes, makeKey, MAX_KEY, nextKey, type Key } from './key.js';
-import { ENTRY_BYTES, HEADER_BYTES, LayerFile, LayerKind, LayerWriter, parseLayerFileName, type FoundValue } from './layer-file.js';
-import { VALUE_KIND_IMAGE, VALUE_KIND_WAL, VALUE_WILL_INIT } from './value.js';
+import { compressSync as lz4Compress } from 'lz4-napi';
+import { crc32c } from '../pg/crc32c.js';
+import { ENTRY_BYTES, HEADER_BYTES, LayerFile, LayerKind, LayerWriter, parseLayerFileName, type FoundValue, type LayerEntry, type ValueRun } from './layer-file.js';
+import { VALUE_COMPRESSED, VALUE_KIND_IMAGE, VALUE_KIND_WAL, VALUE_WILL_INIT } from './value.js';
 
 function withDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'strata-layer-'));
@@ -76,21 +78,98 @@ test('a delta layer returns each key history newest first, down to its image or 
   });
 });
 
-test('random images round-trip uncompressed, zero pages compressed', () => {
+test('images round-trip: LZ4-compressed in a delta layer, as they are in an image layer; an image layer written compressed still reads', () => {
   withDir((dir) => {
-    const w = new LayerWriter(dir, { kind: LayerKind.Image, keys: ALL_KEYS, lsnStart: 500, lsnEnd: 501 });
     const pages = [image(0, 500, false), image(1, 500, true)];
-    w.add(key(0), 500, VALUE_KIND_IMAGE, pages[0] as Uint8Array);
-    w.add(key(1), 500, VALUE_KIND_IMAGE, pages[1] as Uint8Array);
-    const path = w.finish();
-    const f = LayerFile.open(path);
-    assert.ok(f.fileBytes < HEADER_BYTES + 8192 + 4096, `the zero page compressed (file is ${f.fileBytes} bytes)`);
-    for (const i of [0, 1]) {
+    const read = (f: LayerFile, i: number): Uint8Array => {
       const out: FoundValue[] = [];
       assert.equal(f.collect(key(i), 0, 501, out), true);
-      assert.ok(Buffer.from(pages[i] as Uint8Array).equals(out[0]?.bytes as Uint8Array));
+      return out[0]?.bytes as Uint8Array;
+    };
+    for (const kind of [LayerKind.Delta, LayerKind.Image]) {
+      const w = new LayerWriter(dir, { kind, keys: ALL_KEYS, lsnStart: 500, lsnEnd: 501 });
+      w.add(key(0), 500, VALUE_KIND_IMAGE, pages[0] as Uint8Array);
+      w.add(key(1), 500, VALUE_KIND_IMAGE, pages[1] as Uint8Array);
+      const f = LayerFile.open(w.finish());
+      if (kind === LayerKind.Delta) assert.ok(f.fileBytes < HEADER_BYTES + 8192 + 4096, `the zero page compressed in a delta layer (file is ${f.fileBytes} bytes)`);
+      else assert.ok(f.fileBytes > HEADER_BYTES + 2 * 8192, `the image layer's values stored as they are (file is ${f.fileBytes} bytes)`);
+      for (const i of [0, 1]) assert.ok(Buffer.from(pages[i] as Uint8Array).equals(read(f, i)));
+      f.close();
     }
+    // Told to (imageLayerCompression), an image layer compresses its images too.
+    const told = new LayerWriter(dir, { kind: LayerKind.Image, keys: ALL_KEYS, lsnStart: 550, lsnEnd: 551 }, { compressImages: true });
+    told.add(key(1), 550, VALUE_KIND_IMAGE, pages[1] as Uint8Array);
+    const packedFile = LayerFile.open(told.finish());
+    assert.ok(packedFile.fileBytes < HEADER_BYTES + 4096, `the zero page compressed (file is ${packedFile.fileBytes} bytes)`);
+    const got: FoundValue[] = [];
+    assert.equal(packedFile.collect(key(1), 0, 551, got), true);
+    assert.ok(Buffer.from(pages[1] as Uint8Array).equals(got[0]?.bytes as Uint8Array));
+    packedFile.close();
+    // An image layer from before (its values compressed, each value's flags say so) still reads.
+    const w = new LayerWriter(join(dir), { kind: LayerKind.Image, keys: ALL_KEYS, lsnStart: 600, lsnEnd: 601 });
+    const packed = lz4Compress(Buffer.from(pages[1] as Uint8Array));
+    w.addStored(key(1), 600, VALUE_KIND_IMAGE | VALUE_COMPRESSED, packed, crc32c(packed));
+    const f = LayerFile.open(w.finish());
+    const out: FoundValue[] = [];
+    assert.equal(f.collect(key(1), 0, 601, out), true);
+    assert.ok(Buffer.from(pages[1] as Uint8Array).equals(out[0]?.bytes as Uint8Array));
     f.close();
+  });
+});
+
+test('valueRuns: consecutive plain values are one run that readRun reads in one go; gaps, other sizes and compressed values cut runs; a flipped bit is caught', () => {
+  withDir((dir) => {
+    const w = new LayerWriter(dir, { kind: LayerKind.Image, keys: ALL_KEYS, lsnStart: 500, lsnEnd: 501 });
+    const pages = new Map<number, Uint8Array>();
+    // Blocks 0-4, 6-7 (5 missing), 8 stored compressed, 9-10, 11 a short value, 12-14.
+    for (const i of [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14]) {
+      const page = i === 11 ? new Uint8Array(100).fill(i) : image(i, 500, i === 8);
+      pages.set(i, page);
+      if (i === 8) {
+        const packed = lz4Compress(Buffer.from(page));
+        w.addStored(key(i), 500, VALUE_KIND_IMAGE | VALUE_COMPRESSED, packed, crc32c(packed));
+      } else {
+        w.add(key(i), 500, VALUE_KIND_IMAGE, page);
+      }
+    }
+    const path = w.finish();
+    const f = LayerFile.open(path);
+    const runs = [...f.valueRuns({ start: key(1), end: key(14) }, 8192)];
+    const shape = runs.map((r) => [Number.parseInt(r.entry.key.slice(-8), 16), r.count, r.plain]);
+    assert.deepEqual(shape, [
+      [1, 4, true],
+      [6, 2, true],
+      [8, 1, false],
+      [9, 2, true],
+      [11, 1, false],
+      [12, 2, true],
+    ]);
+    for (const r of runs.filter((r) => r.plain)) {
+      const first = Number.parseInt(r.entry.key.slice(-8), 16);
+      const into = Buffer.alloc(r.count * 8192);
+      f.readRun(r, 0, r.count, into);
+      for (let i = 0; i < r.count; i++) assert.ok(Buffer.from(pages.get(first + i) as Uint8Array).equals(into.subarray(i * 8192, (i + 1) * 8192)));
+      // Part of a run, into a bigger buffer.
+      if (r.count > 1) {
+        const part = Buffer.alloc(3 * 8192);
+        f.readRun(r, 1, 1, part);
+        assert.ok(Buffer.from(pages.get(first + 1) as Uint8Array).equals(part.subarray(0, 8192)));
+      }
+    }
+    assert.ok(Buffer.from(pages.get(8) as Uint8Array).equals(f.readEntryValue((runs[2] as { entry: LayerEntry }).entry)));
+    f.close();
+    // A run found before the file was closed (GC removed it): LAYER_REMOVED, which a base backup takes as "read these through the timeline".
+    assert.throws(() => f.readRun(runs[0] as ValueRun, 0, 1, Buffer.alloc(8192)), (e: unknown) => e instanceof RepositoryError && e.code === 'LAYER_REMOVED');
+    // A bit flipped in the third value of the first run: readRun names the file.
+    const bytes = readFileSync(path);
+    const third = runs[0] as ValueRun;
+    bytes[third.entry.offset + 2 * 8192 + 100] = (bytes[third.entry.offset + 2 * 8192 + 100] as number) ^ 1;
+    writeFileSync(path, bytes);
+    const g = LayerFile.open(path);
+    const run = [...g.valueRuns({ start: key(1), end: key(14) }, 8192)][0] as ValueRun;
+    assert.throws(() => g.readRun(run, 0, run.count, Buffer.alloc(run.count * 8192)), (e: unknown) => e instanceof RepositoryError && e.code === 'CORRUPT_LAYER' && e.message.includes(path));
+    g.readRun(run, 0, 2, Buffer.alloc(2 * 8192));
+    g.close();
   });
 });
 

@@ -58,7 +58,7 @@ import { crc32c, crc32cRange } from '../pg/crc32c.js';
 import { AppendWriter, writeAllAt } from './append-writer.js';
 import { fsyncDirectory, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
-import { KEY_BYTES, keyFromBytes, keyToBytes, type Key, type KeyRange } from './key.js';
+import { KEY_BYTES, KEY_HEX_LENGTH, keyFromBytes, keyToBytes, type Key, type KeyRange } from './key.js';
 import { VALUE_COMPRESSED, VALUE_KIND_IMAGE, VALUE_KIND_MASK, valueStartsHistory } from './value.js';
 
 export const LAYER_MAGIC = 'STRATALY';
@@ -141,6 +141,9 @@ export class LayerWriter {
   private first: Key | undefined;
   private done = false;
 
+  /** Whether images are offered to LZ4: in delta layers always, in image layers when the writer is told (imageLayerCompression). */
+  private readonly compressImages: boolean;
+
   /**
    * A new file in `dir`. Its name comes from the descriptor at `finish`, which may then narrow the
    * key range to the keys written (compaction cuts files where their size says, not in advance).
@@ -148,9 +151,12 @@ export class LayerWriter {
   constructor(
     readonly dir: string,
     private descriptor: LayerDescriptor,
+    options: { readonly compressImages?: boolean } = {},
   ) {
-    // The thread too: the flush worker's writers and compaction's on the main thread each count from
-    // 0 (one module per thread), and a shared name had two writers fill one file (crash test, loaded machine).
+    this.compressImages = options.compressImages ?? descriptor.kind === LayerKind.Delta;
+    // The thread's id too: the flush worker (layer-flush.ts) writes layer files with its own copy of
+    // this module, whose counter also starts at 0; with the pid alone, its file and one compaction
+    // was writing in the same folder had the same name, and one writer's rename found no file.
     this.temp = join(dir, `layer-${process.pid}-${threadId}-${nextTempId++}${TEMP_SUFFIX}`);
     this.fd = openSync(this.temp, 'w');
     this.out = new AppendWriter(this.fd, HEADER_BYTES);
@@ -173,11 +179,18 @@ export class LayerWriter {
     return this.position;
   }
 
-  /** Adds a value; images are LZ4-compressed when that saves at least an eighth. */
+  /**
+   * Adds a value. Images in a delta layer (full-page images of records, an import's pages) are
+   * LZ4-compressed when that saves at least an eighth; an image layer's values are stored as they
+   * are unless the writer was told to compress them (TimelineConfig.imageLayerCompression), as Neon
+   * stores them by default: a base backup copies runs of them from the file into its output with
+   * one read (LayerFile.valueRuns), and a GetPage that reads one decompresses nothing. Compressed
+   * values (files from before, or written so) read as ever: each value's flags say which it is.
+   */
   add(key: Key, lsn: number, flags: number, bytes: Uint8Array): void {
     let stored = bytes;
     let storedFlags = flags & ~VALUE_COMPRESSED;
-    if ((flags & VALUE_KIND_MASK) === VALUE_KIND_IMAGE && bytes.length >= COMPRESS_BYTES_MIN) {
+    if (this.compressImages && (flags & VALUE_KIND_MASK) === VALUE_KIND_IMAGE && bytes.length >= COMPRESS_BYTES_MIN) {
       const packed = lz4Compress(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
       if (packed.length <= bytes.length - (bytes.length >> 3)) {
         stored = packed;
@@ -370,6 +383,28 @@ const readAheadWindows = new Map<number, { readonly start: number; readonly byte
 const SCRATCH_BYTES = 16 << 10;
 const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 let nextTempId = 0;
+
+/** A run of values for a bulk reader (LayerFile.valueRuns). */
+export interface ValueRun {
+  /** The run's first value; the others follow it in the file and in key order. */
+  readonly entry: LayerEntry;
+  readonly count: number;
+  /** Uncompressed values of valueBytes each, one after another: readRun reads them. Otherwise count is 1. */
+  readonly plain: boolean;
+  readonly valueBytes: number;
+  /** The values' checksums, in order. */
+  readonly crcs: Uint32Array;
+}
+
+/** A key's last field (a relation block's number): its last 8 hex digits. */
+function lastField(key: Key): number {
+  return parseInt(key.slice(KEY_HEX_LENGTH - 8), 16);
+}
+
+/** Whether `key` is `first` with its last field at `last + 1` (`last`: the field of the key before it in a run from `first`). */
+function followsInLastField(first: Key, key: Key, last: number): boolean {
+  return lastField(key) === last + 1 && key.startsWith(first.slice(0, KEY_HEX_LENGTH - 8));
+}
 
 /** (key, LSN) order. */
 function compare(keyA: Key, lsnA: number, keyB: Key, lsnB: number): number {
@@ -679,6 +714,79 @@ export class LayerFile {
     return (e.flags & VALUE_COMPRESSED) !== 0 ? this.decompress(stored, e.offset) : stored;
   }
 
+  /**
+   * A bulk reader's view of the values of the keys in `range` (a base backup's relation files, read
+   * from an image layer, which holds one value per key), in key order, as runs. Values stored
+   * uncompressed in `valueBytes` bytes each, one after another in the file, under keys one apart in
+   * their last field (consecutive blocks of a relation fork) and in one index block, make one
+   * `plain` run: readRun reads any part of it with one pread, into the caller's buffer, with no
+   * object per value. Any other value is a run of one that is not plain: readEntryValue(run.entry).
+   */
+  *valueRuns(range: KeyRange, valueBytes: number): Generator<ValueRun> {
+    let b = Math.max(0, this.blockAtOrBefore(range.start, 0));
+    for (; b < this.summary.length; b++) {
+      const line = this.summary[b] as SummaryLine;
+      if (line.firstKey >= range.end) return;
+      if (line.lastKey < range.start) continue;
+      if (this.closed) throw new RepositoryError('LAYER_REMOVED', `Cannot read the index of layer file ${this.path} from ${range.start}: it was closed (removed) while its runs were read`);
+      const block = this.indexBlock(b);
+      const n = block.keys.length;
+      let j = 0;
+      while (j < n && (block.keys[j] as Key) < range.start) j++;
+      while (j < n) {
+        const key = block.keys[j] as Key;
+        if (key >= range.end) return;
+        const plain = (block.flags[j]! & VALUE_COMPRESSED) === 0 && block.lengths[j] === valueBytes;
+        let k = j + 1;
+        if (plain) {
+          let last = lastField(key);
+          while (
+            k < n &&
+            (block.flags[k]! & VALUE_COMPRESSED) === 0 &&
+            block.lengths[k] === valueBytes &&
+            block.offsets[k] === (block.offsets[k - 1] as number) + valueBytes &&
+            (block.keys[k] as Key) < range.end &&
+            followsInLastField(key, block.keys[k] as Key, last)
+          ) {
+            last++;
+            k++;
+          }
+        }
+        const entry = { key, lsn: block.lsns[j] as number, offset: block.offsets[j] as number, length: block.lengths[j] as number, crc: block.crcs[j] as number, flags: block.flags[j] as number };
+        yield { entry, count: k - j, plain, valueBytes, crcs: block.crcs.subarray(j, k) };
+        j = k;
+      }
+    }
+  }
+
+  /**
+   * Values `first` to `first + count - 1` of a plain run, read with one pread into `into` (count *
+   * valueBytes bytes, e.g. the base backup's output chunk), each checked against its checksum.
+   */
+  readRun(run: ValueRun, first: number, count: number, into: Uint8Array): void {
+    const { offset, length } = this.runPart(run, first, count, into);
+    readExactly(this.path, this.fd, into, offset, length);
+    this.checkRun(run, first, count, into, offset);
+  }
+
+  /** Where part of a run lies; LAYER_REMOVED once the file is closed (GC removed it while a base backup held it). */
+  private runPart(run: ValueRun, first: number, count: number, into: Uint8Array): { offset: number; length: number } {
+    if (!run.plain || first < 0 || count < 0 || first + count > run.count || into.length < count * run.valueBytes) throw new Error(`assert: readRun(${first}, ${count}) of a run of ${run.count} (plain ${run.plain}) into ${into.length} bytes`);
+    const offset = run.entry.offset + first * run.valueBytes;
+    const length = count * run.valueBytes;
+    if (offset < HEADER_BYTES || offset + length > this.fileBytes) throw corrupt(this.path, `the values of ${run.entry.key} and after, at ${offset} (${length} bytes), lie outside the file`);
+    if (this.closed) throw new RepositoryError('LAYER_REMOVED', `Cannot read the values of ${run.entry.key} and after from layer file ${this.path}: it was closed (removed) since the run was found`);
+    return { offset, length };
+  }
+
+  private checkRun(run: ValueRun, first: number, count: number, into: Uint8Array, offset: number): void {
+    for (let i = 0; i < count; i++) {
+      const at = i * run.valueBytes;
+      if (crc32cRange(into, at, at + run.valueBytes) !== run.crcs[first + i])
+        throw corrupt(this.path, `the value at ${offset + at} (${run.valueBytes} bytes, value ${first + i} of the run from ${run.entry.key}): checksum does not match`);
+    }
+  }
+
   /** Every entry with a key in `range`, in (key, LSN) order: compaction's and GC's view of the file. */
   *entries(range?: KeyRange): Generator<LayerEntry> {
     let b = range === undefined ? 0 : Math.max(0, this.blockAtOrBefore(range.start, 0));
@@ -721,7 +829,7 @@ function upperBound(block: IndexBlock, key: Key, lsn: number): number {
 }
 
 /** Reads `length` bytes (all of `into` unless told) at `position` into the start of `into`. */
-function readExactly(path: string, fd: number, into: Buffer, position: number, length = into.length): void {
+function readExactly(path: string, fd: number, into: Uint8Array, position: number, length = into.length): void {
   let o = 0;
   while (o < length) {
     const n = readSync(fd, into, o, length - o, position + o);

@@ -86,16 +86,31 @@ export class LayerMap<L extends MapLayer> {
   search(key: Key, below: number): SearchResult<L> | undefined {
     const i = this.segmentOf(key);
     if (i < 0) return undefined;
-    const s = this.segments[i] as Segment<L>;
-    const delta = firstBelow(s.deltas, below);
-    const image = firstBelow(s.images, below);
-    if (image !== undefined) {
-      const imageLsn = image.descriptor.lsnStart;
-      // The delta's values that matter are below min(its end, below).
-      if (delta === undefined || imageLsn + 1 >= Math.min(delta.descriptor.lsnEnd, below)) return { layer: image, floor: imageLsn };
-      if (imageLsn >= delta.descriptor.lsnStart) return { layer: delta, floor: imageLsn + 1 };
+    return searchSegment(this.segments[i] as Segment<L>, below);
+  }
+
+  /**
+   * What search() gives for the keys of [start, end) below `below`, for the keys from `start` to the
+   * returned `end` (at most `end`: as far as the answer stays the same): one image layer (each key's
+   * value is in it, or the key does not exist there), 'none' (no layer holds any of the keys: reads
+   * go on to the ancestor), or undefined (a delta layer: read the keys one by one). A bulk read (a
+   * base backup's relation files) then reads such a range's values from that one file in key order.
+   */
+  imageLayerCovering(start: Key, end: Key, below: number): { layer: L | 'none' | undefined; end: Key } {
+    const answer = (i: number): L | 'none' | undefined => {
+      // Keys below the first bound: no layer holds them.
+      if (i < 0) return 'none';
+      const r = searchSegment(this.segments[i] as Segment<L>, below);
+      if (r === undefined) return 'none';
+      return r.layer.descriptor.kind === LayerKind.Image ? r.layer : undefined;
+    };
+    let i = this.segmentOf(start);
+    const layer = answer(i);
+    // Segment i + 1 starts at bounds[i + 1]: extend while the next segments answer the same.
+    for (i++; i < this.bounds.length && (this.bounds[i] as Key) < end; i++) {
+      if (layer === undefined || answer(i) !== layer) return { layer, end: this.bounds[i] as Key };
     }
-    return delta === undefined ? undefined : { layer: delta, floor: delta.descriptor.lsnStart };
+    return { layer, end };
   }
 
   /** Layers whose key range overlaps [start, end), newest first by LSN start. */
@@ -104,6 +119,19 @@ export class LayerMap<L extends MapLayer> {
       .filter((l) => l.descriptor.keys.start < end && start < l.descriptor.keys.end)
       .sort((a, b) => b.descriptor.lsnStart - a.descriptor.lsnStart);
   }
+}
+
+/** search() within one segment of the key space. */
+function searchSegment<L extends MapLayer>(s: Segment<L>, below: number): SearchResult<L> | undefined {
+  const delta = firstBelow(s.deltas, below);
+  const image = firstBelow(s.images, below);
+  if (image !== undefined) {
+    const imageLsn = image.descriptor.lsnStart;
+    // The delta's values that matter are below min(its end, below).
+    if (delta === undefined || imageLsn + 1 >= Math.min(delta.descriptor.lsnEnd, below)) return { layer: image, floor: imageLsn };
+    if (imageLsn >= delta.descriptor.lsnStart) return { layer: delta, floor: imageLsn + 1 };
+  }
+  return delta === undefined ? undefined : { layer: delta, floor: delta.descriptor.lsnStart };
 }
 
 /** The first layer (in descending LSN start order) whose LSN start is below `below`. */

@@ -7,7 +7,8 @@
  * the query results at that moment, with nothing else writing. The primary's WAL is then ingested.
  * Base backups at those LSNs, at the latest LSN and in the middle of a 12 KiB commit record are
  * unpacked with tar, started with pg_ctl, and must answer as the primary did, with no recovery.
- * A branch is started, written to, and its WAL ingested back; the parent must not change.
+ * A branch is started, written to, and its WAL ingested back; the parent must not change. Backups
+ * whose pages come in bulk from image layers are byte for byte those made page by page.
  */
 import assert from 'node:assert/strict';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +21,8 @@ import { importDataDirectory } from '../ingest/import-datadir.js';
 import { WalIngest } from '../ingest/walingest.js';
 import { formatLsn, parseLsn, type Lsn } from '../pg/lsn.js';
 import { InProcessRedoEngine } from '../redo/engine.js';
-import { relBlockKey } from '../repository/key.js';
+import { relBlockKey, relBlockOf, type Key } from '../repository/key.js';
+import { LayerKind } from '../repository/layer-file.js';
 import { RedoReconstructor } from '../repository/redo-reconstructor.js';
 import { Repository } from '../repository/repository.js';
 import type { Tenant } from '../repository/tenant.js';
@@ -53,7 +55,9 @@ describe('base backups on PostgreSQL 15', { timeout: 600_000 }, () => {
   before(async () => {
     primary = await PgCluster.create({ start: false, dataChecksums: true, name: 'bb-primary' });
     repo = Repository.open(root, { reconstructorFor: (id) => new RedoReconstructor(engine, id, () => ({ hintBitsLogged: true })) });
-    tenant = repo.createTenant(undefined, { checkpointDistanceBytes: 8 << 20, compactionPeriodMs: 0, gcPeriodMs: 0 });
+    // imageLayerDeltasMin 1: the compaction below makes image layers at the latest LSN, as a page
+    // server's compaction does over time, so backups there read their pages from them in bulk.
+    tenant = repo.createTenant(undefined, { checkpointDistanceBytes: 8 << 20, compactionPeriodMs: 0, gcPeriodMs: 0, imageLayerDeltasMin: 1 });
     main = tenant.createTimeline();
     importLsn = importDataDirectory(main, primary.dataDir).lsn;
     await primary.start();
@@ -142,7 +146,7 @@ describe('base backups on PostgreSQL 15', { timeout: 600_000 }, () => {
       { name: 'A', lsn: points.get('A')?.lsn, gzip: false, checksums: true },
       { name: 'B', lsn: points.get('B')?.lsn, gzip: true, checksums: false },
       { name: 'C', lsn: points.get('C')?.lsn, gzip: false, checksums: false },
-      { name: 'latest', lsn: undefined, gzip: false, checksums: false },
+      { name: 'latest', lsn: undefined, gzip: false, checksums: true },
     ];
     for (const k of cases) {
       const point = points.get(k.name) as Point;
@@ -165,6 +169,56 @@ describe('base backups on PostgreSQL 15', { timeout: 600_000 }, () => {
       console.log(`backup at ${k.name} ${formatLsn(result.lsn)}: ${result.tarBytes} tar bytes (${result.bytes} sent${k.gzip ? ', gzip' : ''}), ${result.entries} entries, ${result.relationPages} pages; ${compared} results equal; ${Date.now() - t0} ms`);
       await stop(c);
     }
+  });
+
+  it('pages read in bulk from image layers are the bytes of pages read one by one, on the timeline, a branch and over a newer value', async () => {
+    /** The archive as bytes, its times fixed so that two backups compare. */
+    const backup = async (t: Timeline, lsn: Lsn | undefined, pagesOneByOne: boolean): Promise<{ tar: Buffer; result: BaseBackupResult }> => {
+      const chunks: Buffer[] = [];
+      const result = await writeBaseBackup(t, lsn, (c) => void chunks.push(Buffer.from(c)), { now: new Date('2024-01-02T03:04:05Z'), pagesOneByOne });
+      return { tar: Buffer.concat(chunks), result };
+    };
+    const compare = async (what: string, t: Timeline, lsn: Lsn | undefined): Promise<BaseBackupResult> => {
+      const bulk = await backup(t, lsn, false);
+      const one = await backup(t, lsn, true);
+      assert.equal(one.result.relationPagesFromImageLayers, 0);
+      assert.equal(bulk.result.relationPages, one.result.relationPages, what);
+      assert.ok(bulk.tar.equals(one.tar), `${what}: the two archives differ (${bulk.tar.length} and ${one.tar.length} bytes)`);
+      console.log(`${what}: ${bulk.result.relationPages} pages, ${bulk.result.relationPagesFromImageLayers} of them in bulk from image layers; archives equal`);
+      return bulk.result;
+    };
+    // The compaction in before() made image layers at the latest LSN: pages come from them, the
+    // others (ranges it made no image layer for) one by one.
+    const latest = await compare('main at the latest LSN', main, undefined);
+    assert.ok(latest.relationPagesFromImageLayers > 0, `pages in bulk: ${latest.relationPagesFromImageLayers} of ${latest.relationPages}`);
+    // At B the image layers are newer than the LSN: pages are read through deltas, one by one.
+    await compare('main at B', main, (points.get('B') as Point).lsn);
+    // A branch with no layers of its own reads its ancestor's image layers.
+    const branch = tenant.branch(main.id, main.lastRecordLsn);
+    const onBranch = await compare('a branch at the latest LSN', branch, undefined);
+    assert.ok(onBranch.relationPagesFromImageLayers > 0);
+    // A newer value on the branch (in its in-memory layer) of a block an image layer holds: that
+    // block is read through the timeline, the rest still in bulk.
+    let key: Key | undefined;
+    for (const l of main.layers) {
+      if (l.descriptor.kind !== LayerKind.Image) continue;
+      for (const e of l.entries()) {
+        // A block in the middle of its fork's run of pages (blocks before it in the same file).
+        if ((relBlockOf(e.key)?.blkno ?? 0) < 4) continue;
+        key = e.key;
+        break;
+      }
+      if (key !== undefined) break;
+    }
+    assert.ok(key !== undefined, 'an image layer holds a relation block');
+    const page = Buffer.from(await main.get(key, main.lastRecordLsn));
+    page[page.length - 1] = (page[page.length - 1] as number) ^ 0xff;
+    const at = Number(branch.lastRecordLsn) + 8;
+    branch.put(key, at, { kind: 'image', bytes: page });
+    branch.advance(at);
+    const over = await compare('the branch over a newer value of one block', branch, undefined);
+    assert.equal(over.relationPagesFromImageLayers, onBranch.relationPagesFromImageLayers - 1);
+    await tenant.deleteTimeline(branch.id);
   });
 
   it('an LSN in the middle of a record gives the state after the last complete record before it', async () => {

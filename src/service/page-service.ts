@@ -38,7 +38,6 @@ import { randomInt, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { LsnParseError, parseLsn, type Lsn } from '../pg/lsn.js';
 import { RepositoryError } from '../repository/errors.js';
-import { streamEmitter } from './backup-output.js';
 import { writeBaseBackup } from './basebackup.js';
 import type { Repository } from '../repository/repository.js';
 import type { Timeline } from '../repository/timeline.js';
@@ -486,24 +485,15 @@ class Connection {
     const timeline = this.permittedTimeline(tenantId, timelineId, fail);
     if (timeline === undefined) return;
     this.write(copyOutResponse());
-    // A few chunks in flight, the next assembled while they go out (backup-output.ts's stream writer):
-    // waiting for the socket to drain after each chunk left it idle while the next one was made.
-    const out = streamEmitter(this.socket, 'the client');
+    // Each chunk of the archive is one CopyData message, its header written in front of it in the
+    // same buffer (one socket write per chunk, and the buffer reused once written: backup-output.ts),
+    // with a few chunks in flight while the next ones are assembled.
     try {
-      await writeBaseBackup(timeline, lsn, async (chunk) => {
-        if (this.state.kind === 'closed') throw new Error('the client went away');
-        const header = Buffer.allocUnsafe(5);
-        writeCopyDataHeader(header, 0, chunk.length);
-        this.socket.write(header);
-        await out.emit(chunk);
-      }, { gzip });
-      await out.settle();
+      await writeBaseBackup(timeline, lsn, { stream: this.socket, what: 'the client', headerBytes: COPY_DATA_HEADER_BYTES, frame: (header, payloadBytes) => writeCopyDataHeader(header, 0, payloadBytes) }, { gzip });
       this.write(copyDone());
       this.write(commandComplete('COPY'));
     } catch (e) {
       this.error({ sqlstate: SQLSTATE.internal, message: `Cannot make the base backup of ${tenantId}/${timelineId}: ${(e as Error).message}` });
-    } finally {
-      out.release();
     }
     this.write(readyForQuery());
   }
