@@ -33,6 +33,14 @@ const INITIAL_ENTRIES = 1024;
 const SLOT = 3;
 /** Bytes of one shared-memory chunk of values. */
 const CHUNK_BYTES = 1 << 20;
+
+/** Ephemeral files being removed in the background (InMemoryLayer.delete). */
+const unlinking = new Set<Promise<void>>();
+
+/** Resolves once every ephemeral file deleted so far is gone: after it, a copy of the folder finds none half-removed. */
+export async function ephemeralUnlinks(): Promise<void> {
+  await Promise.all(unlinking);
+}
 /** Bytes of values one layer keeps in memory unless told (TimelineConfig.inMemoryLayerMemoryBytesMax). */
 const MEMORY_BYTES_MAX = 256 << 20;
 /**
@@ -432,7 +440,9 @@ export class InMemoryLayer {
     closeSync(this.fd);
     // In the background: unlinking a file whose pages are cached frees them, which cost ingest a
     // twentieth of its time when done here. Its name is never reused (timeline.ts); a restart
-    // removes it if the process ends first.
-    unlink(this.path, () => undefined);
+    // removes it if the process ends first; a timeline's shutdown waits for it (ephemeralUnlinks).
+    const done = new Promise<void>((resolve) => unlink(this.path, () => resolve()));
+    unlinking.add(done);
+    void done.then(() => unlinking.delete(done));
   }
 }

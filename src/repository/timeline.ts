@@ -25,7 +25,7 @@ import { formatLsn, type Lsn } from '../pg/lsn.js';
 import { INVALID_BLOCK_NUMBER } from '../pg/types.js';
 import { mkdirDurable, TEMP_SUFFIX } from './durable.js';
 import { RepositoryError } from './errors.js';
-import { InMemoryLayer, type ValueSource } from './in-memory-layer.js';
+import { ephemeralUnlinks, InMemoryLayer, type ValueSource } from './in-memory-layer.js';
 import { describeKey, nextKey, relBlockKeyAt, type Key } from './key.js';
 import { LayerFile, LayerKind, parseLayerFileName, type FoundValue, type LayerDescriptor, type LayerEntry } from './layer-file.js';
 import { flushInWorker } from './layer-flush.js';
@@ -818,6 +818,7 @@ export class Timeline {
     this.open = undefined;
     this.frozen = [];
     for (const l of this.map.layers) l.close();
+    await ephemeralUnlinks();
   }
 
   /** Shuts down and removes the folder. */
