@@ -12,6 +12,7 @@ import { FORK_NAMES, type RelFileNode } from '../pg/types.js';
 import { WalDecodeError } from './errors.js';
 import type { BlockRef, WalRecord } from './record.js';
 import { RMGRS } from './rmgr/index.js';
+import { NOT_WRITTEN } from './rmgr/rmgr.js';
 import { literal, literals, putDigitsBefore, putLiteral, putLsnAt, putLsnPadded, putText, putUint, type Literal, type TextBuffer } from './text-buffer.js';
 
 const NEWLINE = 0x0a;
@@ -99,6 +100,11 @@ function putDesc(b: Uint8Array, o: number, record: WalRecord): number {
   const m = RMGRS[record.rmid];
   if (m === undefined) return o;
   try {
+    const fast = m.putFast;
+    if (fast !== undefined) {
+      const end = fast(b, o, record);
+      if (end !== NOT_WRITTEN) return end;
+    }
     // Even an unnamed info value can decode (heap, BRIN pick the type by opcode bits), as in pg_waldump.
     return m.put(b, o, m.describe(record), record);
   } catch (e) {
