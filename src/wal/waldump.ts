@@ -95,16 +95,23 @@ const T = literals({
   cPrev: ', prev ',
 });
 
+/**
+ * Each rmgr's putFast by rmgr id, in an array of functions: read off the modules (objects of a dozen
+ * shapes) it was a megamorphic property load per record.
+ */
+const PUT_FAST: readonly (((b: Uint8Array, o: number, record: WalRecord) => number) | undefined)[] = Array.from({ length: 256 }, (_, id) => RMGRS[id]?.putFast);
+
 /** rm_desc (the text after `desc: ID `, without the block references), as XLogDumpDisplayRecord prints it. */
 function putDesc(b: Uint8Array, o: number, record: WalRecord): number {
-  const m = RMGRS[record.rmid];
+  const rmid = record.rmid;
+  const fast = PUT_FAST[rmid];
+  if (fast !== undefined) {
+    const end = fast(b, o, record);
+    if (end !== NOT_WRITTEN) return end;
+  }
+  const m = RMGRS[rmid];
   if (m === undefined) return o;
   try {
-    const fast = m.putFast;
-    if (fast !== undefined) {
-      const end = fast(b, o, record);
-      if (end !== NOT_WRITTEN) return end;
-    }
     // Even an unnamed info value can decode (heap, BRIN pick the type by opcode bits), as in pg_waldump.
     return m.put(b, o, m.describe(record), record);
   } catch (e) {

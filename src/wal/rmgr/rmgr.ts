@@ -37,8 +37,8 @@ export interface RmgrModule<D extends DescriptionBase = DescriptionBase> {
    * `describe` reads them (the offsets are shared), and no description object, tuple views or block
    * use lists made. Returns NOT_WRITTEN, having written nothing that counts, for a type it does not
    * cover or a record it cannot vouch for (data too short, a block `describe` requires missing):
-   * the caller then goes through `describe`, which says what is wrong. `strata waldump` spent more
-   * on building descriptions it threw away at once than on decoding the WAL.
+   * the caller then goes through `describe`, which says what is wrong. It never throws. `strata
+   * waldump` spent more on building descriptions it threw away at once than on decoding the WAL.
    */
   readonly putFast?: (b: Uint8Array, o: number, record: WalRecord) => number;
 }
