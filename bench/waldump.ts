@@ -5,7 +5,8 @@
  * Makes WAL with a stock PostgreSQL 15 (pgbench -i at STRATA_BENCH_SCALE, then STRATA_BENCH_SECONDS
  * of pgbench with 4 clients), or reads an existing pg_wal folder given as STRATA_BENCH_WAL_DIR, then
  * times, best of STRATA_BENCH_RUNS:
- *   - the decoder alone (segments already in memory, one thread): MB/s of WAL and records/s;
+ *   - the decoder alone (segments already in memory, one thread): MB/s of WAL and records/s, with
+ *     fresh records and with records reused (reuseMemory, as waldump and ingest decode);
  *   - the decoder with every record described (typed description), one thread;
  *   - the decoder reading the segment files on THREADS threads (runWaldump --quiet, in this process);
  *   - `strata waldump > /dev/null` on one thread and on THREADS, and `pg_waldump > /dev/null`;
@@ -67,21 +68,30 @@ function best<T extends { ms: number; cpuMs: number }>(f: () => T): T {
   return { ...b!, cpuMs };
 }
 
-function decodeInMemory(buffers: Buffer[], start: bigint, describe: boolean): { ms: number; cpuMs: number; records: number; bytes: number } {
+/**
+ * The decoder over segments in memory. 'fresh': every record its own objects, kept by nobody here
+ * (the record API as a caller that keeps records gets it); 'reused': the decoder's reuseMemory, as
+ * the callers that are done with each record before the next run it (waldump, --stats, ingest),
+ * the end LSN kept as a number; 'described': fresh records, each given its typed description.
+ */
+function decodeInMemory(buffers: Buffer[], start: bigint, mode: 'fresh' | 'reused' | 'described'): { ms: number; cpuMs: number; records: number; bytes: number } {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const d = new WalDecoder({ startLsn: lsn(start) });
+  const reused = mode === 'reused';
+  const d = new WalDecoder({ startLsn: lsn(start), reuseMemory: reused });
   let records = 0;
   let last = start;
+  let lastNumber = Number(start);
   try {
     for (const b of buffers) {
       d.push(b);
       for (;;) {
         const r = d.next();
         if (r === undefined) break;
-        if (describe) describeRecord(r);
+        if (mode === 'described') describeRecord(r);
         records++;
-        last = r.endLsn;
+        if (reused) lastNumber = r.endLsnNumber;
+        else last = r.endLsn;
       }
     }
   } catch (e) {
@@ -89,7 +99,7 @@ function decodeInMemory(buffers: Buffer[], start: bigint, describe: boolean): { 
   }
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, records, bytes: Number(last - start) };
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, records, bytes: reused ? lastNumber - Number(start) : Number(last - start) };
 }
 
 /** runWaldump --quiet in this process: the decoder reading the files on `threads` threads, nothing made of the records. */
@@ -159,8 +169,9 @@ async function main(): Promise<void> {
     const startText = formatLsn(start);
     const buffers = files.map((f) => readFileSync(f));
 
-    const alone = best(() => decodeInMemory(buffers, start, false));
-    const described = best(() => decodeInMemory(buffers, start, true));
+    const alone = best(() => decodeInMemory(buffers, start, 'fresh'));
+    const aloneReused = best(() => decodeInMemory(buffers, start, 'reused'));
+    const described = best(() => decodeInMemory(buffers, start, 'described'));
     const mb = alone.bytes / (1 << 20);
     // dist/bench/waldump.js -> bin/strata.js, wherever the bench is run from.
     const strataBin = fileURLToPath(new URL('../../bin/strata.js', import.meta.url));
@@ -181,6 +192,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nWAL: ${mb.toFixed(1)} MiB, ${alone.records} records, ${files.length} segments (best of ${runs}; CRC-32C: ${crc32cImplementation}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
     const t = `${threads} thread${threads === 1 ? '' : 's'}`;
     process.stdout.write(line('strata decoder alone (in memory), 1 thread', alone));
+    process.stdout.write(line('strata decoder alone, records reused, 1 thread', aloneReused));
     process.stdout.write(line('strata decoder + typed descriptions, 1 thread', described));
     process.stdout.write(line(`strata decoder (files, -q), ${files2.threadsUsed} thread${files2.threadsUsed === 1 ? '' : 's'}`, files2));
     process.stdout.write(line('strata waldump > /dev/null, 1 thread', strataDump1));
@@ -194,6 +206,7 @@ async function main(): Promise<void> {
     process.stdout.write('\n' + ratio('strata waldump 1 thread / pg_waldump speed:', strataDump1, pgDump));
     process.stdout.write(ratio(`strata waldump ${t} / pg_waldump speed:`, strataDump, pgDump));
     process.stdout.write(ratio('decoder alone 1 thread / pg_waldump --stats speed:', alone, pgStats));
+    process.stdout.write(ratio('decoder alone, reused / pg_waldump --stats speed:', aloneReused, pgStats));
     process.stdout.write(ratio(`decoder (files) ${files2.threadsUsed} thr / pg_waldump --stats speed:`, files2, pgStats));
     process.stdout.write(ratio('strata waldump --stats 1 thread / pg --stats speed:', strataStats1, pgStats));
     process.stdout.write(ratio(`strata waldump --stats ${t} / pg --stats speed:`, strataStats, pgStats));

@@ -217,7 +217,11 @@ function relFileNodeAt(b: Uint8Array, o: number): RelFileNode {
 export class RecordRecycler {
   record: DecodedRecord | undefined;
   readonly blockObjects: (DecodedBlock | undefined)[] = [];
-  readonly blockList: (BlockRef | undefined)[] = [];
+  /**
+   * A block list for each length (highest block id + 1): records of one, two, none blocks follow
+   * each other, and setting one list's length to each in turn was a runtime call per record.
+   */
+  readonly blockLists: (BlockRef | undefined)[][] = [];
 }
 
 /**
@@ -355,9 +359,7 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
   }
   let blocks = NO_BLOCK_REFS;
   if (recycler !== undefined && maxBlockId >= 0) {
-    const list = recycler.blockList;
-    // Setting an array's length is a call into the runtime even when it does not change.
-    if (list.length !== maxBlockId + 1) list.length = maxBlockId + 1;
+    const list = (recycler.blockLists[maxBlockId + 1] ??= new Array<BlockRef | undefined>(maxBlockId + 1).fill(undefined));
     for (let i = 0; i <= maxBlockId; i++) {
       list[i] = gathered[i];
       gathered[i] = undefined;

@@ -12,6 +12,7 @@ import { FORK_NAMES, type RelFileNode } from '../pg/types.js';
 import { WalDecodeError } from './errors.js';
 import type { BlockRef, WalRecord } from './record.js';
 import { RMGRS } from './rmgr/index.js';
+import { NOT_WRITTEN } from './rmgr/rmgr.js';
 import { literal, literals, putDigitsBefore, putLiteral, putLsnAt, putLsnPadded, putText, putUint, type Literal, type TextBuffer } from './text-buffer.js';
 
 const NEWLINE = 0x0a;
@@ -94,9 +95,21 @@ const T = literals({
   cPrev: ', prev ',
 });
 
+/**
+ * Each rmgr's putFast by rmgr id, in an array of functions: read off the modules (objects of a dozen
+ * shapes) it was a megamorphic property load per record.
+ */
+const PUT_FAST: readonly (((b: Uint8Array, o: number, record: WalRecord) => number) | undefined)[] = Array.from({ length: 256 }, (_, id) => RMGRS[id]?.putFast);
+
 /** rm_desc (the text after `desc: ID `, without the block references), as XLogDumpDisplayRecord prints it. */
 function putDesc(b: Uint8Array, o: number, record: WalRecord): number {
-  const m = RMGRS[record.rmid];
+  const rmid = record.rmid;
+  const fast = PUT_FAST[rmid];
+  if (fast !== undefined) {
+    const end = fast(b, o, record);
+    if (end !== NOT_WRITTEN) return end;
+  }
+  const m = RMGRS[rmid];
   if (m === undefined) return o;
   try {
     // Even an unnamed info value can decode (heap, BRIN pick the type by opcode bits), as in pg_waldump.

@@ -13,7 +13,22 @@ import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/type
 import { NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import { literals, putLiteral, putText, putUint } from '../text-buffer.js';
-import { blockDataReader, blockUses, BlockUseSpec, mainDataBytes, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withBytes, withMainData, type RmgrModule } from './rmgr.js';
+import {
+  blockDataReader,
+  blockUses,
+  BlockUseSpec,
+  mainDataBytes,
+  mainDataLength,
+  mainDataStart,
+  mainDataStruct,
+  malformedPayload,
+  NOT_WRITTEN,
+  rmgrInfo,
+  unknownType,
+  withBytes,
+  withMainData,
+  type RmgrModule,
+} from './rmgr.js';
 
 export const XLOG_BTREE_INSERT_LEAF = 0x00;
 export const XLOG_BTREE_INSERT_UPPER = 0x10;
@@ -260,8 +275,11 @@ const INTERNAL_INSERT_BLOCKS = new BlockUseSpec([
   [2, 'meta'],
 ]);
 
+/** xl_btree_insert: offnum u16 (SizeOfBtreeInsert), read by insert and putFast. */
+const XL_BTREE_INSERT = { offnum: 0, size: 2 } as const;
+
 function insert(record: WalRecord, info: keyof typeof INSERT_KINDS): BtreeInsert {
-  const offnum = readU16(mainDataBytes(record), mainDataStruct(record, 2, 'xl_btree_insert'));
+  const offnum = readU16(mainDataBytes(record), mainDataStruct(record, XL_BTREE_INSERT.size, 'xl_btree_insert') + XL_BTREE_INSERT.offnum);
   const target = requireBlock(record, 0, 'INSERT');
   const posting = info === XLOG_BTREE_INSERT_POST;
   let postingOff = 0;
@@ -491,14 +509,18 @@ const T = literals({
 });
 
 /** btree_desc: inserts, most of all B-tree records, as bytes; the rest through a string. */
+function putInsertText(b: Uint8Array, o: number, offnum: number): number {
+  o = putLiteral(b, o, T.off);
+  return putUint(b, o, offnum);
+}
+
 function put(b: Uint8Array, o: number, d: BtreeRecord): number {
   switch (d.kind) {
     case 'btree.insertLeaf':
     case 'btree.insertUpper':
     case 'btree.insertMeta':
     case 'btree.insertPost':
-      o = putLiteral(b, o, T.off);
-      return putUint(b, o, d.offnum);
+      return putInsertText(b, o, d.offnum);
     default:
       return putText(b, o, format(d));
   }
@@ -553,6 +575,15 @@ const NAMES: Readonly<Record<number, string>> = {
   [XLOG_BTREE_META_CLEANUP]: 'META_CLEANUP',
 };
 
+/**
+ * btree_desc for INSERT_LEAF read straight from the main data (see RmgrModule.putFast): a leaf insert
+ * needs block 0, as describe says; the new item in its data is not looked at, as btree_desc does not.
+ */
+function putFast(b: Uint8Array, o: number, record: WalRecord): number {
+  if ((record.info & 0xf0) !== XLOG_BTREE_INSERT_LEAF || record.blocks[0] === undefined || mainDataLength(record) < XL_BTREE_INSERT.size) return NOT_WRITTEN;
+  return putInsertText(b, o, readU16(mainDataBytes(record), mainDataStart(record) + XL_BTREE_INSERT.offnum));
+}
+
 export const btreeRmgr: RmgrModule<BtreeRecord> = {
   id: RM_BTREE_ID,
   name: 'Btree',
@@ -560,4 +591,5 @@ export const btreeRmgr: RmgrModule<BtreeRecord> = {
   identify: (info) => NAMES[info & 0xf0],
   describe,
   put,
+  putFast,
 };

@@ -14,7 +14,10 @@ import { genericRmgr } from './generic.js';
 import { heapRmgr } from './heap.js';
 import { heap2Rmgr } from './heap2.js';
 import { seqRmgr } from './seq.js';
-import { formatDesc } from './rmgr.js';
+import { formatDesc, NOT_WRITTEN, type RmgrModule } from './rmgr.js';
+import { xactRmgr } from './xact.js';
+import type { DescriptionBase } from '../describe.js';
+import { RM_XACT_ID } from '../../pg/rmgr-ids.js';
 
 const REL = TEST_REL;
 
@@ -261,4 +264,56 @@ test('sequence LOG decodes the sequence tuple; generic records list fragments pe
     [[[24, 2, [1, 2]], [8000, 1, [3]]], []],
   );
   rejects(() => genericRmgr.describe(record(RM_GENERIC_ID, 0, new Uint8Array(0), [{ id: 0, blkno: 1, data: le([2, 24], [2, 9]) }])), 'MALFORMED_PAYLOAD', 'fragment bytes');
+});
+
+/** What putFast writes for `r`, or undefined when it leaves the record to describe. */
+function fastText<D extends DescriptionBase>(m: RmgrModule<D>, r: WalRecord): string | undefined {
+  const b = new Uint8Array(512);
+  const end = m.putFast!(b, 0, r);
+  return end === NOT_WRITTEN ? undefined : Buffer.from(b.buffer, 0, end).toString('latin1');
+}
+
+/** putFast's text for `r` is there and is what put writes from describe. */
+function sameAsDescribed<D extends DescriptionBase>(m: RmgrModule<D>, r: WalRecord, expected: string): void {
+  assert.equal(formatDesc(m, m.describe(r), r), expected);
+  assert.equal(fastText(m, r), expected);
+}
+
+test('putFast writes what put writes from describe, for the record types that make most WAL', () => {
+  const heap = [{ id: 0, blkno: 5 }];
+  sameAsDescribed(heapRmgr, record(RM_HEAP_ID, 0x00, le([2, 3], [1, 0x08]), heap), 'off 3 flags 0x08');
+  sameAsDescribed(heapRmgr, record(RM_HEAP_ID, 0x80, le([2, 1], [1, 0x00]), [{ id: 0, blkno: 5, willInit: true }]), 'off 1 flags 0x00');
+  sameAsDescribed(heapRmgr, record(RM_HEAP_ID, 0x10, le([4, 800], [2, 3], [1, 0x1f], [1, 0x01]), heap), 'off 3 flags 0x01 IS_MULTI LOCK_ONLY EXCL_LOCK KEYSHR_LOCK KEYS_UPDATED ');
+  const update = le([4, 4_000_000_000], [2, 65535], [1, 0x10], [1, 0x03], [4, 77], [2, 12]);
+  sameAsDescribed(heapRmgr, record(RM_HEAP_ID, 0x20, update, [{ id: 0, blkno: 5 }, { id: 1, blkno: 6 }]), 'off 65535 xmax 4000000000 flags 0x03 KEYS_UPDATED ; new off 12 xmax 77');
+  sameAsDescribed(heapRmgr, record(RM_HEAP_ID, 0x40, update, heap), 'off 65535 xmax 4000000000 flags 0x03 KEYS_UPDATED ; new off 12 xmax 77');
+  sameAsDescribed(heapRmgr, record(RM_HEAP_ID, 0x60, le([4, 801], [2, 2], [1, 0x02], [1, 0x01]), heap), 'off 2: xid 801: flags 0x01 LOCK_ONLY ');
+  sameAsDescribed(heap2Rmgr, record(RM_HEAP2_ID, 0x10, le([4, 700], [2, 0], [2, 0]), heap), 'latestRemovedXid 700 nredirected 0 ndead 0');
+  sameAsDescribed(heap2Rmgr, record(RM_HEAP2_ID, 0x20, le([2, 1]), [{ id: 0, blkno: 5, data: le([2, 4]) }]), 'nunused 1');
+  sameAsDescribed(heap2Rmgr, record(RM_HEAP2_ID, 0x30, le([4, 650], [2, 0]), heap), 'cutoff xid 650 ntuples 0');
+  sameAsDescribed(heap2Rmgr, record(RM_HEAP2_ID, 0x40, le([4, 651], [1, 0x03]), [{ id: 0, blkno: 0 }, { id: 1, blkno: 9 }]), 'cutoff xid 651 flags 0x03');
+  sameAsDescribed(heap2Rmgr, record(RM_HEAP2_ID, 0xd0, le([1, 0x02], [1, 0], [2, 0]), [{ id: 0, blkno: 5, willInit: true }]), '0 tuples flags 0x02');
+  sameAsDescribed(heap2Rmgr, record(RM_HEAP2_ID, 0x50, le([1, 0x00], [1, 0], [2, 0]), heap), '0 tuples flags 0x00');
+  sameAsDescribed(btreeRmgr, record(RM_BTREE_ID, 0x00, le([2, 41]), [{ id: 0, blkno: 1, data: new Uint8Array(16) }]), 'off 41');
+  // Commit times: one in 2026 (read as a number), one before 2000 and one past 2^53 (through the BigInt path).
+  const commit = (usecs: bigint) => record(RM_XACT_ID, 0x00, le([8, usecs]));
+  sameAsDescribed(xactRmgr, commit(848_000_000_123_456n), '2026-11-14 19:33:20.123456 UTC');
+  sameAsDescribed(xactRmgr, commit(-1_000_000n), '1999-12-31 23:59:59.000000 UTC');
+  assert.equal(fastText(xactRmgr, commit(1n << 53n)), formatDesc(xactRmgr, xactRmgr.describe(commit(1n << 53n)), commit(1n << 53n)));
+});
+
+test('putFast leaves to describe what it cannot vouch for: short main data, a missing block, other types', () => {
+  const heap = [{ id: 0, blkno: 5 }];
+  assert.equal(fastText(heapRmgr, record(RM_HEAP_ID, 0x20, le([4, 1], [2, 1]), heap)), undefined, 'UPDATE main data too short');
+  assert.equal(fastText(heapRmgr, record(RM_HEAP_ID, 0x00, le([2, 1], [1, 0]))), undefined, 'INSERT without block 0');
+  assert.equal(fastText(heapRmgr, record(RM_HEAP_ID, 0x30, le([4, 5], [4, 0], [1, 0], [1, 0], [2, 0]))), undefined, 'TRUNCATE');
+  assert.equal(fastText(heap2Rmgr, record(RM_HEAP2_ID, 0x40, le([4, 1], [1, 1]), heap)), undefined, 'VISIBLE without block 1');
+  assert.equal(fastText(heap2Rmgr, record(RM_HEAP2_ID, 0x50, le([1, 0], [1, 0], [2, 2], [2, 1]), heap)), undefined, 'MULTI_INSERT offsets cut short');
+  assert.equal(fastText(heap2Rmgr, record(RM_HEAP2_ID, 0x70, new Uint8Array(32), heap)), undefined, 'NEW_CID');
+  assert.equal(fastText(btreeRmgr, record(RM_BTREE_ID, 0x10, le([2, 41]), heap)), undefined, 'INSERT_UPPER');
+  assert.equal(fastText(xactRmgr, record(RM_XACT_ID, 0x80, le([8, 1], [4, 0]))), undefined, 'COMMIT with xinfo');
+  assert.equal(fastText(xactRmgr, record(RM_XACT_ID, 0x00, le([4, 1]))), undefined, 'COMMIT main data too short');
+  assert.equal(fastText(xactRmgr, record(RM_XACT_ID, 0x20, le([8, 1]))), undefined, 'ABORT');
+  // describe then says what is wrong, as before.
+  rejects(() => heapRmgr.describe(record(RM_HEAP_ID, 0x20, le([4, 1], [2, 1]), heap)), 'MALFORMED_PAYLOAD', 'main data too short');
 });

@@ -16,7 +16,23 @@ import type { Oid, TransactionId } from '../../pg/types.js';
 import { NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import { literals, putHexByte, putLiteral, putUint } from '../text-buffer.js';
-import { BlockUseSpec, blockDataBytes, blockDataEnd, blockDataStruct, mainDataBytes, mainDataReader, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import {
+  BlockUseSpec,
+  NOT_WRITTEN,
+  blockDataBytes,
+  blockDataEnd,
+  blockDataStruct,
+  mainDataBytes,
+  mainDataLength,
+  mainDataReader,
+  mainDataStart,
+  mainDataStruct,
+  malformedPayload,
+  rmgrInfo,
+  unknownType,
+  withMainData,
+  type RmgrModule,
+} from './rmgr.js';
 
 // heapam_xlog.h: opcodes in the high bits of xl_info.
 export const XLOG_HEAP_INSERT = 0x00;
@@ -255,23 +271,24 @@ const UPDATE_BLOCKS = new BlockUseSpec([
   [1, 'old'],
 ]);
 
-// The fixed structs of the main data (heapam_xlog.h), read at their members' offsets.
-/** SizeOfHeapInsert: offnum u16, flags u8. */
-const SIZE_OF_HEAP_INSERT = 3;
-/** SizeOfHeapDelete: xmax u32, offnum u16, infobits_set u8, flags u8. */
-const SIZE_OF_HEAP_DELETE = 8;
-/** SizeOfHeapUpdate: old_xmax u32, old_offnum u16, old_infobits_set u8, flags u8, new_xmax u32, new_offnum u16. */
-const SIZE_OF_HEAP_UPDATE = 14;
-/** SizeOfHeapLock: locking_xid u32, offnum u16, infobits_set u8, flags u8. */
-const SIZE_OF_HEAP_LOCK = 8;
+// The fixed structs of the main data (heapam_xlog.h): their members' offsets and SizeOf*, the one
+// statement of their layout, read by describe and putFast alike.
+/** xl_heap_insert: offnum u16, flags u8. */
+const XL_HEAP_INSERT = { offnum: 0, flags: 2, size: 3 } as const;
+/** xl_heap_delete: xmax u32, offnum u16, infobits_set u8, flags u8. */
+const XL_HEAP_DELETE = { xmax: 0, offnum: 4, infobitsSet: 6, flags: 7, size: 8 } as const;
+/** xl_heap_update: old_xmax u32, old_offnum u16, old_infobits_set u8, flags u8, new_xmax u32, new_offnum u16. */
+const XL_HEAP_UPDATE = { oldXmax: 0, oldOffnum: 4, oldInfobitsSet: 6, flags: 7, newXmax: 8, newOffnum: 12, size: 14 } as const;
+/** xl_heap_lock: locking_xid u32, offnum u16, infobits_set u8, flags u8. */
+const XL_HEAP_LOCK = { lockingXid: 0, offnum: 4, infobitsSet: 6, flags: 7, size: 8 } as const;
 /** SizeOfHeapHeader: t_infomask2 u16, t_infomask u16, t_hoff u8. */
 const SIZE_OF_HEAP_HEADER = 5;
 
 function insert(record: WalRecord, initPage: boolean): HeapInsert {
   const m = mainDataBytes(record);
-  const o = mainDataStruct(record, SIZE_OF_HEAP_INSERT, 'xl_heap_insert');
-  const offnum = readU16(m, o);
-  const flags = m[o + 2]!;
+  const o = mainDataStruct(record, XL_HEAP_INSERT.size, 'xl_heap_insert');
+  const offnum = readU16(m, o + XL_HEAP_INSERT.offnum);
+  const flags = m[o + XL_HEAP_INSERT.flags]!;
   const heap = requireBlock(record, 0, 'INSERT');
   const tuple = heap.hasData ? blockTuple(record, heap, 0, 0, 0) : undefined;
   const effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
@@ -280,13 +297,13 @@ function insert(record: WalRecord, initPage: boolean): HeapInsert {
 
 function del(record: WalRecord): HeapDelete {
   const m = mainDataBytes(record);
-  const o = mainDataStruct(record, SIZE_OF_HEAP_DELETE, 'xl_heap_delete');
-  const xmax = readU32(m, o) as TransactionId;
-  const offnum = readU16(m, o + 4);
-  const infobitsSet = m[o + 6]!;
-  const flags = m[o + 7]!;
+  const o = mainDataStruct(record, XL_HEAP_DELETE.size, 'xl_heap_delete');
+  const xmax = readU32(m, o + XL_HEAP_DELETE.xmax) as TransactionId;
+  const offnum = readU16(m, o + XL_HEAP_DELETE.offnum);
+  const infobitsSet = m[o + XL_HEAP_DELETE.infobitsSet]!;
+  const flags = m[o + XL_HEAP_DELETE.flags]!;
   const oldTuple =
-    (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(afterStruct(record, SIZE_OF_HEAP_DELETE)) : undefined;
+    (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(afterStruct(record, XL_HEAP_DELETE.size)) : undefined;
   requireBlock(record, 0, 'DELETE');
   const effects = (flags & XLH_DELETE_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
   return { kind: 'heap.delete', xmax, offnum, infobitsSet, flags, oldTuple, blocks: HEAP_BLOCK.uses(record), effects };
@@ -296,15 +313,15 @@ function update(record: WalRecord, hot: boolean, initPage: boolean): HeapUpdate 
   // Fields are read into locals and the description built in one literal: object spreads here cost
   // more than the rest of the decoding on pgbench WAL.
   const m = mainDataBytes(record);
-  const o = mainDataStruct(record, SIZE_OF_HEAP_UPDATE, 'xl_heap_update');
-  const oldXmax = readU32(m, o) as TransactionId;
-  const oldOffnum = readU16(m, o + 4);
-  const oldInfobitsSet = m[o + 6]!;
-  const flags = m[o + 7]!;
-  const newXmax = readU32(m, o + 8) as TransactionId;
-  const newOffnum = readU16(m, o + 12);
+  const o = mainDataStruct(record, XL_HEAP_UPDATE.size, 'xl_heap_update');
+  const oldXmax = readU32(m, o + XL_HEAP_UPDATE.oldXmax) as TransactionId;
+  const oldOffnum = readU16(m, o + XL_HEAP_UPDATE.oldOffnum);
+  const oldInfobitsSet = m[o + XL_HEAP_UPDATE.oldInfobitsSet]!;
+  const flags = m[o + XL_HEAP_UPDATE.flags]!;
+  const newXmax = readU32(m, o + XL_HEAP_UPDATE.newXmax) as TransactionId;
+  const newOffnum = readU16(m, o + XL_HEAP_UPDATE.newOffnum);
   const oldTuple =
-    (flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(afterStruct(record, SIZE_OF_HEAP_UPDATE)) : undefined;
+    (flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0 ? readLoggedTuple(afterStruct(record, XL_HEAP_UPDATE.size)) : undefined;
   const newPage = requireBlock(record, 0, 'UPDATE');
   let newTuple: UpdateNewTuple | undefined;
   if (newPage.hasData) {
@@ -362,11 +379,11 @@ function truncate(record: WalRecord): HeapTruncate {
 
 function lock(record: WalRecord): HeapLock {
   const m = mainDataBytes(record);
-  const o = mainDataStruct(record, SIZE_OF_HEAP_LOCK, 'xl_heap_lock');
-  const lockingXid = readU32(m, o) as TransactionId;
-  const offnum = readU16(m, o + 4);
-  const infobitsSet = m[o + 6]!;
-  const flags = m[o + 7]!;
+  const o = mainDataStruct(record, XL_HEAP_LOCK.size, 'xl_heap_lock');
+  const lockingXid = readU32(m, o + XL_HEAP_LOCK.lockingXid) as TransactionId;
+  const offnum = readU16(m, o + XL_HEAP_LOCK.offnum);
+  const infobitsSet = m[o + XL_HEAP_LOCK.infobitsSet]!;
+  const flags = m[o + XL_HEAP_LOCK.flags]!;
   requireBlock(record, 0, 'LOCK');
   const effects = (flags & XLH_LOCK_ALL_FROZEN_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_ALL_FROZEN)] : NO_EFFECTS;
   return { kind: 'heap.lock', lockingXid, offnum, infobitsSet, flags, blocks: HEAP_BLOCK.uses(record), effects };
@@ -438,35 +455,57 @@ const T = literals({
   colonFlags0x: ': flags 0x',
 });
 
+// heap_desc's text for the record types putFast writes too, from the fields.
+
+function putInsertText(b: Uint8Array, o: number, offnum: number, flags: number): number {
+  o = putLiteral(b, o, T.off);
+  o = putUint(b, o, offnum);
+  o = putLiteral(b, o, T.flags0x);
+  return putHexByte(b, o, flags);
+}
+
+function putDeleteText(b: Uint8Array, o: number, offnum: number, flags: number, infobitsSet: number): number {
+  o = putInsertText(b, o, offnum, flags);
+  b[o++] = SPACE;
+  return putInfobits(b, o, infobitsSet);
+}
+
+function putUpdateText(b: Uint8Array, o: number, oldOffnum: number, oldXmax: number, flags: number, oldInfobitsSet: number, newOffnum: number, newXmax: number): number {
+  o = putLiteral(b, o, T.off);
+  o = putUint(b, o, oldOffnum);
+  o = putLiteral(b, o, T.xmax);
+  o = putUint(b, o, oldXmax);
+  o = putLiteral(b, o, T.flags0x);
+  o = putHexByte(b, o, flags);
+  b[o++] = SPACE;
+  o = putInfobits(b, o, oldInfobitsSet);
+  o = putLiteral(b, o, T.sNewOff);
+  o = putUint(b, o, newOffnum);
+  o = putLiteral(b, o, T.xmax);
+  return putUint(b, o, newXmax);
+}
+
+function putLockText(b: Uint8Array, o: number, offnum: number, lockingXid: number, flags: number, infobitsSet: number): number {
+  o = putLiteral(b, o, T.off);
+  o = putUint(b, o, offnum);
+  o = putLiteral(b, o, T.xid);
+  o = putUint(b, o, lockingXid);
+  o = putLiteral(b, o, T.colonFlags0x);
+  o = putHexByte(b, o, flags);
+  b[o++] = SPACE;
+  return putInfobits(b, o, infobitsSet);
+}
+
 /** heap_desc */
 function put(b: Uint8Array, o: number, d: HeapRecord): number {
   switch (d.kind) {
     case 'heap.insert':
-      o = putLiteral(b, o, T.off);
-      o = putUint(b, o, d.offnum);
-      o = putLiteral(b, o, T.flags0x);
-      return putHexByte(b, o, d.flags);
+      return putInsertText(b, o, d.offnum, d.flags);
     case 'heap.delete':
-      o = putLiteral(b, o, T.off);
-      o = putUint(b, o, d.offnum);
-      o = putLiteral(b, o, T.flags0x);
-      o = putHexByte(b, o, d.flags);
-      b[o++] = SPACE;
-      return putInfobits(b, o, d.infobitsSet);
+      return putDeleteText(b, o, d.offnum, d.flags, d.infobitsSet);
     case 'heap.update':
     case 'heap.hotUpdate':
-      o = putLiteral(b, o, T.off);
-      o = putUint(b, o, d.oldOffnum);
-      o = putLiteral(b, o, T.xmax);
-      o = putUint(b, o, d.oldXmax);
-      o = putLiteral(b, o, T.flags0x);
-      o = putHexByte(b, o, d.flags);
-      b[o++] = SPACE;
-      o = putInfobits(b, o, d.oldInfobitsSet);
-      o = putLiteral(b, o, T.sNewOff);
-      o = putUint(b, o, d.newOffnum);
-      o = putLiteral(b, o, T.xmax);
-      return putUint(b, o, d.newXmax);
+      return putUpdateText(b, o, d.oldOffnum, d.oldXmax, d.flags, d.oldInfobitsSet, d.newOffnum, d.newXmax);
     case 'heap.truncate':
       if ((d.flags & XLH_TRUNCATE_CASCADE) !== 0) o = putLiteral(b, o, T.cascade);
       if ((d.flags & XLH_TRUNCATE_RESTART_SEQS) !== 0) o = putLiteral(b, o, T.restartSeqs);
@@ -483,14 +522,45 @@ function put(b: Uint8Array, o: number, d: HeapRecord): number {
       o = putLiteral(b, o, T.off);
       return putUint(b, o, d.offnum);
     case 'heap.lock':
-      o = putLiteral(b, o, T.off);
-      o = putUint(b, o, d.offnum);
-      o = putLiteral(b, o, T.xid);
-      o = putUint(b, o, d.lockingXid);
-      o = putLiteral(b, o, T.colonFlags0x);
-      o = putHexByte(b, o, d.flags);
-      b[o++] = SPACE;
-      return putInfobits(b, o, d.infobitsSet);
+      return putLockText(b, o, d.offnum, d.lockingXid, d.flags, d.infobitsSet);
+  }
+}
+
+/**
+ * heap_desc for INSERT, DELETE, UPDATE, HOT_UPDATE and LOCK read straight from the main data (see
+ * RmgrModule.putFast). Each needs block 0, as describe does (requireBlock); what describe checks in
+ * the block data and in an old tuple after the struct is not looked at, as heap_desc does not.
+ */
+function putFast(b: Uint8Array, o: number, record: WalRecord): number {
+  if (record.blocks[0] === undefined) return NOT_WRITTEN;
+  const m = mainDataBytes(record);
+  const s = mainDataStart(record);
+  const length = mainDataLength(record);
+  switch (record.info & XLOG_HEAP_OPMASK) {
+    case XLOG_HEAP_INSERT:
+      if (length < XL_HEAP_INSERT.size) return NOT_WRITTEN;
+      return putInsertText(b, o, readU16(m, s + XL_HEAP_INSERT.offnum), m[s + XL_HEAP_INSERT.flags]!);
+    case XLOG_HEAP_DELETE:
+      if (length < XL_HEAP_DELETE.size) return NOT_WRITTEN;
+      return putDeleteText(b, o, readU16(m, s + XL_HEAP_DELETE.offnum), m[s + XL_HEAP_DELETE.flags]!, m[s + XL_HEAP_DELETE.infobitsSet]!);
+    case XLOG_HEAP_UPDATE:
+    case XLOG_HEAP_HOT_UPDATE:
+      if (length < XL_HEAP_UPDATE.size) return NOT_WRITTEN;
+      return putUpdateText(
+        b,
+        o,
+        readU16(m, s + XL_HEAP_UPDATE.oldOffnum),
+        readU32(m, s + XL_HEAP_UPDATE.oldXmax),
+        m[s + XL_HEAP_UPDATE.flags]!,
+        m[s + XL_HEAP_UPDATE.oldInfobitsSet]!,
+        readU16(m, s + XL_HEAP_UPDATE.newOffnum),
+        readU32(m, s + XL_HEAP_UPDATE.newXmax),
+      );
+    case XLOG_HEAP_LOCK:
+      if (length < XL_HEAP_LOCK.size) return NOT_WRITTEN;
+      return putLockText(b, o, readU16(m, s + XL_HEAP_LOCK.offnum), readU32(m, s + XL_HEAP_LOCK.lockingXid), m[s + XL_HEAP_LOCK.flags]!, m[s + XL_HEAP_LOCK.infobitsSet]!);
+    default:
+      return NOT_WRITTEN;
   }
 }
 
@@ -530,4 +600,5 @@ export const heapRmgr: RmgrModule<HeapRecord> = {
   identify,
   describe,
   put,
+  putFast,
 };

@@ -28,7 +28,24 @@ import {
   type XlHeapHeader,
 } from './heap.js';
 import { literals, putHexByte, putLiteral, putUint } from '../text-buffer.js';
-import { blockDataBytes, blockDataEnd, blockDataReader, blockDataStruct, BlockUseSpec, mainDataBytes, mainDataReader, mainDataStruct, malformedPayload, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import {
+  blockDataBytes,
+  blockDataEnd,
+  blockDataReader,
+  blockDataStruct,
+  BlockUseSpec,
+  mainDataBytes,
+  mainDataLength,
+  mainDataReader,
+  mainDataStart,
+  mainDataStruct,
+  malformedPayload,
+  NOT_WRITTEN,
+  rmgrInfo,
+  unknownType,
+  withMainData,
+  type RmgrModule,
+} from './rmgr.js';
 
 const SPACE = 0x20;
 const SLASH = 0x2f;
@@ -218,10 +235,18 @@ const VISIBLE_BLOCKS = new BlockUseSpec([
 
 /** SizeOfMultiInsertTuple: datalen u16, t_infomask2 u16, t_infomask u16, t_hoff u8. */
 const SIZE_OF_MULTI_INSERT_TUPLE = 7;
-/** SizeOfHeapPrune: latestRemovedXid u32, nredirected u16, ndead u16. */
-const SIZE_OF_HEAP_PRUNE = 8;
-/** SizeOfHeapVisible: cutoff_xid u32, flags u8. */
-const SIZE_OF_HEAP_VISIBLE = 5;
+// The fixed structs of the main data (heapam_xlog.h): their members' offsets and SizeOf*, the one
+// statement of their layout, read by describe and putFast alike.
+/** xl_heap_prune: latestRemovedXid u32, nredirected u16, ndead u16. */
+const XL_HEAP_PRUNE = { latestRemovedXid: 0, nredirected: 4, ndead: 6, size: 8 } as const;
+/** xl_heap_vacuum: nunused u16. */
+const XL_HEAP_VACUUM = { nunused: 0, size: 2 } as const;
+/** xl_heap_freeze_page: cutoff_xid u32, ntuples u16. */
+const XL_HEAP_FREEZE_PAGE = { cutoffXid: 0, ntuples: 4, size: 6 } as const;
+/** xl_heap_visible: cutoff_xid u32, flags u8. */
+const XL_HEAP_VISIBLE = { cutoffXid: 0, flags: 4, size: 5 } as const;
+/** xl_heap_multi_insert: flags u8, (padding), ntuples u16, then offsets[ntuples] unless INIT_PAGE. */
+const XL_HEAP_MULTI_INSERT = { flags: 0, ntuples: 2, size: 4 } as const;
 
 /** `n` OffsetNumbers (uint16) at `b[o]`, in a list of exactly that size. */
 function offsetsAt(b: Uint8Array, o: number, n: number): number[] {
@@ -232,10 +257,10 @@ function offsetsAt(b: Uint8Array, o: number, n: number): number[] {
 
 function prune(record: WalRecord): Heap2Prune {
   const m = mainDataBytes(record);
-  const mo = mainDataStruct(record, SIZE_OF_HEAP_PRUNE, 'xl_heap_prune');
-  const latestRemovedXid = readU32(m, mo) as TransactionId;
-  const nredirected = readU16(m, mo + 4);
-  const ndead = readU16(m, mo + 6);
+  const mo = mainDataStruct(record, XL_HEAP_PRUNE.size, 'xl_heap_prune');
+  const latestRemovedXid = readU32(m, mo + XL_HEAP_PRUNE.latestRemovedXid) as TransactionId;
+  const nredirected = readU16(m, mo + XL_HEAP_PRUNE.nredirected);
+  const ndead = readU16(m, mo + XL_HEAP_PRUNE.ndead);
   let redirected: readonly (readonly [number, number])[] = NO_REDIRECTS;
   let nowDead: readonly number[] = NO_OFFSETS;
   let nowUnused: readonly number[] = NO_OFFSETS;
@@ -261,15 +286,16 @@ function prune(record: WalRecord): Heap2Prune {
 }
 
 function vacuum(record: WalRecord): Heap2Vacuum {
-  const nunused = mainDataReader(record).u16('nunused');
+  const nunused = readU16(mainDataBytes(record), mainDataStruct(record, XL_HEAP_VACUUM.size, 'xl_heap_vacuum') + XL_HEAP_VACUUM.nunused);
   const nowUnused = blockData(record, (r) => offsetArray(r, nunused, 'nowunused[]'), []);
   return { kind: 'heap2.vacuum', nunused, nowUnused, blocks: HEAP_BLOCK.uses(record), effects: NO_EFFECTS };
 }
 
 function freezePage(record: WalRecord): Heap2FreezePage {
-  const m = mainDataReader(record);
-  const cutoffXid = m.u32('cutoff_xid') as TransactionId;
-  const ntuples = m.u16('ntuples');
+  const m = mainDataBytes(record);
+  const mo = mainDataStruct(record, XL_HEAP_FREEZE_PAGE.size, 'xl_heap_freeze_page');
+  const cutoffXid = readU32(m, mo + XL_HEAP_FREEZE_PAGE.cutoffXid) as TransactionId;
+  const ntuples = readU16(m, mo + XL_HEAP_FREEZE_PAGE.ntuples);
   const tuples = blockData(
     record,
     (r) => {
@@ -295,9 +321,9 @@ function freezePage(record: WalRecord): Heap2FreezePage {
 
 function visible(record: WalRecord): Heap2Visible {
   const m = mainDataBytes(record);
-  const o = mainDataStruct(record, SIZE_OF_HEAP_VISIBLE, 'xl_heap_visible');
-  const cutoffXid = readU32(m, o) as TransactionId;
-  const flags = m[o + 4]!;
+  const o = mainDataStruct(record, XL_HEAP_VISIBLE.size, 'xl_heap_visible');
+  const cutoffXid = readU32(m, o + XL_HEAP_VISIBLE.cutoffXid) as TransactionId;
+  const flags = m[o + XL_HEAP_VISIBLE.flags]!;
   requireBlock(record, 0, 'VISIBLE');
   requireBlock(record, 1, 'VISIBLE');
   return { kind: 'heap2.visible', cutoffXid, flags, blocks: VISIBLE_BLOCKS.uses(record), effects: NO_EFFECTS };
@@ -382,12 +408,16 @@ class MultiInsertDescription implements Heap2MultiInsert {
 }
 
 function multiInsert(record: WalRecord, initPage: boolean): Heap2MultiInsert {
-  const m = mainDataReader(record);
-  const flags = m.u8('flags');
-  m.skip(1, 'padding before ntuples');
-  const ntuples = m.u16('ntuples');
+  const m = mainDataBytes(record);
+  const mo = mainDataStruct(record, XL_HEAP_MULTI_INSERT.size, 'xl_heap_multi_insert');
+  const flags = m[mo + XL_HEAP_MULTI_INSERT.flags]!;
+  const ntuples = readU16(m, mo + XL_HEAP_MULTI_INSERT.ntuples);
   const offsets = new Array<number>(ntuples);
-  for (let i = 0; i < ntuples; i++) offsets[i] = initPage ? FIRST_OFFSET_NUMBER + i : m.u16('offsets[]');
+  if (initPage) for (let i = 0; i < ntuples; i++) offsets[i] = FIRST_OFFSET_NUMBER + i;
+  else {
+    const at = mainDataStruct(record, XL_HEAP_MULTI_INSERT.size + 2 * ntuples, 'xl_heap_multi_insert.offsets[]') + XL_HEAP_MULTI_INSERT.size;
+    for (let i = 0; i < ntuples; i++) offsets[i] = readU16(m, at + 2 * i);
+  }
   const heap = requireBlock(record, 0, 'MULTI_INSERT');
   if (heap.hasData) walkMultiInsertTuples(record, heap, ntuples);
   const effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
@@ -489,33 +519,55 @@ const T = literals({
   cCombo: ', combo: ',
 });
 
+// heap2_desc's text for the record types putFast writes too, from the fields.
+
+function putPruneText(b: Uint8Array, o: number, latestRemovedXid: number, nredirected: number, ndead: number): number {
+  o = putLiteral(b, o, T.latestremovedxid);
+  o = putUint(b, o, latestRemovedXid);
+  o = putLiteral(b, o, T.nredirected);
+  o = putUint(b, o, nredirected);
+  o = putLiteral(b, o, T.ndead);
+  return putUint(b, o, ndead);
+}
+
+function putVacuumText(b: Uint8Array, o: number, nunused: number): number {
+  o = putLiteral(b, o, T.nunused);
+  return putUint(b, o, nunused);
+}
+
+function putFreezePageText(b: Uint8Array, o: number, cutoffXid: number, ntuples: number): number {
+  o = putLiteral(b, o, T.cutoffXid);
+  o = putUint(b, o, cutoffXid);
+  o = putLiteral(b, o, T.ntuples);
+  return putUint(b, o, ntuples);
+}
+
+function putVisibleText(b: Uint8Array, o: number, cutoffXid: number, flags: number): number {
+  o = putLiteral(b, o, T.cutoffXid);
+  o = putUint(b, o, cutoffXid);
+  o = putLiteral(b, o, T.flags0x);
+  return putHexByte(b, o, flags);
+}
+
+function putMultiInsertText(b: Uint8Array, o: number, ntuples: number, flags: number): number {
+  o = putUint(b, o, ntuples);
+  o = putLiteral(b, o, T.tuplesFlags0x);
+  return putHexByte(b, o, flags);
+}
+
 /** heap2_desc (which has nothing to say about REWRITE). */
 function put(b: Uint8Array, o: number, d: Heap2Record): number {
   switch (d.kind) {
     case 'heap2.prune':
-      o = putLiteral(b, o, T.latestremovedxid);
-      o = putUint(b, o, d.latestRemovedXid);
-      o = putLiteral(b, o, T.nredirected);
-      o = putUint(b, o, d.nredirected);
-      o = putLiteral(b, o, T.ndead);
-      return putUint(b, o, d.ndead);
+      return putPruneText(b, o, d.latestRemovedXid, d.nredirected, d.ndead);
     case 'heap2.vacuum':
-      o = putLiteral(b, o, T.nunused);
-      return putUint(b, o, d.nunused);
+      return putVacuumText(b, o, d.nunused);
     case 'heap2.freezePage':
-      o = putLiteral(b, o, T.cutoffXid);
-      o = putUint(b, o, d.cutoffXid);
-      o = putLiteral(b, o, T.ntuples);
-      return putUint(b, o, d.ntuples);
+      return putFreezePageText(b, o, d.cutoffXid, d.ntuples);
     case 'heap2.visible':
-      o = putLiteral(b, o, T.cutoffXid);
-      o = putUint(b, o, d.cutoffXid);
-      o = putLiteral(b, o, T.flags0x);
-      return putHexByte(b, o, d.flags);
+      return putVisibleText(b, o, d.cutoffXid, d.flags);
     case 'heap2.multiInsert':
-      o = putUint(b, o, d.ntuples);
-      o = putLiteral(b, o, T.tuplesFlags0x);
-      return putHexByte(b, o, d.flags);
+      return putMultiInsertText(b, o, d.ntuples, d.flags);
     case 'heap2.lockUpdated':
       o = putLiteral(b, o, T.off);
       o = putUint(b, o, d.offnum);
@@ -575,10 +627,46 @@ function identify(info: number): string | undefined {
   }
 }
 
+/**
+ * heap2_desc for PRUNE, VACUUM, FREEZE_PAGE, VISIBLE and MULTI_INSERT read straight from the main
+ * data (see RmgrModule.putFast), with the blocks describe requires; the offset arrays and tuples in
+ * block 0's data, which describe walks and checks, are not looked at, as heap2_desc does not.
+ */
+function putFast(b: Uint8Array, o: number, record: WalRecord): number {
+  if (record.blocks[0] === undefined) return NOT_WRITTEN;
+  const m = mainDataBytes(record);
+  const s = mainDataStart(record);
+  const length = mainDataLength(record);
+  switch (record.info & XLOG_HEAP_OPMASK) {
+    case XLOG_HEAP2_PRUNE:
+      if (length < XL_HEAP_PRUNE.size) return NOT_WRITTEN;
+      return putPruneText(b, o, readU32(m, s + XL_HEAP_PRUNE.latestRemovedXid), readU16(m, s + XL_HEAP_PRUNE.nredirected), readU16(m, s + XL_HEAP_PRUNE.ndead));
+    case XLOG_HEAP2_VACUUM:
+      if (length < XL_HEAP_VACUUM.size) return NOT_WRITTEN;
+      return putVacuumText(b, o, readU16(m, s + XL_HEAP_VACUUM.nunused));
+    case XLOG_HEAP2_FREEZE_PAGE:
+      if (length < XL_HEAP_FREEZE_PAGE.size) return NOT_WRITTEN;
+      return putFreezePageText(b, o, readU32(m, s + XL_HEAP_FREEZE_PAGE.cutoffXid), readU16(m, s + XL_HEAP_FREEZE_PAGE.ntuples));
+    case XLOG_HEAP2_VISIBLE:
+      if (length < XL_HEAP_VISIBLE.size || record.blocks[1] === undefined) return NOT_WRITTEN;
+      return putVisibleText(b, o, readU32(m, s + XL_HEAP_VISIBLE.cutoffXid), m[s + XL_HEAP_VISIBLE.flags]!);
+    case XLOG_HEAP2_MULTI_INSERT: {
+      if (length < XL_HEAP_MULTI_INSERT.size) return NOT_WRITTEN;
+      const ntuples = readU16(m, s + XL_HEAP_MULTI_INSERT.ntuples);
+      // Without INIT_PAGE the offsets follow, which describe reads.
+      if ((record.info & XLOG_HEAP_INIT_PAGE) === 0 && length < XL_HEAP_MULTI_INSERT.size + 2 * ntuples) return NOT_WRITTEN;
+      return putMultiInsertText(b, o, ntuples, m[s + XL_HEAP_MULTI_INSERT.flags]!);
+    }
+    default:
+      return NOT_WRITTEN;
+  }
+}
+
 export const heap2Rmgr: RmgrModule<Heap2Record> = {
   id: RM_HEAP2_ID,
   name: 'Heap2',
   identify,
   describe,
   put,
+  putFast,
 };

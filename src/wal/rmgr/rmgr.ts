@@ -31,6 +31,29 @@ export interface RmgrModule<D extends DescriptionBase = DescriptionBase> {
    * (those bytes are dropped): the caller then runs it again with more room.
    */
   put(b: Uint8Array, o: number, description: D, record: WalRecord): number;
+  /**
+   * rm_desc straight from the record, for the record types that make most WAL: the same text as
+   * `put(b, o, describe(record), record)`, with the fields read from the record's main data where
+   * `describe` reads them (the offsets are shared), and no description object, tuple views or block
+   * use lists made. Returns NOT_WRITTEN, having written nothing that counts, for a type it does not
+   * cover or a record it cannot vouch for (data too short, a block `describe` requires missing):
+   * the caller then goes through `describe`, which says what is wrong. It never throws. `strata
+   * waldump` spent more on building descriptions it threw away at once than on decoding the WAL.
+   */
+  readonly putFast?: (b: Uint8Array, o: number, record: WalRecord) => number;
+}
+
+/** What `putFast` returns when it leaves a record to `describe` and `put`. */
+export const NOT_WRITTEN = -1;
+
+/** The length of the record's main data (for `putFast`: checked before reading, as mainDataStruct does). */
+export function mainDataLength(record: WalRecord): number {
+  return record instanceof DecodedRecord ? record.mainDataLen : record.mainData.length;
+}
+
+/** Where the main data begins in `mainDataBytes(record)`, unchecked: see `mainDataLength`. */
+export function mainDataStart(record: WalRecord): number {
+  return record instanceof DecodedRecord ? record.mainDataStart : 0;
 }
 
 /** A `put` for the rmgrs whose records are rare, which build their text as a string. */

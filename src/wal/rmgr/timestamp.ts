@@ -7,6 +7,7 @@
  * what pg_waldump prints under TZ=UTC.
  */
 
+import { readU32, readU64BigInt } from '../../pg/bytes.js';
 import { literal, literals, putLiteral, putText, putUint, putUintZeroPadded, type Literal } from '../text-buffer.js';
 
 /** Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
@@ -63,11 +64,31 @@ let lastSecondText: Literal = literal('');
 export function putTimestamptz(b: Uint8Array, o: number, dt: bigint): number {
   const usecs = Number(dt);
   if (!(usecs >= 0 && usecs <= Number.MAX_SAFE_INTEGER)) return putText(b, o, timestamptzToStr(dt));
+  return putUsecs(b, o, usecs, dt);
+}
+
+/**
+ * `putTimestamptz` of the int64 TimestampTz at `src[at]` (little-endian), read as a number: a
+ * commit's text then makes no BigInt. The caller has checked the 8 bytes are there.
+ */
+export function putTimestamptzAt(b: Uint8Array, o: number, src: Uint8Array, at: number): number {
+  const hi = readU32(src, at + 4);
+  // Non-negative and below 2^53: exact as a number, else the BigInt path and its checks.
+  if (hi >= 0x20_0000) return putTimestamptz(b, o, readI64BigInt(src, at));
+  return putUsecs(b, o, hi * 0x1_0000_0000 + readU32(src, at), undefined);
+}
+
+function readI64BigInt(src: Uint8Array, at: number): bigint {
+  return BigInt.asIntN(64, readU64BigInt(src, at));
+}
+
+/** The text of `usecs` (0 to 2^53 - 1); `dt` is the same value, made as a BigInt when only given as a number. */
+function putUsecs(b: Uint8Array, o: number, usecs: number, dt: bigint | undefined): number {
   const micros = usecs % 1_000_000;
   const unix = (usecs - micros) / 1_000_000 + EPOCH_SECONDS;
   if (unix !== lastSecond) {
     const text = secondText(unix);
-    if (text === undefined) return putText(b, o, timestamptzToStr(dt));
+    if (text === undefined) return putText(b, o, timestamptzToStr(dt ?? BigInt(usecs)));
     lastSecond = unix;
     lastSecondText = literal(text);
   }
