@@ -75,6 +75,7 @@ import type { BlockUse, CheckPoint, DescriptionBase, Effect, MultiXactMemberStat
 import { WalDecodeError } from '../wal/errors.js';
 import type { WalRecord } from '../wal/record.js';
 import { describeRecord } from '../wal/rmgr/index.js';
+import { describeRecordEffects } from '../wal/rmgr/ingest-effects.js';
 import { IngestError } from './errors.js';
 
 const ZERO_PAGE = new Uint8Array(BLCKSZ);
@@ -225,9 +226,11 @@ export class WalIngest {
   ingest(record: WalRecord): Promise<void> | undefined {
     if (record.lsnNumber < this.timeline.lastRecordLsnNumber)
       throw new IngestError('WAL_GAP', `Cannot ingest the record at ${formatLsn(record.lsn)}: timeline ${this.timeline.id} is already at ${formatLsn(this.timeline.lastRecordLsn)}`);
+    // Block uses and effects only (ingest-effects.ts): the description of the common records is not
+    // made, and what is given is overwritten by the next record's, so nothing of it is kept here.
     let description: DescriptionBase;
     try {
-      description = describeRecord(record);
+      description = describeRecordEffects(record);
     } catch (e) {
       if (!(e instanceof WalDecodeError)) throw e;
       throw new IngestError('BAD_RECORD', `Cannot ingest the record at ${formatLsn(record.lsn)}: ${e.message}`, { cause: e });
@@ -240,9 +243,12 @@ export class WalIngest {
       this.store(record, description, NO_COPIES);
       return undefined;
     }
+    // The record's own description, made before the first await: the one above is overwritten by
+    // the next record described, which another timeline's ingest may do while this one waits.
+    const kept = describeRecord(record);
     return (async () => {
       if (loading !== undefined) await loading;
-      this.store(record, description, createsDatabase(description.effects) ? await this.prepareCopies(description.effects) : NO_COPIES);
+      this.store(record, kept, createsDatabase(kept.effects) ? await this.prepareCopies(kept.effects) : NO_COPIES);
     })();
   }
 
@@ -453,7 +459,6 @@ export class WalIngest {
   // ---- effects ----
 
   private applyEffect(e: Effect, record: WalRecord): void {
-    const lsn = record.endLsn;
     switch (e.kind) {
       case 'relation.create':
         // smgr_redo XLOG_SMGR_CREATE
@@ -461,7 +466,7 @@ export class WalIngest {
         return;
       case 'relation.truncate':
         this.forks.clear();
-        this.truncateRel(e.rel, e.forks, e.blocks, lsn);
+        this.truncateRel(e.rel, e.forks, e.blocks, record.endLsn);
         return;
       case 'relation.drop': {
         this.forks.clear();
@@ -482,6 +487,8 @@ export class WalIngest {
         // heap_xlog_*: visibilitymap_pin (extends the VM fork) and visibilitymap_clear.
         const vmBlock = Math.floor(e.heapBlock / HEAPBLOCKS_PER_PAGE);
         this.extendTo(e.rel, FORK_VM, vmBlock);
+        // The end LSN as a BigInt only here (the operation's bytes hold it), not per effect.
+        const lsn = record.endLsn;
         this.timeline.put(relBlockKey(e.rel, FORK_VM, vmBlock), lsn, { kind: 'op', willInit: false, bytes: encodeOp({ kind: 'vm.clear', endLsn: lsn, heapBlock: e.heapBlock, flags: e.flags }) });
         return;
       }

@@ -12,7 +12,7 @@ import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_HEAP2_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_EFFECTS, type BlockUse, type DescriptionBase, type Effect } from '../describe.js';
+import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type DescriptionBase, type Effect, type EffectsOnly } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import {
   FIRST_OFFSET_NUMBER,
@@ -222,6 +222,11 @@ const SIZE_OF_MULTI_INSERT_TUPLE = 7;
 const SIZE_OF_HEAP_PRUNE = 8;
 /** SizeOfHeapVisible: cutoff_xid u32, flags u8. */
 const SIZE_OF_HEAP_VISIBLE = 5;
+/** xl_heap_vacuum: nunused u16. */
+const SIZE_OF_HEAP_VACUUM = 2;
+/** xl_heap_multi_insert up to its offsets: flags u8, padding, ntuples u16; flags first. */
+const SIZE_OF_HEAP_MULTI_INSERT = 4;
+const HEAP_MULTI_INSERT_FLAGS = 0;
 
 /** `n` OffsetNumbers (uint16) at `b[o]`, in a list of exactly that size. */
 function offsetsAt(b: Uint8Array, o: number, n: number): number[] {
@@ -443,6 +448,54 @@ function rewrite(record: WalRecord): Heap2Rewrite {
   });
   return { kind: 'heap2.rewrite', ...w, blocks: [], effects: NO_EFFECTS };
 }
+
+/**
+ * What ingest needs of a heap2 record (walingest.ts; see describeHeapEffects): PRUNE, VACUUM,
+ * VISIBLE and MULTI_INSERT without their offset lists and tuples, checked as far as those facts go
+ * (the fixed struct, the block references); other types get describe() itself. One result object,
+ * overwritten by the next call.
+ */
+export function describeHeap2Effects(record: WalRecord): DescriptionBase {
+  const info = rmgrInfo(record);
+  const out = heap2EffectsScratch;
+  switch (info & XLOG_HEAP_OPMASK) {
+    case XLOG_HEAP2_PRUNE:
+      mainDataStruct(record, SIZE_OF_HEAP_PRUNE, 'xl_heap_prune');
+      requireBlock(record, 0, 'PRUNE');
+      out.kind = 'heap2.prune';
+      out.blocks = HEAP_BLOCK.uses(record);
+      out.effects = NO_EFFECTS;
+      return out;
+    case XLOG_HEAP2_VACUUM:
+      mainDataStruct(record, SIZE_OF_HEAP_VACUUM, 'xl_heap_vacuum');
+      out.kind = 'heap2.vacuum';
+      out.blocks = HEAP_BLOCK.uses(record);
+      out.effects = NO_EFFECTS;
+      return out;
+    case XLOG_HEAP2_VISIBLE:
+      mainDataStruct(record, SIZE_OF_HEAP_VISIBLE, 'xl_heap_visible');
+      requireBlock(record, 0, 'VISIBLE');
+      requireBlock(record, 1, 'VISIBLE');
+      out.kind = 'heap2.visible';
+      out.blocks = VISIBLE_BLOCKS.uses(record);
+      out.effects = NO_EFFECTS;
+      return out;
+    case XLOG_HEAP2_MULTI_INSERT: {
+      const initPage = (info & XLOG_HEAP_INIT_PAGE) !== 0;
+      const flags = mainDataBytes(record)[mainDataStruct(record, SIZE_OF_HEAP_MULTI_INSERT, 'xl_heap_multi_insert') + HEAP_MULTI_INSERT_FLAGS]!;
+      requireBlock(record, 0, 'MULTI_INSERT');
+      out.kind = 'heap2.multiInsert';
+      out.blocks = HEAP_BLOCK.uses(record, initPage);
+      out.effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
+      return out;
+    }
+    default:
+      return describe(record);
+  }
+}
+
+/** describeHeap2Effects' one result. */
+const heap2EffectsScratch: EffectsOnly = { kind: '', blocks: NO_BLOCKS, effects: NO_EFFECTS };
 
 /** heap2_redo's dispatch, by `info & XLOG_HEAP_OPMASK`. */
 function describe(record: WalRecord): Heap2Record {
