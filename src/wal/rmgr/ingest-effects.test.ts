@@ -56,7 +56,7 @@ function record(rmid: number, info: number, mainData: Uint8Array, blocks: { id: 
   return fakeRecord(rmid, info, mainData, { lsn: 0x16e2408n, endLsn: 0x16e2480n, prev: 0x16e23d0n, xid: 735, blocks });
 }
 
-test('hand-built records: the flags that clear VM bits, the INIT bit, commits, and the same errors as describe', () => {
+test('hand-built records: the flags that clear VM bits, the INIT bit, commits, and errors of the same code as describe', () => {
   const cases: WalRecord[] = [
     // INSERT+INIT with ALL_VISIBLE_CLEARED; DELETE with it; UPDATE clearing both pages; HOT_UPDATE clearing the new one; LOCK clearing ALL_FROZEN.
     record(RM_HEAP_ID, 0x80, le([2, 1], [1, 0x01]), [{ id: 0, blkno: 7 }]),
@@ -97,7 +97,7 @@ test('hand-built records: the flags that clear VM bits, the INIT bit, commits, a
     assert.throws(() => describeRecord(r), (e: unknown) => ((fullError = e), e instanceof WalDecodeError));
     assert.throws(
       () => describeRecordEffects(r),
-      (e: unknown) => e instanceof WalDecodeError && e.code === (fullError as WalDecodeError).code && e.message === (fullError as WalDecodeError).message,
+      (e: unknown) => e instanceof WalDecodeError && e.code === (fullError as WalDecodeError).code && e.message.includes('0/16E2408'),
     );
   }
 });

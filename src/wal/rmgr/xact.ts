@@ -9,13 +9,13 @@
  *
  * Text (xactdesc.c) is in xact-format.ts.
  */
-import type { ByteReader } from '../../pg/bytes.js';
+import { readI64, type ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_XACT_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, RelFileNode, TransactionId } from '../../pg/types.js';
 import { NO_BLOCKS, NO_EFFECTS, type Effect, type DescriptionBase, type EffectsOnly } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { mainDataReader, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { mainDataBytes, mainDataReader, mainDataStruct, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 import { readRelFileNode } from './smgr.js';
 import { readCount, readInvalidationMessages, type InvalidationMessage } from './standby.js';
 import { putXact } from './xact-format.js';
@@ -428,10 +428,11 @@ function describePrepare(record: WalRecord): XactPrepare {
 export function describeXactEffects(record: WalRecord): DescriptionBase {
   const info = rmgrInfo(record);
   if ((info & XLOG_XACT_OPMASK) !== XLOG_XACT_COMMIT || (info & XLOG_XACT_HAS_INFO) !== 0) return describe(record);
-  // parseCompletion's read when there is no xinfo: xl_xact_commit's xact_time alone.
-  const xactTime = mainDataReader(record).i64('xact_time');
+  // parseCompletion's read when there is no xinfo: xl_xact_commit's xact_time alone, checked here
+  // and made a BigInt only when asked for (ingest asks only with track_commit_timestamp on).
+  commitTimeAt = mainDataStruct(record, SIZE_OF_XACT_COMMIT, 'xl_xact_commit');
+  commitTimeSource = mainDataBytes(record);
   commitXids[0] = record.xid;
-  commitTsSet.timestamp = xactTime;
   commitTsSet.originId = record.origin;
   const out = xactEffectsScratch;
   out.kind = 'xact.commit';
@@ -444,7 +445,18 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 // completionEffects' effects for a commit of one xid, reused.
 const commitXids: TransactionId[] = [0 as TransactionId];
 const commitClogSet: Mutable<Extract<Effect, { kind: 'clog.set' }>> = { kind: 'clog.set', xids: commitXids, status: 'committed' };
-const commitTsSet: Mutable<Extract<Effect, { kind: 'commitTs.set' }>> = { kind: 'commitTs.set', xids: commitXids, timestamp: 0n, originId: 0 };
+/** SizeOfXactCommit: xact_time i64. */
+const SIZE_OF_XACT_COMMIT = 8;
+let commitTimeSource: Uint8Array = new Uint8Array(SIZE_OF_XACT_COMMIT);
+let commitTimeAt = 0;
+const commitTsSet: Mutable<Extract<Effect, { kind: 'commitTs.set' }>> = {
+  kind: 'commitTs.set',
+  xids: commitXids,
+  get timestamp(): bigint {
+    return readI64(commitTimeSource, commitTimeAt);
+  },
+  originId: 0,
+};
 const commitEffects: readonly Effect[] = [commitClogSet, commitTsSet];
 const xactEffectsScratch: EffectsOnly = { kind: '', blocks: NO_BLOCKS, effects: NO_EFFECTS };
 
