@@ -725,7 +725,7 @@ export class WalIngest {
     const key = slruPageKey(slru, Math.floor(page / SLRU_PAGES_PER_SEGMENT), page % SLRU_PAGES_PER_SEGMENT);
     if (this.oneOpKey === key) this.oneOpKey = undefined;
     this.pendingOps.delete(key);
-    this.pending.set(slruPageKey(slru, Math.floor(page / SLRU_PAGES_PER_SEGMENT), page % SLRU_PAGES_PER_SEGMENT), () => ZERO_PAGE);
+    this.pending.set(key, () => ZERO_PAGE);
   }
 
   /** slruPageKey of a page, the last one asked for kept: commits one after another set bits on one CLOG page. */
