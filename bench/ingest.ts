@@ -6,7 +6,8 @@
  *   - strata: the copy is imported into a new timeline (not timed), and the WAL from its checkpoint
  *     on is read, decoded and ingested record by record (every block value, directory, SLRU
  *     operation and counter written to the repository), ending with a flush of every in-memory layer
- *     to layer files on disk, timed from the first WAL read to the end of the flush;
+ *     to layer files on disk, timed from the first WAL read to the end of the flush; the event loop
+ *     turns every IMPORT_YIELD_RECORDS records, as in `strata wal import`;
  *   - PostgreSQL: the copy is started in archive recovery (restore_command from a copy of the WAL,
  *     hot_standby off), timed from `pg_ctl start` until it accepts connections (pg_isready), which
  *     includes its end-of-recovery checkpoint; checked to have replayed up to the last record.
@@ -17,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readWal, walRecords } from '../src/ingest/wal-folder.js';
 import { importDataDirectory } from '../src/ingest/import-datadir.js';
+import { IMPORT_YIELD_RECORDS } from '../src/ingest/wal-import.js';
 import { WalIngest } from '../src/ingest/walingest.js';
 import { formatLsn, lsn, parseWalFileName, type Lsn } from '../src/pg/lsn.js';
 import { InProcessRedoEngine } from '../src/redo/engine.js';
@@ -71,7 +73,10 @@ try {
     if (stored !== undefined) await stored;
     lastLsn = r.lsnNumber;
     lastEnd = r.endLsnNumber;
-    records++;
+    // As wal import does: the event loop turns now and then, so finished layer files go into the
+    // layer map while ingest goes on and their memory is used again (without it every layer's
+    // flush waited for the end, and every layer took fresh memory).
+    if (++records % IMPORT_YIELD_RECORDS === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   if (lastLsn >= 0) last = { lsn: lsn(BigInt(lastLsn)), endLsn: lsn(BigInt(lastEnd)) };
   if (last === undefined || records !== decoded) throw new Error(`ingested ${records} records, decoded ${decoded}`);

@@ -8,7 +8,7 @@ import { walRecords } from './wal-folder.js';
 import type { WalIngest } from './walingest.js';
 
 /** Records ingested between two turns of the event loop. */
-const IMPORT_YIELD_RECORDS = 4096;
+export const IMPORT_YIELD_RECORDS = 4096;
 
 export interface WalImportResult {
   readonly records: number;

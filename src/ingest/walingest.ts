@@ -44,6 +44,7 @@ import {
   CLOG_STATUS_SUB_COMMITTED,
   CLOG_XACTS_PER_PAGE,
   COMMIT_TS_XACTS_PER_PAGE,
+  encodeClogStatus,
   encodeSlruOp,
   MULTIXACT_MEMBERS_PER_PAGE,
   MULTIXACT_OFFSETS_PER_PAGE,
@@ -75,6 +76,7 @@ import type { BlockUse, CheckPoint, DescriptionBase, Effect, MultiXactMemberStat
 import { WalDecodeError } from '../wal/errors.js';
 import type { WalRecord } from '../wal/record.js';
 import { describeRecord } from '../wal/rmgr/index.js';
+import { describeRecordEffects } from '../wal/rmgr/ingest-effects.js';
 import { IngestError } from './errors.js';
 
 const ZERO_PAGE = new Uint8Array(BLCKSZ);
@@ -126,6 +128,14 @@ interface ForkState {
   size: number;
   /** relBlockKeyPrefix of the fork. */
   readonly keyPrefix: string;
+  /** Its key in relSizes (forkKey) and its size's key (relSizeKey), made once: a fork grows by a block at a time. */
+  readonly sizesKey: string;
+  readonly sizeKey: Key;
+}
+
+/** An SLRU segment as one small integer (slruSizes' key): segment numbers stay far below 2^28. */
+function slruSegmentId(slru: Slru, segno: number): number {
+  return segno * 4 + slru;
 }
 
 /** TransactionIdFollowsOrEquals for normal xids: modulo-2^32 comparison. */
@@ -155,11 +165,19 @@ export class WalIngest {
   private readonly relDirs = new Map<string, Map<string, RelFork>>();
   private readonly relSizes = new Map<string, number>();
   private readonly slruSegments = new Map<Slru, Set<number>>();
-  private readonly slruSizes = new Map<string, number>();
+  /** SLRU segment sizes in pages, by slruSegmentId (a number: a key string per commit cost more than the lookup). */
+  private readonly slruSizes = new Map<number, number>();
   /** Keys whose value this record replaces whole (directories, sizes): written once at its end. */
   private readonly pending = new Map<Key, () => Uint8Array>();
   /** SLRU operations of this record, per page key (several changes to one page make one operation). */
   private readonly pendingOps = new Map<Key, Uint8Array[]>();
+  /**
+   * A record's first SLRU operation, kept here while it is its only one (a commit's CLOG bits): then
+   * no map entry, list and clear per record. pendingOps is empty meanwhile; a second operation moves
+   * this one there first, so the order of operations is kept.
+   */
+  private oneOpKey: Key | undefined;
+  private oneOp: Uint8Array = ZERO_PAGE;
   /** A block value's redo input (codec.ts), one object for every put. */
   private readonly recordInput = new RecordInputSource();
   /** The offsets page RecordNewMultiXact initialised early; its ZERO_OFF_PAGE record then zeroes nothing. */
@@ -201,7 +219,7 @@ export class WalIngest {
       ingest.slruSegments.set(slru, new Set(segments));
       for (const s of segments) {
         const size = await t.getForIngest(slruSegmentSizeKey(slru, s), at).catch(() => encodeU32(0));
-        ingest.slruSizes.set(`${slru}/${s}`, decodeU32(size, 'an SLRU segment size'));
+        ingest.slruSizes.set(slruSegmentId(slru, s), decodeU32(size, 'an SLRU segment size'));
       }
     }
     return ingest;
@@ -225,9 +243,11 @@ export class WalIngest {
   ingest(record: WalRecord): Promise<void> | undefined {
     if (record.lsnNumber < this.timeline.lastRecordLsnNumber)
       throw new IngestError('WAL_GAP', `Cannot ingest the record at ${formatLsn(record.lsn)}: timeline ${this.timeline.id} is already at ${formatLsn(this.timeline.lastRecordLsn)}`);
+    // Block uses and effects only (ingest-effects.ts): the description of the common records is not
+    // made, and what is given is overwritten by the next record's, so nothing of it is kept here.
     let description: DescriptionBase;
     try {
-      description = describeRecord(record);
+      description = describeRecordEffects(record);
     } catch (e) {
       if (!(e instanceof WalDecodeError)) throw e;
       throw new IngestError('BAD_RECORD', `Cannot ingest the record at ${formatLsn(record.lsn)}: ${e.message}`, { cause: e });
@@ -240,9 +260,12 @@ export class WalIngest {
       this.store(record, description, NO_COPIES);
       return undefined;
     }
+    // The record's own description, made before the first await: the one above is overwritten by
+    // the next record described, which another timeline's ingest may do while this one waits.
+    const kept = describeRecord(record);
     return (async () => {
       if (loading !== undefined) await loading;
-      this.store(record, description, createsDatabase(description.effects) ? await this.prepareCopies(description.effects) : NO_COPIES);
+      this.store(record, kept, createsDatabase(kept.effects) ? await this.prepareCopies(kept.effects) : NO_COPIES);
     })();
   }
 
@@ -345,7 +368,15 @@ export class WalIngest {
 
   /** Caches an existing fork (its size loaded). */
   private cacheFork(rel: RelFileNode, fork: number): ForkState {
-    const f: ForkState = { spcNode: rel.spcNode, dbNode: rel.dbNode, fork, size: this.relSize(rel, fork), keyPrefix: relBlockKeyPrefix(rel, fork) };
+    const f: ForkState = {
+      spcNode: rel.spcNode,
+      dbNode: rel.dbNode,
+      fork,
+      size: this.relSize(rel, fork),
+      keyPrefix: relBlockKeyPrefix(rel, fork),
+      sizesKey: forkKey(rel, fork),
+      sizeKey: relSizeKey(rel, fork),
+    };
     const list = this.forks.get(rel.relNode);
     if (list === undefined) this.forks.set(rel.relNode, [f]);
     else list.push(f);
@@ -415,6 +446,13 @@ export class WalIngest {
     this.pending.set(relSizeKey(rel, fork), () => encodeU32(blocks));
   }
 
+  /** setRelSize() of a cached fork, with the keys it keeps: what a block past a relation's end costs. */
+  private setForkSize(f: ForkState, blocks: number): void {
+    f.size = blocks;
+    this.relSizes.set(f.sizesKey, blocks);
+    this.pending.set(f.sizeKey, () => encodeU32(blocks));
+  }
+
   private markRelDir(spc: number, db: number): void {
     const dir = this.relDirs.get(relKey(spc, db));
     if (dir === undefined) throw new Error(`assert: relation directory ${relKey(spc, db)} not loaded`);
@@ -424,7 +462,11 @@ export class WalIngest {
   /** A block written at `blkno`: the fork exists and reaches it (XLogReadBufferExtended extends with zero pages). */
   private extendTo(rel: RelFileNode, fork: number, blkno: number): ForkState {
     const cached = this.forkState(rel, fork);
-    if (cached !== undefined && blkno < cached.size) return cached;
+    if (cached !== undefined) {
+      // A cached fork exists (whatever removes forks empties the cache): createRel would do nothing.
+      if (blkno >= cached.size) this.setForkSize(cached, blkno + 1);
+      return cached;
+    }
     this.createRel(rel, fork);
     if (blkno >= this.relSize(rel, fork)) this.setRelSize(rel, fork, blkno + 1);
     return cached ?? this.cacheFork(rel, fork);
@@ -453,7 +495,6 @@ export class WalIngest {
   // ---- effects ----
 
   private applyEffect(e: Effect, record: WalRecord): void {
-    const lsn = record.endLsn;
     switch (e.kind) {
       case 'relation.create':
         // smgr_redo XLOG_SMGR_CREATE
@@ -461,7 +502,7 @@ export class WalIngest {
         return;
       case 'relation.truncate':
         this.forks.clear();
-        this.truncateRel(e.rel, e.forks, e.blocks, lsn);
+        this.truncateRel(e.rel, e.forks, e.blocks, record.endLsn);
         return;
       case 'relation.drop': {
         this.forks.clear();
@@ -482,6 +523,8 @@ export class WalIngest {
         // heap_xlog_*: visibilitymap_pin (extends the VM fork) and visibilitymap_clear.
         const vmBlock = Math.floor(e.heapBlock / HEAPBLOCKS_PER_PAGE);
         this.extendTo(e.rel, FORK_VM, vmBlock);
+        // The end LSN as a BigInt only here (the operation's bytes hold it), not per effect.
+        const lsn = record.endLsn;
         this.timeline.put(relBlockKey(e.rel, FORK_VM, vmBlock), lsn, { kind: 'op', willInit: false, bytes: encodeOp({ kind: 'vm.clear', endLsn: lsn, heapBlock: e.heapBlock, flags: e.flags }) });
         return;
       }
@@ -491,7 +534,7 @@ export class WalIngest {
         // Most commits set the bits of xids on one page (one xid, or a few subtransactions): no grouping then.
         const xids = e.xids;
         const page = onePage(xids, CLOG_XACTS_PER_PAGE);
-        if (page >= 0) this.slruOp(Slru.Clog, page, encodeSlruOp({ kind: 'clog.status', status, xids }));
+        if (page >= 0) this.slruOp(Slru.Clog, page, encodeClogStatus(status, xids));
         else for (const [p, onIt] of groupBy(xids, (x) => Math.floor(x / CLOG_XACTS_PER_PAGE))) this.slruOp(Slru.Clog, p, encodeSlruOp({ kind: 'clog.status', status, xids: onIt }));
         for (let i = 0; i < xids.length; i++) this.assignXid(xids[i] as number);
         return;
@@ -615,7 +658,7 @@ export class WalIngest {
     this.commitTsActive = true;
     const page = Math.floor(Number(this.checkpoint.nextXid & 0xffff_ffffn) / COMMIT_TS_XACTS_PER_PAGE);
     const segno = Math.floor(page / SLRU_PAGES_PER_SEGMENT);
-    const exists = this.slruSegmentSet(Slru.CommitTs).has(segno) && page % SLRU_PAGES_PER_SEGMENT < (this.slruSizes.get(`${Slru.CommitTs}/${segno}`) ?? 0);
+    const exists = this.slruSegmentSet(Slru.CommitTs).has(segno) && page % SLRU_PAGES_PER_SEGMENT < (this.slruSizes.get(slruSegmentId(Slru.CommitTs, segno)) ?? 0);
     if (!exists) this.zeroSlruPage(Slru.CommitTs, page);
   }
 
@@ -623,7 +666,7 @@ export class WalIngest {
   private deactivateCommitTs(): void {
     this.commitTsActive = false;
     const segments = this.slruSegmentSet(Slru.CommitTs);
-    for (const segno of segments) this.slruSizes.delete(`${Slru.CommitTs}/${segno}`);
+    for (const segno of segments) this.slruSizes.delete(slruSegmentId(Slru.CommitTs, segno));
     segments.clear();
     this.pending.set(slruDirectoryKey(Slru.CommitTs), () => encodeNumberList([]));
   }
@@ -668,7 +711,7 @@ export class WalIngest {
       segments.add(segno);
       this.pending.set(slruDirectoryKey(slru), () => encodeNumberList([...segments]));
     }
-    const sizeKey = `${slru}/${segno}`;
+    const sizeKey = slruSegmentId(slru, segno);
     const size = this.slruSizes.get(sizeKey) ?? 0;
     if (blk < size) return false;
     this.slruSizes.set(sizeKey, blk + 1);
@@ -679,14 +722,39 @@ export class WalIngest {
   /** SimpleLruZeroPage */
   private zeroSlruPage(slru: Slru, page: number): void {
     this.extendSlru(slru, page);
-    this.pendingOps.delete(slruPageKey(slru, Math.floor(page / SLRU_PAGES_PER_SEGMENT), page % SLRU_PAGES_PER_SEGMENT));
-    this.pending.set(slruPageKey(slru, Math.floor(page / SLRU_PAGES_PER_SEGMENT), page % SLRU_PAGES_PER_SEGMENT), () => ZERO_PAGE);
+    const key = slruPageKey(slru, Math.floor(page / SLRU_PAGES_PER_SEGMENT), page % SLRU_PAGES_PER_SEGMENT);
+    if (this.oneOpKey === key) this.oneOpKey = undefined;
+    this.pendingOps.delete(key);
+    this.pending.set(key, () => ZERO_PAGE);
   }
+
+  /** slruPageKey of a page, the last one asked for kept: commits one after another set bits on one CLOG page. */
+  private slruKeyOf(slru: Slru, page: number): Key {
+    if (slru !== this.lastSlruKeySlru || page !== this.lastSlruKeyPage) {
+      this.lastSlruKey = slruPageKey(slru, Math.floor(page / SLRU_PAGES_PER_SEGMENT), page % SLRU_PAGES_PER_SEGMENT);
+      this.lastSlruKeySlru = slru;
+      this.lastSlruKeyPage = page;
+    }
+    return this.lastSlruKey;
+  }
+
+  private lastSlruKeySlru = -1;
+  private lastSlruKeyPage = -1;
+  private lastSlruKey = '' as Key;
 
   /** An operation on an SLRU page; a page that does not exist reads as zeros in recovery (SlruPhysicalReadPage). */
   private slruOp(slru: Slru, page: number, op: Uint8Array): void {
-    const key = slruPageKey(slru, Math.floor(page / SLRU_PAGES_PER_SEGMENT), page % SLRU_PAGES_PER_SEGMENT);
+    const key = this.slruKeyOf(slru, page);
     if (this.extendSlru(slru, page) && !this.pending.has(key)) this.pending.set(key, () => ZERO_PAGE);
+    if (this.oneOpKey === undefined && this.pendingOps.size === 0) {
+      this.oneOpKey = key;
+      this.oneOp = op;
+      return;
+    }
+    if (this.oneOpKey !== undefined) {
+      this.pendingOps.set(this.oneOpKey, [this.oneOp]);
+      this.oneOpKey = undefined;
+    }
     const ops = this.pendingOps.get(key);
     if (ops === undefined) this.pendingOps.set(key, [op]);
     else ops.push(op);
@@ -699,7 +767,7 @@ export class WalIngest {
     for (const segno of [...segments]) {
       if ((segno + 1) * SLRU_PAGES_PER_SEGMENT <= cutoffPage) {
         segments.delete(segno);
-        this.slruSizes.delete(`${slru}/${segno}`);
+        this.slruSizes.delete(slruSegmentId(slru, segno));
         changed = true;
       }
     }
@@ -720,7 +788,7 @@ export class WalIngest {
       this.slruOp(Slru.MultiXactOffsets, page, encodeSlruOp({ kind: 'multixact.offsets', entries: [{ multi: mid, offset }] }));
       // The next multi's page may not exist yet: RecordNewMultiXact initialises it in recovery.
       const segno = Math.floor(nextPage / SLRU_PAGES_PER_SEGMENT);
-      const existed = this.slruSegmentSet(Slru.MultiXactOffsets).has(segno) && nextPage % SLRU_PAGES_PER_SEGMENT < (this.slruSizes.get(`${Slru.MultiXactOffsets}/${segno}`) ?? 0);
+      const existed = this.slruSegmentSet(Slru.MultiXactOffsets).has(segno) && nextPage % SLRU_PAGES_PER_SEGMENT < (this.slruSizes.get(slruSegmentId(Slru.MultiXactOffsets, segno)) ?? 0);
       if (!existed) this.preInitializedOffsetsPage = nextPage;
       this.slruOp(Slru.MultiXactOffsets, nextPage, encodeSlruOp({ kind: 'multixact.offsets', entries: [{ multi: next, offset: nextOffset }] }));
     }
@@ -845,12 +913,12 @@ export class WalIngest {
     // Most records' xids were assigned already: that is decided on the low half, without a BigInt.
     const nextXid = cp.nextXidLow;
     if (!xidFollowsOrEquals(xid, nextXid)) return;
-    const next = cp.nextXid;
-    let epoch = next >> 32n;
+    // The halves as numbers (a BigInt per transaction otherwise).
+    let epoch = cp.nextXidEpoch;
     let newXid = (xid + 1) >>> 0;
-    if (newXid < nextXid) epoch += 1n;
+    if (newXid < nextXid) epoch = (epoch + 1) >>> 0;
     if (newXid < 3) newXid = 3; // FirstNormalTransactionId
-    cp.nextXid = (epoch << 32n) | BigInt(newXid);
+    cp.setNextXid(epoch, newXid);
     this.checkpointDirty = true;
   }
 
@@ -858,6 +926,10 @@ export class WalIngest {
     if (this.pending.size > 0) {
       for (const [key, make] of this.pending) this.timeline.put(key, lsn, { kind: 'image', bytes: make() });
       this.pending.clear();
+    }
+    if (this.oneOpKey !== undefined) {
+      this.timeline.put(this.oneOpKey, lsn, { kind: 'op', willInit: false, bytes: this.oneOp });
+      this.oneOpKey = undefined;
     }
     if (this.pendingOps.size > 0) {
       for (const [key, ops] of this.pendingOps) for (const op of ops) this.timeline.put(key, lsn, { kind: 'op', willInit: false, bytes: op });

@@ -100,14 +100,9 @@ export class ByteReader {
 
   i64(what = 'int64'): bigint {
     this.need(8, what);
-    const b = this.bytes;
-    const o = this.offset;
-    const lo = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-    const hi = b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24);
-    this.offset = o + 8;
-    // Timestamps and the like fit 53 bits: one BigInt from an exact number instead of four.
-    if (hi >= -0x20_0000 && hi < 0x20_0000) return BigInt(hi * 0x1_0000_0000 + lo);
-    return (BigInt(hi) << 32n) | BigInt(lo);
+    const v = readI64(this.bytes, this.offset);
+    this.offset += 8;
+    return v;
   }
 
   /** float8, as PostgreSQL stores it (native little-endian IEEE 754). */
@@ -158,6 +153,15 @@ export function readU32(b: Uint8Array, o: number): number {
 
 export function readU16(b: Uint8Array, o: number): number {
   return b[o]! | (b[o + 1]! << 8);
+}
+
+/** Reads a little-endian int64 without a cursor; the caller has checked the bounds. */
+export function readI64(b: Uint8Array, o: number): bigint {
+  const lo = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+  const hi = b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24);
+  // Timestamps and the like fit 53 bits: one BigInt from an exact number instead of four.
+  if (hi >= -0x20_0000 && hi < 0x20_0000) return BigInt(hi * 0x1_0000_0000 + lo);
+  return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 /** Reads a little-endian uint64 as a bigint. */

@@ -90,6 +90,15 @@ export class CheckPointStruct {
   get nextXidLow(): number {
     return this.bytes.readUInt32LE(24);
   }
+  /** The epoch half of nextXid (its high 32 bits), as a number. */
+  get nextXidEpoch(): number {
+    return this.bytes.readUInt32LE(28);
+  }
+  /** Sets nextXid from its halves, numbers (ingest moves it once per transaction: no BigInt made). */
+  setNextXid(epoch: number, xid: number): void {
+    this.bytes.writeUInt32LE(xid, 24);
+    this.bytes.writeUInt32LE(epoch, 28);
+  }
   get nextOid(): number {
     return this.bytes.readUInt32LE(32);
   }

@@ -44,13 +44,8 @@ export type SlruOp =
 
 export function encodeSlruOp(op: SlruOp): Uint8Array {
   switch (op.kind) {
-    case 'clog.status': {
-      const b = Buffer.alloc(7 + 4 * op.xids.length);
-      header(b, 1, op.xids.length);
-      b[6] = op.status;
-      op.xids.forEach((x, i) => b.writeUInt32LE(x >>> 0, 7 + 4 * i));
-      return b;
-    }
+    case 'clog.status':
+      return encodeClogStatus(op.status, op.xids);
     case 'multixact.offsets': {
       const b = Buffer.alloc(6 + 8 * op.entries.length);
       header(b, 2, op.entries.length);
@@ -79,6 +74,29 @@ export function encodeSlruOp(op: SlruOp): Uint8Array {
       return b;
     }
   }
+}
+
+/**
+ * encodeSlruOp of a 'clog.status' operation: ingest makes one per commit, so it is written by hand
+ * into a plain Uint8Array (small ones live on the JavaScript heap; a Buffer.alloc each had its own
+ * ArrayBuffer).
+ */
+export function encodeClogStatus(status: number, xids: readonly number[]): Uint8Array {
+  const n = xids.length;
+  const b = new Uint8Array(7 + 4 * n);
+  b[0] = SLRU_OP_TAG;
+  b[1] = 1;
+  writeU32(b, 2, n);
+  b[6] = status;
+  for (let i = 0; i < n; i++) writeU32(b, 7 + 4 * i, (xids[i] as number) >>> 0);
+  return b;
+}
+
+function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = v >>> 24;
 }
 
 function header(b: Buffer, kind: number, n: number): void {

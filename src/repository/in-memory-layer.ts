@@ -29,6 +29,8 @@ import { valueStartsHistory } from './value.js';
 const ENTRY = FLUSH_ENTRY;
 const PREVIOUS = 4;
 const INITIAL_ENTRIES = 1024;
+/** Keys whose split put() remembers (see InMemoryLayer.recentKeys). */
+const RECENT_KEYS = 4;
 /** Numbers per slot of a FieldIndex. */
 const SLOT = 3;
 /** Bytes of one shared-memory chunk of values. */
@@ -148,6 +150,15 @@ export class InMemoryLayer {
   private maxLsn = -1;
   private minLsn = Number.MAX_SAFE_INTEGER;
   private deleted = false;
+  /**
+   * The last RECENT_KEYS keys given to put() and their prefix and field: ingest puts a few keys over
+   * and over besides blocks (the checkpoint, a CLOG page), and slicing and parsing each key, then
+   * hashing the new prefix string to find its index, was most of such a put.
+   */
+  private readonly recentKeys: (Key | undefined)[] = new Array<Key | undefined>(RECENT_KEYS).fill(undefined);
+  private readonly recentPrefixes: string[] = new Array<string>(RECENT_KEYS).fill('');
+  private readonly recentFields: number[] = new Array<number>(RECENT_KEYS).fill(0);
+  private recentNext = 0;
   readonly createdAtMs = Date.now();
 
   /**
@@ -214,7 +225,17 @@ export class InMemoryLayer {
 
   /** Appends a value; LSNs of one key must not go down. */
   put(key: Key, lsn: number, flags: number, bytes: Uint8Array): void {
-    this.putAt(key.slice(0, KEY_PREFIX_LENGTH), parseInt(key.slice(KEY_PREFIX_LENGTH), 16), lsn, flags, bytes);
+    const keys = this.recentKeys;
+    let i = 0;
+    while (i < RECENT_KEYS && keys[i] !== key) i++;
+    if (i === RECENT_KEYS) {
+      i = this.recentNext;
+      this.recentNext = (i + 1) % RECENT_KEYS;
+      keys[i] = key;
+      this.recentPrefixes[i] = key.slice(0, KEY_PREFIX_LENGTH);
+      this.recentFields[i] = parseInt(key.slice(KEY_PREFIX_LENGTH), 16);
+    }
+    this.putAt(this.recentPrefixes[i] as string, this.recentFields[i] as number, lsn, flags, bytes);
   }
 
   /**

@@ -479,3 +479,42 @@ test('metadata format 1 (before consistentLsn) still opens, as consistent throug
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('LSN samples: one per second, the last one at the last record LSN, a closed one at the LSN reached before the next second', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-lsn-samples-'));
+  const realNow = Date.now;
+  let now = 1_700_000_000_000;
+  Date.now = () => now;
+  const repo = Repository.open(root, { reconstructorFor: () => toyReconstructor });
+  try {
+    const t = repo.createTenant().createTimeline();
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    // Advances within one clock reading: the sample's LSN is filled in when read.
+    for (let l = 0x100; l <= 0x1000; l += 0x100) t.advance(l);
+    assert.deepEqual(t.samples.at(-1), [0x1000, now]);
+    t.advance(0x1100);
+    assert.deepEqual(t.samples.at(-1), [0x1100, now]);
+    // A later reading in the same second moves the sample.
+    await turn();
+    now += 100;
+    t.advance(0x1200);
+    t.advance(0x1300);
+    assert.deepEqual(t.samples.at(-1), [0x1300, now]);
+    t.advance(0x1400);
+    // A new second: the sample it closes keeps the LSN reached before it (0x1400, never read).
+    await turn();
+    now += 1000;
+    t.advance(0x2000);
+    t.advance(0x2100);
+    assert.deepEqual(t.samples.slice(-2), [
+      [0x1400, now - 1000],
+      [0x2100, now],
+    ]);
+    assert.equal(t.lsnReachedBy(now - 1), 0x1400);
+    assert.equal(t.lsnReachedBy(now), 0x2100);
+  } finally {
+    Date.now = realNow;
+    await repo.close(false);
+    rmSync(root, { recursive: true, force: true });
+  }
+});

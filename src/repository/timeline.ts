@@ -186,6 +186,8 @@ export class Timeline {
   private clockMs = 0;
   private clockAdvances = 0;
   private clockCurrent = false;
+  /** The last sample's LSN is the last record LSN, not yet written into it (see advance). */
+  private lastSampleIsLast = false;
   private flushing: Promise<void> | undefined;
   private readonly leases = new Map<number, number>();
   private shutDown = false;
@@ -332,7 +334,7 @@ export class Timeline {
   /** The newest LSN already reached at time `ms` (from the per-second samples), or undefined before the first. */
   lsnReachedBy(ms: number): number | undefined {
     let found: number | undefined;
-    for (const [lsn, at] of this.lsnTimes) {
+    for (const [lsn, at] of this.lsnSamples()) {
       if (at > ms) break;
       found = lsn;
     }
@@ -340,7 +342,7 @@ export class Timeline {
   }
 
   get samples(): readonly (readonly [number, number])[] {
-    return this.lsnTimes;
+    return this.lsnSamples();
   }
 
   // ---- writes ----
@@ -393,15 +395,25 @@ export class Timeline {
     const n = lsnNumber(lsn);
     this.checkWritable();
     if (n < this.last) throw new RepositoryError('BAD_REQUEST', `Cannot move timeline ${this.id} back from ${fmt(this.last)} to ${fmt(n)}`);
+    const previous = this.last;
     this.last = n;
     const now = this.clock();
     const lastSample = this.lsnTimes.at(-1);
-    // One sample per second: the newest LSN reached in it and when (GC's time window and LSN by timestamp read them).
-    if (lastSample !== undefined && Math.floor(now / LSN_TIME_SAMPLE_MS) === Math.floor(lastSample[1] / LSN_TIME_SAMPLE_MS)) {
+    // One sample per second: the newest LSN reached in it and when (GC's time window and LSN by
+    // timestamp read them). While the clock reads the same, the last sample's LSN is the last record
+    // LSN, filled in when the samples are read (lsnSamples): a number stored in the array per record
+    // made a heap number per record once LSNs pass 2^30.
+    if (lastSample !== undefined && now === lastSample[1]) {
+      this.lastSampleIsLast = true;
+    } else if (lastSample !== undefined && Math.floor(now / LSN_TIME_SAMPLE_MS) === Math.floor(lastSample[1] / LSN_TIME_SAMPLE_MS)) {
       lastSample[0] = n;
       lastSample[1] = now;
+      this.lastSampleIsLast = true;
     } else {
+      // The sample closed here keeps the LSN reached before this record.
+      if (lastSample !== undefined && this.lastSampleIsLast) lastSample[0] = previous;
       this.sampleLsnTime(n, now);
+      this.lastSampleIsLast = true;
     }
     while (this.waiters.length > 0 && (this.waiters[0] as Waiter).lsn <= n) {
       const w = this.waiters.shift() as Waiter;
@@ -413,6 +425,16 @@ export class Timeline {
       this.freezeOpen();
       this.startFlush();
     }
+  }
+
+  /** The per-second samples, the last one brought up to the last record LSN (see advance). */
+  private lsnSamples(): [number, number][] {
+    if (this.lastSampleIsLast) {
+      const lastSample = this.lsnTimes.at(-1);
+      if (lastSample !== undefined) lastSample[0] = this.last;
+      this.lastSampleIsLast = false;
+    }
+    return this.lsnTimes;
   }
 
   private sampleLsnTime(lsn: number, ms: number): void {
@@ -578,7 +600,7 @@ export class Timeline {
       consistentLsn: this.consistent,
       layers: this.map.layers.map((l) => l.name),
       createdAt: this.createdAt,
-      lsnTimes: this.lsnTimes,
+      lsnTimes: this.lsnSamples(),
     });
   }
 

@@ -115,3 +115,13 @@ export interface DescriptionBase {
 
 export const NO_BLOCKS: readonly BlockUse[] = Object.freeze([]);
 export const NO_EFFECTS: readonly Effect[] = Object.freeze([]);
+
+/**
+ * What ingest reads of a record, given without the rest of its description by the rmgrs whose
+ * records make most WAL (rmgr/ingest-effects.ts): one object per rmgr, overwritten by each call.
+ */
+export interface EffectsOnly extends DescriptionBase {
+  kind: string;
+  blocks: readonly BlockUse[];
+  effects: readonly Effect[];
+}

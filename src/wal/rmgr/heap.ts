@@ -13,7 +13,7 @@
 import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import { RM_HEAP_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, TransactionId } from '../../pg/types.js';
-import { NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
+import { NO_BLOCKS, NO_EFFECTS, type DescriptionBase, type Effect, type EffectsOnly } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import { literals, putHexByte, putLiteral, putUint } from '../text-buffer.js';
 import {
@@ -309,6 +309,15 @@ function del(record: WalRecord): HeapDelete {
   return { kind: 'heap.delete', xmax, offnum, infobitsSet, flags, oldTuple, blocks: HEAP_BLOCK.uses(record), effects };
 }
 
+/** heap_xlog_update's visibilitymap_clear calls: the old page's (block 1, or 0 when it is the new page too) and the new page's. */
+function updateEffects(record: WalRecord, flags: number, separateOld: boolean): readonly Effect[] {
+  if ((flags & (XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED | XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED)) === 0) return NO_EFFECTS;
+  const clears: Effect[] = [];
+  if ((flags & XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED) !== 0) clears.push(vmClear(record, separateOld ? 1 : 0, VISIBILITYMAP_VALID_BITS));
+  if ((flags & XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED) !== 0) clears.push(vmClear(record, 0, VISIBILITYMAP_VALID_BITS));
+  return clears;
+}
+
 function update(record: WalRecord, hot: boolean, initPage: boolean): HeapUpdate {
   // Fields are read into locals and the description built in one literal: object spreads here cost
   // more than the rest of the decoding on pgbench WAL.
@@ -341,13 +350,7 @@ function update(record: WalRecord, hot: boolean, initPage: boolean): HeapUpdate 
   }
   // heap_xlog_update: without block 1 the old tuple is on the new page, and INIT_PAGE does not apply.
   const separateOld = record.blocks[1] !== undefined;
-  let effects: readonly Effect[] = NO_EFFECTS;
-  if ((flags & (XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED | XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED)) !== 0) {
-    const clears: Effect[] = [];
-    if ((flags & XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED) !== 0) clears.push(vmClear(record, separateOld ? 1 : 0, VISIBILITYMAP_VALID_BITS));
-    if ((flags & XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED) !== 0) clears.push(vmClear(record, 0, VISIBILITYMAP_VALID_BITS));
-    effects = clears;
-  }
+  const effects = updateEffects(record, flags, separateOld);
   return {
     kind: hot ? 'heap.hotUpdate' : 'heap.update',
     oldXmax,
@@ -425,6 +428,63 @@ function describe(record: WalRecord): HeapRecord {
       return unknownType(record);
   }
 }
+
+/**
+ * What ingest needs of a heap record (walingest.ts): which pages it initialises and its effects (the
+ * VM bits it clears), as describe() gives them, without the description (its tuples and fields).
+ * Heap records are most of pgbench's WAL, and ingest drops each description at once.
+ *
+ * The result is one object, overwritten by the next call (ingest reads it before the next record).
+ * It checks what those facts rest on, as describe does: the fixed struct is all there and the block
+ * references exist. The tuple bytes are left to redo, which describes the record when it applies it.
+ * Types other than INSERT, DELETE, UPDATE, HOT_UPDATE and LOCK get describe() itself.
+ */
+export function describeHeapEffects(record: WalRecord): DescriptionBase {
+  const info = rmgrInfo(record);
+  const initPage = (info & XLOG_HEAP_INIT_PAGE) !== 0;
+  const out = heapEffectsScratch;
+  switch (info & XLOG_HEAP_OPMASK) {
+    case XLOG_HEAP_INSERT: {
+      const flags = mainDataBytes(record)[mainDataStruct(record, XL_HEAP_INSERT.size, 'xl_heap_insert') + XL_HEAP_INSERT.flags]!;
+      requireBlock(record, 0, 'INSERT');
+      out.kind = 'heap.insert';
+      out.blocks = HEAP_BLOCK.uses(record, initPage);
+      out.effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
+      return out;
+    }
+    case XLOG_HEAP_DELETE: {
+      const flags = mainDataBytes(record)[mainDataStruct(record, XL_HEAP_DELETE.size, 'xl_heap_delete') + XL_HEAP_DELETE.flags]!;
+      requireBlock(record, 0, 'DELETE');
+      out.kind = 'heap.delete';
+      out.blocks = HEAP_BLOCK.uses(record);
+      out.effects = (flags & XLH_DELETE_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
+      return out;
+    }
+    case XLOG_HEAP_UPDATE:
+    case XLOG_HEAP_HOT_UPDATE: {
+      const flags = mainDataBytes(record)[mainDataStruct(record, XL_HEAP_UPDATE.size, 'xl_heap_update') + XL_HEAP_UPDATE.flags]!;
+      requireBlock(record, 0, 'UPDATE');
+      const separateOld = record.blocks[1] !== undefined;
+      out.kind = (info & XLOG_HEAP_OPMASK) === XLOG_HEAP_HOT_UPDATE ? 'heap.hotUpdate' : 'heap.update';
+      out.blocks = UPDATE_BLOCKS.uses(record, initPage && separateOld);
+      out.effects = updateEffects(record, flags, separateOld);
+      return out;
+    }
+    case XLOG_HEAP_LOCK: {
+      const flags = mainDataBytes(record)[mainDataStruct(record, XL_HEAP_LOCK.size, 'xl_heap_lock') + XL_HEAP_LOCK.flags]!;
+      requireBlock(record, 0, 'LOCK');
+      out.kind = 'heap.lock';
+      out.blocks = HEAP_BLOCK.uses(record);
+      out.effects = (flags & XLH_LOCK_ALL_FROZEN_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_ALL_FROZEN)] : NO_EFFECTS;
+      return out;
+    }
+    default:
+      return describe(record);
+  }
+}
+
+/** describeHeapEffects' one result (see there). */
+const heapEffectsScratch: EffectsOnly = { kind: '', blocks: NO_BLOCKS, effects: NO_EFFECTS };
 
 /** heapdesc.c's out_infobits. */
 export function putInfobits(b: Uint8Array, o: number, infobits: number): number {

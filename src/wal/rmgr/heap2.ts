@@ -12,7 +12,7 @@ import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_HEAP2_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_EFFECTS, type BlockUse, type DescriptionBase, type Effect } from '../describe.js';
+import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type DescriptionBase, type Effect, type EffectsOnly } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import {
   FIRST_OFFSET_NUMBER,
@@ -473,6 +473,54 @@ function rewrite(record: WalRecord): Heap2Rewrite {
   });
   return { kind: 'heap2.rewrite', ...w, blocks: [], effects: NO_EFFECTS };
 }
+
+/**
+ * What ingest needs of a heap2 record (walingest.ts; see describeHeapEffects): PRUNE, VACUUM,
+ * VISIBLE and MULTI_INSERT without their offset lists and tuples, checked as far as those facts go
+ * (the fixed struct, the block references); other types get describe() itself. One result object,
+ * overwritten by the next call.
+ */
+export function describeHeap2Effects(record: WalRecord): DescriptionBase {
+  const info = rmgrInfo(record);
+  const out = heap2EffectsScratch;
+  switch (info & XLOG_HEAP_OPMASK) {
+    case XLOG_HEAP2_PRUNE:
+      mainDataStruct(record, XL_HEAP_PRUNE.size, 'xl_heap_prune');
+      requireBlock(record, 0, 'PRUNE');
+      out.kind = 'heap2.prune';
+      out.blocks = HEAP_BLOCK.uses(record);
+      out.effects = NO_EFFECTS;
+      return out;
+    case XLOG_HEAP2_VACUUM:
+      mainDataStruct(record, XL_HEAP_VACUUM.size, 'xl_heap_vacuum');
+      out.kind = 'heap2.vacuum';
+      out.blocks = HEAP_BLOCK.uses(record);
+      out.effects = NO_EFFECTS;
+      return out;
+    case XLOG_HEAP2_VISIBLE:
+      mainDataStruct(record, XL_HEAP_VISIBLE.size, 'xl_heap_visible');
+      requireBlock(record, 0, 'VISIBLE');
+      requireBlock(record, 1, 'VISIBLE');
+      out.kind = 'heap2.visible';
+      out.blocks = VISIBLE_BLOCKS.uses(record);
+      out.effects = NO_EFFECTS;
+      return out;
+    case XLOG_HEAP2_MULTI_INSERT: {
+      const initPage = (info & XLOG_HEAP_INIT_PAGE) !== 0;
+      const flags = mainDataBytes(record)[mainDataStruct(record, XL_HEAP_MULTI_INSERT.size, 'xl_heap_multi_insert') + XL_HEAP_MULTI_INSERT.flags]!;
+      requireBlock(record, 0, 'MULTI_INSERT');
+      out.kind = 'heap2.multiInsert';
+      out.blocks = HEAP_BLOCK.uses(record, initPage);
+      out.effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
+      return out;
+    }
+    default:
+      return describe(record);
+  }
+}
+
+/** describeHeap2Effects' one result. */
+const heap2EffectsScratch: EffectsOnly = { kind: '', blocks: NO_BLOCKS, effects: NO_EFFECTS };
 
 /** heap2_redo's dispatch, by `info & XLOG_HEAP_OPMASK`. */
 function describe(record: WalRecord): Heap2Record {

@@ -9,13 +9,13 @@
  *
  * Text (xactdesc.c) is in xact-format.ts.
  */
-import type { ByteReader } from '../../pg/bytes.js';
+import { readI64, type ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_XACT_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, NO_EFFECTS, type Effect, type DescriptionBase } from '../describe.js';
+import { NO_BLOCKS, NO_EFFECTS, type Effect, type DescriptionBase, type EffectsOnly } from '../describe.js';
 import type { WalRecord } from '../record.js';
-import { NOT_WRITTEN, mainDataBytes, mainDataLength, mainDataReader, mainDataStart, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
+import { NOT_WRITTEN, mainDataBytes, mainDataLength, mainDataReader, mainDataStart, mainDataStruct, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 import { putTimestamptzAt } from './timestamp.js';
 import { readRelFileNode } from './smgr.js';
 import { readCount, readInvalidationMessages, type InvalidationMessage } from './standby.js';
@@ -419,6 +419,47 @@ function describePrepare(record: WalRecord): XactPrepare {
     };
   });
 }
+
+/**
+ * What ingest needs of an xact record (walingest.ts; see heap.ts's describeHeapEffects): a plain
+ * COMMIT with no xinfo (one record in seven on pgbench WAL) as its effects alone, the CLOG and
+ * commit_ts settings of its one xid, without the description object and the lists it makes. Other
+ * records get describe()'s effects. One result object (and its effects), overwritten by the next call.
+ */
+export function describeXactEffects(record: WalRecord): DescriptionBase {
+  const info = rmgrInfo(record);
+  if ((info & XLOG_XACT_OPMASK) !== XLOG_XACT_COMMIT || (info & XLOG_XACT_HAS_INFO) !== 0) return describe(record);
+  // parseCompletion's read when there is no xinfo: xl_xact_commit's xact_time alone, checked here
+  // and made a BigInt only when asked for (ingest asks only with track_commit_timestamp on).
+  commitTimeAt = mainDataStruct(record, SIZE_OF_XACT_COMMIT, 'xl_xact_commit');
+  commitTimeSource = mainDataBytes(record);
+  commitXids[0] = record.xid;
+  commitTsSet.originId = record.origin;
+  const out = xactEffectsScratch;
+  out.kind = 'xact.commit';
+  out.blocks = NO_BLOCKS;
+  out.effects = commitEffects;
+  return out;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+// completionEffects' effects for a commit of one xid, reused.
+const commitXids: TransactionId[] = [0 as TransactionId];
+const commitClogSet: Mutable<Extract<Effect, { kind: 'clog.set' }>> = { kind: 'clog.set', xids: commitXids, status: 'committed' };
+/** SizeOfXactCommit: xact_time i64. */
+const SIZE_OF_XACT_COMMIT = 8;
+let commitTimeSource: Uint8Array = new Uint8Array(SIZE_OF_XACT_COMMIT);
+let commitTimeAt = 0;
+const commitTsSet: Mutable<Extract<Effect, { kind: 'commitTs.set' }>> = {
+  kind: 'commitTs.set',
+  xids: commitXids,
+  get timestamp(): bigint {
+    return readI64(commitTimeSource, commitTimeAt);
+  },
+  originId: 0,
+};
+const commitEffects: readonly Effect[] = [commitClogSet, commitTsSet];
+const xactEffectsScratch: EffectsOnly = { kind: '', blocks: NO_BLOCKS, effects: NO_EFFECTS };
 
 /** Decodes what xact_redo and xact_desc read. */
 function describe(record: WalRecord): XactRecord {
