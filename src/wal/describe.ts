@@ -116,12 +116,22 @@ export interface DescriptionBase {
 export const NO_BLOCKS: readonly BlockUse[] = Object.freeze([]);
 export const NO_EFFECTS: readonly Effect[] = Object.freeze([]);
 
-/**
- * What ingest reads of a record, given without the rest of its description by the rmgrs whose
- * records make most WAL (rmgr/ingest-effects.ts): one object per rmgr, overwritten by each call.
- */
-export interface EffectsOnly extends DescriptionBase {
+/** What ingest reads of a record (rmgr/ingest-effects.ts), without the rest of its description. */
+interface EffectsOnly extends DescriptionBase {
   kind: string;
   blocks: readonly BlockUse[];
   effects: readonly Effect[];
+}
+
+const effectsScratch: EffectsOnly = { kind: '', blocks: NO_BLOCKS, effects: NO_EFFECTS };
+
+/**
+ * The effects-only description of a record (the rmgrs' describe*Effects): one object for all of
+ * them, overwritten by each call, so the caller is done with it before it describes another record.
+ */
+export function effectsOnly(kind: string, blocks: readonly BlockUse[], effects: readonly Effect[]): DescriptionBase {
+  effectsScratch.kind = kind;
+  effectsScratch.blocks = blocks;
+  effectsScratch.effects = effects;
+  return effectsScratch;
 }

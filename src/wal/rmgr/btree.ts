@@ -10,7 +10,7 @@
 import { readU16, type ByteReader } from '../../pg/bytes.js';
 import { RM_BTREE_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, NO_EFFECTS, type DescriptionBase, type EffectsOnly } from '../describe.js';
+import { effectsOnly, NO_BLOCKS, NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import { literals, putLiteral, putText, putUint } from '../text-buffer.js';
 import {
@@ -473,15 +473,9 @@ export function describeBtreeEffects(record: WalRecord): DescriptionBase {
   if (info !== XLOG_BTREE_INSERT_LEAF && info !== XLOG_BTREE_INSERT_POST) return describe(record);
   mainDataStruct(record, XL_BTREE_INSERT.size, 'xl_btree_insert');
   requireBlock(record, 0, 'INSERT');
-  const out = btreeEffectsScratch;
-  out.kind = INSERT_KINDS[info];
-  out.blocks = LEAF_INSERT_BLOCKS.uses(record, false, false, true);
-  out.effects = NO_EFFECTS;
-  return out;
+  return effectsOnly(INSERT_KINDS[info], LEAF_INSERT_BLOCKS.uses(record, false, false, true), NO_EFFECTS);
 }
 
-/** describeBtreeEffects' one result. */
-const btreeEffectsScratch: EffectsOnly = { kind: '', blocks: NO_BLOCKS, effects: NO_EFFECTS };
 
 /** btree_redo's dispatch. */
 function describe(record: WalRecord): BtreeRecord {

@@ -13,7 +13,7 @@
 import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import { RM_HEAP_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, NO_EFFECTS, type DescriptionBase, type Effect, type EffectsOnly } from '../describe.js';
+import { effectsOnly, NO_BLOCKS, NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import { literals, putHexByte, putLiteral, putUint } from '../text-buffer.js';
 import {
@@ -27,6 +27,7 @@ import {
   mainDataReader,
   mainDataStart,
   mainDataStruct,
+  mainDataU8,
   malformedPayload,
   rmgrInfo,
   unknownType,
@@ -442,49 +443,34 @@ function describe(record: WalRecord): HeapRecord {
 export function describeHeapEffects(record: WalRecord): DescriptionBase {
   const info = rmgrInfo(record);
   const initPage = (info & XLOG_HEAP_INIT_PAGE) !== 0;
-  const out = heapEffectsScratch;
   switch (info & XLOG_HEAP_OPMASK) {
     case XLOG_HEAP_INSERT: {
-      const flags = mainDataBytes(record)[mainDataStruct(record, XL_HEAP_INSERT.size, 'xl_heap_insert') + XL_HEAP_INSERT.flags]!;
+      const flags = mainDataU8(record, XL_HEAP_INSERT.size, XL_HEAP_INSERT.flags, 'xl_heap_insert');
       requireBlock(record, 0, 'INSERT');
-      out.kind = 'heap.insert';
-      out.blocks = HEAP_BLOCK.uses(record, initPage);
-      out.effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
-      return out;
+      return effectsOnly('heap.insert', HEAP_BLOCK.uses(record, initPage), (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS);
     }
     case XLOG_HEAP_DELETE: {
-      const flags = mainDataBytes(record)[mainDataStruct(record, XL_HEAP_DELETE.size, 'xl_heap_delete') + XL_HEAP_DELETE.flags]!;
+      const flags = mainDataU8(record, XL_HEAP_DELETE.size, XL_HEAP_DELETE.flags, 'xl_heap_delete');
       requireBlock(record, 0, 'DELETE');
-      out.kind = 'heap.delete';
-      out.blocks = HEAP_BLOCK.uses(record);
-      out.effects = (flags & XLH_DELETE_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
-      return out;
+      return effectsOnly('heap.delete', HEAP_BLOCK.uses(record), (flags & XLH_DELETE_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS);
     }
     case XLOG_HEAP_UPDATE:
     case XLOG_HEAP_HOT_UPDATE: {
-      const flags = mainDataBytes(record)[mainDataStruct(record, XL_HEAP_UPDATE.size, 'xl_heap_update') + XL_HEAP_UPDATE.flags]!;
+      const flags = mainDataU8(record, XL_HEAP_UPDATE.size, XL_HEAP_UPDATE.flags, 'xl_heap_update');
       requireBlock(record, 0, 'UPDATE');
       const separateOld = record.blocks[1] !== undefined;
-      out.kind = (info & XLOG_HEAP_OPMASK) === XLOG_HEAP_HOT_UPDATE ? 'heap.hotUpdate' : 'heap.update';
-      out.blocks = UPDATE_BLOCKS.uses(record, initPage && separateOld);
-      out.effects = updateEffects(record, flags, separateOld);
-      return out;
+      return effectsOnly((info & XLOG_HEAP_OPMASK) === XLOG_HEAP_HOT_UPDATE ? 'heap.hotUpdate' : 'heap.update', UPDATE_BLOCKS.uses(record, initPage && separateOld), updateEffects(record, flags, separateOld));
     }
     case XLOG_HEAP_LOCK: {
-      const flags = mainDataBytes(record)[mainDataStruct(record, XL_HEAP_LOCK.size, 'xl_heap_lock') + XL_HEAP_LOCK.flags]!;
+      const flags = mainDataU8(record, XL_HEAP_LOCK.size, XL_HEAP_LOCK.flags, 'xl_heap_lock');
       requireBlock(record, 0, 'LOCK');
-      out.kind = 'heap.lock';
-      out.blocks = HEAP_BLOCK.uses(record);
-      out.effects = (flags & XLH_LOCK_ALL_FROZEN_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_ALL_FROZEN)] : NO_EFFECTS;
-      return out;
+      return effectsOnly('heap.lock', HEAP_BLOCK.uses(record), (flags & XLH_LOCK_ALL_FROZEN_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_ALL_FROZEN)] : NO_EFFECTS);
     }
     default:
       return describe(record);
   }
 }
 
-/** describeHeapEffects' one result (see there). */
-const heapEffectsScratch: EffectsOnly = { kind: '', blocks: NO_BLOCKS, effects: NO_EFFECTS };
 
 /** heapdesc.c's out_infobits. */
 export function putInfobits(b: Uint8Array, o: number, infobits: number): number {

@@ -12,7 +12,7 @@ import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_HEAP2_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, NO_EFFECTS, type BlockUse, type DescriptionBase, type Effect, type EffectsOnly } from '../describe.js';
+import { effectsOnly, NO_BLOCKS, NO_EFFECTS, type BlockUse, type DescriptionBase, type Effect } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import {
   FIRST_OFFSET_NUMBER,
@@ -39,6 +39,7 @@ import {
   mainDataReader,
   mainDataStart,
   mainDataStruct,
+  mainDataU8,
   malformedPayload,
   NOT_WRITTEN,
   rmgrInfo,
@@ -482,45 +483,30 @@ function rewrite(record: WalRecord): Heap2Rewrite {
  */
 export function describeHeap2Effects(record: WalRecord): DescriptionBase {
   const info = rmgrInfo(record);
-  const out = heap2EffectsScratch;
   switch (info & XLOG_HEAP_OPMASK) {
     case XLOG_HEAP2_PRUNE:
       mainDataStruct(record, XL_HEAP_PRUNE.size, 'xl_heap_prune');
       requireBlock(record, 0, 'PRUNE');
-      out.kind = 'heap2.prune';
-      out.blocks = HEAP_BLOCK.uses(record);
-      out.effects = NO_EFFECTS;
-      return out;
+      return effectsOnly('heap2.prune', HEAP_BLOCK.uses(record), NO_EFFECTS);
     case XLOG_HEAP2_VACUUM:
       mainDataStruct(record, XL_HEAP_VACUUM.size, 'xl_heap_vacuum');
-      out.kind = 'heap2.vacuum';
-      out.blocks = HEAP_BLOCK.uses(record);
-      out.effects = NO_EFFECTS;
-      return out;
+      return effectsOnly('heap2.vacuum', HEAP_BLOCK.uses(record), NO_EFFECTS);
     case XLOG_HEAP2_VISIBLE:
       mainDataStruct(record, XL_HEAP_VISIBLE.size, 'xl_heap_visible');
       requireBlock(record, 0, 'VISIBLE');
       requireBlock(record, 1, 'VISIBLE');
-      out.kind = 'heap2.visible';
-      out.blocks = VISIBLE_BLOCKS.uses(record);
-      out.effects = NO_EFFECTS;
-      return out;
+      return effectsOnly('heap2.visible', VISIBLE_BLOCKS.uses(record), NO_EFFECTS);
     case XLOG_HEAP2_MULTI_INSERT: {
       const initPage = (info & XLOG_HEAP_INIT_PAGE) !== 0;
-      const flags = mainDataBytes(record)[mainDataStruct(record, XL_HEAP_MULTI_INSERT.size, 'xl_heap_multi_insert') + XL_HEAP_MULTI_INSERT.flags]!;
+      const flags = mainDataU8(record, XL_HEAP_MULTI_INSERT.size, XL_HEAP_MULTI_INSERT.flags, 'xl_heap_multi_insert');
       requireBlock(record, 0, 'MULTI_INSERT');
-      out.kind = 'heap2.multiInsert';
-      out.blocks = HEAP_BLOCK.uses(record, initPage);
-      out.effects = (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS;
-      return out;
+      return effectsOnly('heap2.multiInsert', HEAP_BLOCK.uses(record, initPage), (flags & XLH_INSERT_ALL_VISIBLE_CLEARED) !== 0 ? [vmClear(record, 0, VISIBILITYMAP_VALID_BITS)] : NO_EFFECTS);
     }
     default:
       return describe(record);
   }
 }
 
-/** describeHeap2Effects' one result. */
-const heap2EffectsScratch: EffectsOnly = { kind: '', blocks: NO_BLOCKS, effects: NO_EFFECTS };
 
 /** heap2_redo's dispatch, by `info & XLOG_HEAP_OPMASK`. */
 function describe(record: WalRecord): Heap2Record {

@@ -149,6 +149,11 @@ export function mainDataStruct(record: WalRecord, size: number, what: string): n
   return decoded ? record.mainDataStart : 0;
 }
 
+/** The byte at `field` of the fixed struct `what` the main data starts with, once checked to hold `size` bytes (a struct's flags). */
+export function mainDataU8(record: WalRecord, size: number, field: number, what: string): number {
+  return mainDataBytes(record)[mainDataStruct(record, size, what) + field]!;
+}
+
 /** The bytes a block reference's data lies in (see mainDataBytes). */
 export function blockDataBytes(block: BlockRef): Uint8Array {
   return block instanceof DecodedBlock ? block.source : block.data;

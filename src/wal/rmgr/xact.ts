@@ -13,7 +13,7 @@ import { readI64, type ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_XACT_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { NO_BLOCKS, NO_EFFECTS, type Effect, type DescriptionBase, type EffectsOnly } from '../describe.js';
+import { effectsOnly, NO_BLOCKS, NO_EFFECTS, type Effect, type DescriptionBase } from '../describe.js';
 import type { WalRecord } from '../record.js';
 import { NOT_WRITTEN, mainDataBytes, mainDataLength, mainDataReader, mainDataStart, mainDataStruct, rmgrInfo, unknownType, withMainData, type RmgrModule } from './rmgr.js';
 import { putTimestamptzAt } from './timestamp.js';
@@ -435,11 +435,7 @@ export function describeXactEffects(record: WalRecord): DescriptionBase {
   commitTimeSource = mainDataBytes(record);
   commitXids[0] = record.xid;
   commitTsSet.originId = record.origin;
-  const out = xactEffectsScratch;
-  out.kind = 'xact.commit';
-  out.blocks = NO_BLOCKS;
-  out.effects = commitEffects;
-  return out;
+  return effectsOnly('xact.commit', NO_BLOCKS, commitEffects);
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -459,7 +455,6 @@ const commitTsSet: Mutable<Extract<Effect, { kind: 'commitTs.set' }>> = {
   originId: 0,
 };
 const commitEffects: readonly Effect[] = [commitClogSet, commitTsSet];
-const xactEffectsScratch: EffectsOnly = { kind: '', blocks: NO_BLOCKS, effects: NO_EFFECTS };
 
 /** Decodes what xact_redo and xact_desc read. */
 function describe(record: WalRecord): XactRecord {
