@@ -145,7 +145,7 @@ export function relBlockKey(rel: RelFileNode, fork: number, blkno: BlockNumber |
 
 /**
  * The first 28 hex digits of every block key of one relation fork (kind, spcNode, dbNode, relNode,
- * fork): ingest keeps it per fork and puts blocks by it and their number (Timeline.putBlock), so
+ * fork): ingest keeps it per fork and puts blocks by it and their number (Timeline.putBlockFrom), so
  * that no key string is built per block reference; relBlockKeyAt makes the key when one is needed.
  */
 export function relBlockKeyPrefix(rel: RelFileNode, fork: number): string {

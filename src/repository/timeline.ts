@@ -366,19 +366,9 @@ export class Timeline {
   }
 
   /**
-   * put() of relation block `blkno` of the fork whose key prefix is `keyPrefix`
-   * (relBlockKeyPrefix): ingest's path, which builds no key string per block (see InMemoryLayer).
-   */
-  putBlock(keyPrefix: string, blkno: number, lsn: number, value: Value): void {
-    this.checkWritable();
-    if (lsn <= this.last) throw new RepositoryError('BAD_REQUEST', `Cannot put ${describeKey(relBlockKeyAt(keyPrefix, blkno))} at ${fmt(lsn)}: the timeline is already at ${fmt(this.last)}`);
-    if (!(Number.isInteger(blkno) && blkno >= 0 && blkno < INVALID_BLOCK_NUMBER)) throw new RangeError(`Cannot put block ${blkno}: block numbers are below 0xFFFFFFFF`);
-    this.openLayer().putAt(keyPrefix, blkno, lsn, valueFlags(value), value.bytes);
-  }
-
-  /**
-   * putBlock() of a value with these flags (value.ts) that `source` writes straight into the
-   * in-memory layer: ingest's records, copied once from the WAL read buffer.
+   * put() of relation block `blkno` of the fork whose key prefix is `keyPrefix` (relBlockKeyPrefix),
+   * a value with these flags (value.ts) that `source` writes straight into the in-memory layer:
+   * ingest's records, copied once from the WAL read buffer, with no key string built per block.
    */
   putBlockFrom(keyPrefix: string, blkno: number, lsn: number, flags: number, source: ValueSource): void {
     this.checkWritable();
