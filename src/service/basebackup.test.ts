@@ -84,7 +84,8 @@ describe('base backups on PostgreSQL 15', { timeout: 600_000 }, () => {
       records.push(r);
       return true;
     });
-    assert.match(end ?? '', /invalid record length|could not find file/, `the WAL ends where it should: ${end}`);
+    // Where the last record ends at a page boundary, the page after it was never written: zeros.
+    assert.match(end ?? '', /invalid record length|could not find file|invalid magic number 0000/, `the WAL ends where it should: ${end}`);
     const ingest = await WalIngest.open(main);
     for (const r of records) await ingest.ingest(r);
     await tenant.compactAll(true);
