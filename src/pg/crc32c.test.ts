@@ -4,7 +4,7 @@ import { crc32c as nodeRsCrc32c } from '@node-rs/crc32';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ADDON_URL, crc32c, crc32cImplementation, crc32cRange, strataCrc32cAddon, verifyXLogRecords } from './crc32c.js';
+import { ADDON_URL, crc32c, crc32cImplementation, crc32cRange, scanXLogRecords, strataCrc32cAddon } from './crc32c.js';
 import { crc32cRangeJs } from './crc32c-js.js';
 
 function pseudoRandomBytes(n: number, seed = 1): Buffer {
@@ -37,7 +37,7 @@ test('the JavaScript path equals @node-rs/crc32 at every length, offset and runn
 
 test("strata's addon is the implementation in use when it is built", { skip: noAddon }, () => {
   assert.equal(crc32cImplementation, 'strata-addon');
-  assert.equal(verifyXLogRecords, strataCrc32cAddon!.verifyXLogRecords);
+  assert.equal(scanXLogRecords, strataCrc32cAddon!.scanXLogRecords);
 });
 
 test("strata's addon equals JavaScript on every path: short, three streams of 256 and of 2048 bytes, unaligned", { skip: noAddon }, () => {
@@ -74,46 +74,132 @@ test("strata's addon without the CRC instruction (its slicing-by-8 tables) equal
   [0, 1, 7, 8, 9, 63, 64, 65, 255, 768, 1100, 6144, 19990].forEach((len, i) => assert.equal(crcs[i], crc32cRangeJs(data, 5, 5 + len, len * 31), `length ${len}`));
 });
 
-/** WAL-shaped records: xl_tot_len, 20 header bytes, xl_crc as ValidXLogRecord computes it, a body. */
-function recordsIn(lengths: number[]): { bytes: Buffer; pairs: Int32Array } {
-  const total = lengths.reduce((s, n) => s + n + 8, 0);
-  const bytes = pseudoRandomBytes(total, 11);
-  const pairs = new Int32Array(lengths.length * 2);
-  let o = 0;
-  lengths.forEach((len, i) => {
-    bytes.writeUInt32LE(len, o);
-    const crc = crc32cRangeJs(bytes, o, o + 20, crc32cRangeJs(bytes, o + 24, o + len));
-    bytes.writeUInt32LE(crc, o + 20);
-    pairs[2 * i] = o;
-    pairs[2 * i + 1] = len;
-    o += len + 8;
-  });
-  return { bytes, pairs };
+const PAGE = 8192;
+const XLP_FIRST_IS_CONTRECORD = 1;
+
+interface LaidOut {
+  bytes: Buffer;
+  /** Each record's offset in bytes, its xl_tot_len, and whether it lies whole on one page. */
+  records: { o: number; len: number; whole: boolean }[];
 }
 
-test('verifyXLogRecords: counts the records with a correct xl_crc up to the first without', { skip: noAddon }, () => {
-  const verify = strataCrc32cAddon!.verifyXLogRecords;
-  const lengths = [24, 25, 31, 64, 100, 777, 8192, 8200, 40, 3000];
-  const { bytes, pairs } = recordsIn(lengths);
-  assert.equal(verify(bytes, pairs, lengths.length), lengths.length);
-  assert.equal(verify(bytes, pairs, 3), 3);
-  assert.equal(verify(bytes, pairs, 0), 0);
-  for (let k = 0; k < lengths.length; k++) {
-    for (const where of [0, 4, 19, 20, 23, 24, lengths[k]! - 1].filter((w) => w < lengths[k]!)) {
-      const damaged = Buffer.from(bytes);
-      damaged[pairs[2 * k]! + where]! ^= 0x40;
-      // A damaged xl_tot_len is still the length given in pairs: only the CRC can tell.
-      assert.equal(verify(damaged, pairs, lengths.length), k, `record ${k}, byte ${where}`);
+/**
+ * WAL pages as PostgreSQL writes them, from `pageOffset` in the first page: short page headers
+ * (XLP_FIRST_IS_CONTRECORD and xlp_rem_len where a record goes on), records MAXALIGNed with
+ * xl_tot_len, rmid 10 (or RM_XLOG_ID with XLOG_SWITCH where `switchAt` says), random bodies and
+ * the xl_crc ValidXLogRecord computes over their reassembled bytes.
+ */
+function walPages(lengths: number[], pageOffset: number, switchAt = -1): LaidOut {
+  const out = Buffer.alloc(lengths.reduce((s, n) => s + n + 8, 0) * 2 + 4 * PAGE);
+  const records: LaidOut['records'] = [];
+  let o = 0;
+  const pageOf = (at: number) => (pageOffset + at) % PAGE;
+  const putHeader = (remLen: number) => {
+    out.writeUInt16LE(0xd110, o);
+    out.writeUInt16LE(remLen > 0 ? XLP_FIRST_IS_CONTRECORD : 0, o + 2);
+    out.writeUInt32LE(remLen, o + 16);
+    o += 24;
+  };
+  lengths.forEach((len, i) => {
+    if (pageOf(o) === 0) putHeader(0);
+    const rec = pseudoRandomBytes(len, i + 3);
+    rec.writeUInt32LE(len, 0);
+    rec[16] = i === switchAt ? 0x40 : 0x00;
+    rec[17] = i === switchAt ? 0 : 10;
+    rec.writeUInt32LE(crc32cRangeJs(rec, 0, 20, crc32cRangeJs(rec, 24, len)), 20);
+    records.push({ o, len, whole: PAGE - pageOf(o) >= len });
+    let done = 0;
+    for (;;) {
+      const piece = Math.min(len - done, PAGE - pageOf(o));
+      rec.copy(out, o, done, done + piece);
+      o += piece;
+      done += piece;
+      if (done === len) break;
+      putHeader(len - done);
+    }
+    o += (8 - (o % 8)) % 8;
+  });
+  return { bytes: out.subarray(0, o), records };
+}
+
+/** What scanXLogRecords should find from record `first`: whole records up to a header split across pages. */
+function expectedScan(laid: LaidOut, pageOffset: number, first: number, switchAt = -1): number[] {
+  const want: number[] = [];
+  for (let i = first; i < laid.records.length; i++) {
+    const r = laid.records[i]!;
+    const left = PAGE - ((pageOffset + r.o) % PAGE);
+    if (left < 24) break;
+    if (r.whole) want.push(r.o, r.len);
+    if (i === switchAt) break;
+  }
+  return want;
+}
+
+function scan(bytes: Uint8Array, from: number, pageOffset: number, max = 4096): number[] {
+  const pairs = new Int32Array(2 * max);
+  const n = strataCrc32cAddon!.scanXLogRecords(bytes, from, pageOffset, pairs);
+  return [...pairs.subarray(0, 2 * n)];
+}
+
+test('scanXLogRecords walks records across pages and checks each whole one', { skip: noAddon }, () => {
+  // Short, long, page-crossing (8200 > a page), and lengths that leave under 24 bytes on a page.
+  const lengths = [24, 25, 31, 64, 100, 777, 8192, 8200, 40, 3000, 5000, 8150, 33, 20000, 64, 72, 7900, 26, 48];
+  for (const pageOffset of [0, 24, 4096, 8104]) {
+    const laid = walPages(lengths, pageOffset);
+    const from = laid.records[0]!.o;
+    const want = expectedScan(laid, pageOffset, 0);
+    assert.ok(want.length >= 4, `page offset ${pageOffset}: the case scans several records`);
+    assert.deepEqual(scan(laid.bytes, from, pageOffset), want, `page offset ${pageOffset}`);
+    // From every later record too, and with room for only two pairs.
+    for (let k = 1; k < laid.records.length; k++) {
+      if (!laid.records[k]!.whole) continue;
+      const w = expectedScan(laid, pageOffset, k);
+      assert.deepEqual(scan(laid.bytes, laid.records[k]!.o, pageOffset), w, `page offset ${pageOffset}, from record ${k}`);
+      assert.deepEqual(scan(laid.bytes, laid.records[k]!.o, pageOffset, 2), w.slice(0, 4), `page offset ${pageOffset}, from record ${k}, 2 pairs`);
     }
   }
 });
 
-test('verifyXLogRecords refuses records outside the bytes and counts beyond the pairs', { skip: noAddon }, () => {
-  const verify = strataCrc32cAddon!.verifyXLogRecords;
-  const { bytes, pairs } = recordsIn([100, 200]);
-  assert.throws(() => verify(bytes, pairs, 3), RangeError);
-  assert.throws(() => verify(bytes.subarray(0, 250), pairs, 2), RangeError);
-  assert.throws(() => verify(bytes, Int32Array.of(-1, 100), 1), RangeError);
-  assert.throws(() => verify(bytes, Int32Array.of(0, 23), 1), RangeError);
-  assert.throws(() => verify(bytes, new Uint32Array(4) as unknown as Int32Array, 1), TypeError);
+test('scanXLogRecords stops before a bad CRC, after XLOG_SWITCH, at the end of the bytes and at a broken continuation', { skip: noAddon }, () => {
+  const lengths = [64, 100, 200, 9000, 48, 80, 3000, 56, 64];
+  const laid = walPages(lengths, 0);
+  const all = expectedScan(laid, 0, 0);
+  assert.equal(all.length, 2 * 8);
+  for (let k = 0; k < lengths.length; k++) {
+    const r = laid.records[k]!;
+    for (const where of [0, 4, 16, 19, 20, 23, 24, r.len - 1]) {
+      const damaged = Buffer.from(laid.bytes);
+      // Bytes of a record that crosses pages may lie under a page header: damage only its first page's.
+      if (!r.whole && where >= PAGE - (r.o % PAGE)) continue;
+      damaged[r.o + where]! ^= 0x40;
+      const got = scan(damaged, laid.records[0]!.o, 0);
+      // The records before the damaged one. A damaged record whole on a page fails its CRC (which
+      // covers xl_tot_len); a damaged length sends the walk astray, and it stops there too. The
+      // CRC of a record crossing pages is the decoder's: other damage to it is not the scan's to see.
+      const before = all.slice(0, 2 * laid.records.slice(0, k).filter((x) => x.whole).length);
+      assert.deepEqual(got, r.whole || where === 0 ? before : all, `record ${k}, byte ${where}`);
+    }
+  }
+  const sw = walPages(lengths, 0, 2);
+  assert.deepEqual(scan(sw.bytes, sw.records[0]!.o, 0), expectedScan(sw, 0, 0, 2));
+  assert.equal(scan(sw.bytes, sw.records[0]!.o, 0).length, 6, 'three records, the last the switch');
+  // The bytes end inside a record: the records before it.
+  const cut = laid.records[6]!.o + 100;
+  assert.deepEqual(scan(laid.bytes.subarray(0, cut), laid.records[0]!.o, 0), all.slice(0, all.indexOf(laid.records[6]!.o)));
+  // A page that does not continue the record crossing into it (its rem_len wrong): the walk stops there.
+  const broken = Buffer.from(laid.bytes);
+  broken.writeUInt32LE(1, PAGE + 16);
+  assert.deepEqual(scan(broken, laid.records[0]!.o, 0), all.slice(0, all.indexOf(laid.records[4]!.o)));
+});
+
+test('scanXLogRecords refuses arguments it cannot use', { skip: noAddon }, () => {
+  const s = strataCrc32cAddon!.scanXLogRecords;
+  const laid = walPages([64, 64], 0);
+  assert.throws(() => s(laid.bytes, laid.bytes.length + 1, 0, new Int32Array(8)), RangeError);
+  assert.throws(() => s(laid.bytes, 0, PAGE, new Int32Array(8)), RangeError);
+  assert.throws(() => s(laid.bytes, 0, 0, new Uint32Array(8) as unknown as Int32Array), TypeError);
+  assert.throws(() => s(laid.bytes, -1, 0, new Int32Array(8)), RangeError);
+  assert.throws(() => s([1, 2, 3] as unknown as Uint8Array, 0, 0, new Int32Array(8)), TypeError);
+  assert.equal(s(laid.bytes, 24, 0, new Int32Array(0)), 0, 'no room for pairs');
+  assert.equal(s(laid.bytes, laid.bytes.length, 0, new Int32Array(8)), 0, 'from the end');
 });

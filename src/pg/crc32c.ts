@@ -6,8 +6,8 @@
  * Three implementations, the first that loads is used:
  * - strata's own addon (native/crc32c.c, built by `npm ci` where a C compiler and Node's headers
  *   are, see scripts/build-native.js): ~60 ns a call, ~20 GiB/s on long inputs, and one call that
- *   checks the CRCs of many WAL records (`verifyXLogRecords`), which the decoder uses because a
- *   native call per record costs more than the CRC of a typical 64-byte record;
+ *   walks many WAL records and checks their CRCs (`scanXLogRecords`), which the decoder uses
+ *   because a native call per record costs more than the CRC of a typical 64-byte record;
  * - @node-rs/crc32 (prebuilt in its package): ~170 ns a call, ~8 GiB/s;
  * - JavaScript slicing-by-8 (crc32c-js.ts), ~1 GiB/s: short inputs whenever a call would cost more.
  * Setting STRATA_NATIVE_CRC32C=0 skips strata's addon (to test and measure the others).
@@ -21,10 +21,13 @@ export interface StrataCrc32cAddon {
   /** CRC of data[start, end) continuing from `previous` (a finished CRC). */
   crc32c(data: Uint8Array, start: number, end: number, previous: number): number;
   /**
-   * `records` holds `count` pairs (offset in data, xl_tot_len): how many records from the first
-   * have the CRC ValidXLogRecord computes equal to their xl_crc.
+   * Walks the WAL records in `data` from the one at `data[from]` (data[0] lies at `pageOffset` in
+   * its 8 kB WAL page), as far as their lengths and the page headers lead, and writes pairs (offset
+   * in data, xl_tot_len) into `records` for those that lie whole on one page and have the CRC
+   * ValidXLogRecord computes; stops before the first with a wrong CRC, after XLOG_SWITCH, at
+   * anything unexpected and when `records` is full. Returns how many pairs it wrote.
    */
-  verifyXLogRecords(data: Uint8Array, records: Int32Array, count: number): number;
+  scanXLogRecords(data: Uint8Array, from: number, pageOffset: number, records: Int32Array): number;
   /** Whether the CPU's crc32 instruction is used (else the addon's tables are). */
   readonly hardware: boolean;
 }
@@ -75,10 +78,11 @@ export const crc32cImplementation: 'strata-addon' | '@node-rs/crc32' | 'javascri
 const NATIVE_BYTES_MIN = addon !== undefined ? 128 : 512;
 
 /**
- * Checks the CRCs of many WAL records in one native call (see StrataCrc32cAddon); undefined
- * without strata's addon, where a call per record is the cheapest there is.
+ * Walks WAL records and checks their CRCs in one native call (see StrataCrc32cAddon); undefined
+ * without strata's addon (or one built before it had this), where a call per record is the
+ * cheapest there is.
  */
-export const verifyXLogRecords: ((data: Uint8Array, records: Int32Array, count: number) => number) | undefined = addon?.verifyXLogRecords;
+export const scanXLogRecords: StrataCrc32cAddon['scanXLogRecords'] | undefined = addon?.scanXLogRecords;
 
 /** CRC-32C of `data`, continuing from `previous` (the finished CRC of the bytes before it). */
 export function crc32c(data: Uint8Array, previous = 0): number {

@@ -16,7 +16,7 @@
  * while its records are in use. Once the next chunk is pushed the decoder itself holds nothing of it.
  * Positions are tracked as JavaScript numbers internally, exact up to 2^53 bytes (8 PiB) of WAL.
  */
-import { crc32cRange, verifyXLogRecords } from '../pg/crc32c.js';
+import { crc32cRange, scanXLogRecords } from '../pg/crc32c.js';
 import { readU16, readU32, readU64BigInt, readU64Number } from '../pg/bytes.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, formatLsn, lsn as toLsn, walFileName, type Lsn } from '../pg/lsn.js';
 import {
@@ -66,8 +66,8 @@ export interface WalDecoderOptions {
    */
   readonly scratch?: WalDecoderScratch;
   /**
-   * Check the CRCs of the records of a chunk in one native call (see scanRecords) rather than one
-   * record at a time: on where strata's CRC addon is built, off otherwise. For tests and benchmarks.
+   * Check the CRCs of the records of a chunk in one native call (see crcCheckedAhead) rather than
+   * one record at a time: on where strata's CRC addon is built, off otherwise. For tests and benchmarks.
    */
   readonly crcBatches?: boolean;
 }
@@ -98,13 +98,20 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 const PAGE = XLOG_BLCKSZ;
 /** The size of the slabs that records crossing pages are reassembled in. */
 const ASSEMBLY_SLAB_BYTES = 1 << 20;
-/** How many records one native CRC call checks at most (see scanRecords). */
+/** How many records one native CRC call checks at most (see crcCheckedAhead). */
 const CRC_BATCH_RECORDS_MAX = 1024;
-/** Fewer records than this ahead in a chunk are checked one by one: a native call would cost more. */
-const CRC_BATCH_RECORDS_MIN = 4;
 
 function maxAlign(n: number): number {
   return n + ((8 - (n % 8)) % 8);
+}
+
+/**
+ * Where `at` (a WAL position, an integer below 2^53) lies in its page: `at % PAGE` without the
+ * floating-point remainder V8 computes for `%` on numbers past 2^31 (~9 ns, a call to fmod, once
+ * or twice per record). ToInt32 keeps the low 32 bits of any such integer, so the low 13 are exact.
+ */
+function pageOffsetOf(at: number): number {
+  return at & (PAGE - 1);
 }
 
 /** What decoders that reuse memory reuse (see WalDecoderOptions.scratch). */
@@ -170,7 +177,7 @@ export class WalDecoder {
     this.reuseMemory = options.reuseMemory === true;
     this.scratch = this.reuseMemory ? (options.scratch ?? new WalDecoderScratch()) : undefined;
     this.recycler = this.scratch?.recycler;
-    this.crcBatches = verifyXLogRecords !== undefined && options.crcBatches !== false;
+    this.crcBatches = scanXLogRecords !== undefined && options.crcBatches !== false;
     const start = Number(options.startLsn);
     if (!Number.isSafeInteger(start)) throw new RangeError(`Cannot decode from ${formatLsn(options.startLsn)}: strata reads WAL below 2^53`);
     if (start % PAGE !== 0 && start % 8 !== 0)
@@ -272,7 +279,7 @@ export class WalDecoder {
     if (this.state === State.Continuation) return true;
     if (this.state !== State.Record) return false;
     // Bytes of a record that has begun but not arrived in full.
-    return this.bufEnd > this.pos && this.pos % PAGE !== 0;
+    return this.bufEnd > this.pos && pageOffsetOf(this.pos) !== 0;
   }
 
   private step(): WalRecord | undefined {
@@ -285,7 +292,7 @@ export class WalDecoder {
           continue;
         }
         case State.Start: {
-          if (this.pos % PAGE !== 0) {
+          if (pageOffsetOf(this.pos) !== 0) {
             this.state = State.Record;
             continue;
           }
@@ -320,7 +327,7 @@ export class WalDecoder {
 
   /** Returns a record, undefined when more bytes are needed, or null to run the state machine again. */
   private readRecordStart(): WalRecord | undefined | null {
-    let pageOff = this.pos % PAGE;
+    let pageOff = pageOffsetOf(this.pos);
     if (pageOff === 0) {
       const h = this.readPageHeader();
       if (h === undefined) return undefined;
@@ -385,7 +392,7 @@ export class WalDecoder {
 
   private readContinuation(): WalRecord | undefined | null {
     const totLen = this.asm.length;
-    if (this.asmPageLeft === 0 && this.pos % PAGE === 0) {
+    if (this.asmPageLeft === 0 && pageOffsetOf(this.pos) === 0) {
       const h = this.readPageHeader();
       if (h === undefined) return undefined;
       if ((h.info & XLP_FIRST_IS_OVERWRITE_CONTRECORD) !== 0) {
@@ -476,10 +483,12 @@ export class WalDecoder {
 
   /**
    * Whether the CRC of the record at buf[o] (xl_tot_len `totLen`, all on one page) was found
-   * correct ahead. If it is not the next checked record, scans the records that follow it in buf
-   * and checks them in one native call. A record that fails (or was not scanned) is checked alone
-   * by checkCrc, which reports it as it always does: records are still handed out only once
-   * checked, and valid WAL ends at the same record with the same error.
+   * correct ahead. If it is not the next checked record, has the records from it on checked in one
+   * native call (scanXLogRecords: it walks them by their lengths and the page headers, a guess
+   * made without the checks each record gets here, and stops before a bad CRC). A record is only
+   * trusted as checked when it is reached at the offset and length guessed; one that fails (or was
+   * not scanned) is checked alone by checkCrc, which reports it as it always does: records are
+   * still handed out only once checked, and valid WAL ends at the same record with the same error.
    */
   private crcCheckedAhead(o: number, totLen: number): boolean {
     if (!this.crcBatches) return false;
@@ -489,76 +498,11 @@ export class WalDecoder {
       this.crcNext = i + 1;
       return true;
     }
-    const n = this.scanRecords(o);
     this.crcNext = 0;
-    this.crcGood = 0;
-    if (n < CRC_BATCH_RECORDS_MIN) return false;
-    // scanRecords began with this record; a bad CRC among the others is found when they are reached.
-    this.crcGood = verifyXLogRecords!(this.buf, recs, n);
-    if (this.crcGood === 0) return false;
+    this.crcGood = scanXLogRecords!(this.buf, o, pageOffsetOf(this.bufStart), recs);
+    if (this.crcGood === 0 || recs[0] !== o || recs[1] !== totLen) return false;
     this.crcNext = 1;
     return true;
-  }
-
-  /**
-   * Fills crcRecords with the records that lie whole on one page in buf, from the one at buf[o0],
-   * as far as their lengths and the page headers lead: a guess, made without the checks the records
-   * get when reached (a record is only trusted as checked when it is reached at the offset and
-   * length guessed). Records that cross pages are stepped over (their CRC is computed on their
-   * reassembled bytes); the scan stops at anything unexpected, at XLOG_SWITCH and at buf's end.
-   */
-  private scanRecords(o0: number): number {
-    const b = this.buf;
-    const recs = this.crcRecords;
-    const end = b.length;
-    const base = this.bufStart;
-    let o = o0;
-    let n = 0;
-    while (n < CRC_BATCH_RECORDS_MAX) {
-      let pageOff = (base + o) % PAGE;
-      if (pageOff === 0) {
-        if (o + SIZE_OF_XLOG_SHORT_PHD > end) break;
-        const info = readU16(b, o + 2);
-        if ((info & XLP_FIRST_IS_CONTRECORD) !== 0) break;
-        pageOff = (info & XLP_LONG_HEADER) !== 0 ? SIZE_OF_XLOG_LONG_PHD : SIZE_OF_XLOG_SHORT_PHD;
-        o += pageOff;
-      }
-      const onPage = PAGE - pageOff;
-      if (onPage < SIZE_OF_XLOG_RECORD || o + SIZE_OF_XLOG_RECORD > end) break;
-      const totLen = readU32(b, o);
-      if (totLen < SIZE_OF_XLOG_RECORD) break;
-      if (totLen > onPage) {
-        o = this.skipRecordAcrossPages(o + onPage, totLen - onPage);
-        if (o < 0) break;
-        continue;
-      }
-      if (o + totLen > end) break;
-      recs[2 * n] = o;
-      recs[2 * n + 1] = totLen;
-      n++;
-      if (b[o + 17] === RM_XLOG_ID && (b[o + 16]! & ~XLR_INFO_MASK) === XLOG_SWITCH) break;
-      o += maxAlign(totLen);
-    }
-    return n;
-  }
-
-  /**
-   * For scanRecords: where the record after one that crosses pages starts, given the page boundary
-   * `o` its continuation begins at and the bytes `left` of it; -1 if buf ends first or the page
-   * headers do not continue it.
-   */
-  private skipRecordAcrossPages(o: number, left: number): number {
-    const b = this.buf;
-    for (;;) {
-      if (o + SIZE_OF_XLOG_SHORT_PHD > b.length) return -1;
-      const info = readU16(b, o + 2);
-      if ((info & XLP_FIRST_IS_CONTRECORD) === 0 || readU32(b, o + 16) !== left) return -1;
-      const headerSize = (info & XLP_LONG_HEADER) !== 0 ? SIZE_OF_XLOG_LONG_PHD : SIZE_OF_XLOG_SHORT_PHD;
-      const piece = Math.min(left, PAGE - headerSize);
-      o += headerSize + piece;
-      left -= piece;
-      if (left === 0) return o + maxAlign(piece) - piece;
-    }
   }
 
   private failLength(at: number, got: number): never {
