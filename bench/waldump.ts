@@ -68,6 +68,13 @@ function best<T extends { ms: number; cpuMs: number }>(f: () => T): T {
   return { ...b!, cpuMs };
 }
 
+async function bestAsync<T extends { ms: number; cpuMs: number }>(f: () => Promise<T>): Promise<T> {
+  const results: T[] = [];
+  for (let i = 0; i < runs; i++) results.push(await f());
+  let i = 0;
+  return best(() => results[i++]!);
+}
+
 /**
  * The decoder over segments in memory. 'fresh': every record its own objects, kept by nobody here
  * (the record API as a caller that keeps records gets it); 'reused': the decoder's reuseMemory, as
@@ -103,11 +110,11 @@ function decodeInMemory(buffers: Buffer[], start: bigint, mode: 'fresh' | 'reuse
 }
 
 /** runWaldump --quiet in this process: the decoder reading the files on `threads` threads, nothing made of the records. */
-function decodeFiles(walDir: string, startText: string): { ms: number; cpuMs: number; threadsUsed: number } {
+async function decodeFiles(walDir: string, startText: string): Promise<{ ms: number; cpuMs: number; threadsUsed: number }> {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   let threadsUsed = 1;
-  runWaldump([], { path: walDir, start: startText, quiet: true, threads: String(threads) }, () => {}, () => {}, (e) => (threadsUsed = e.threads));
+  await runWaldump([], { path: walDir, start: startText, quiet: true, threads: String(threads) }, () => {}, () => {}, (e) => (threadsUsed = e.threads));
   const ms = performance.now() - t0;
   // process.cpuUsage counts every thread of the process.
   const cpu = process.cpuUsage(cpu0);
@@ -175,7 +182,7 @@ async function main(): Promise<void> {
     const mb = alone.bytes / (1 << 20);
     // dist/bench/waldump.js -> bin/strata.js, wherever the bench is run from.
     const strataBin = fileURLToPath(new URL('../../bin/strata.js', import.meta.url));
-    const files2 = best(() => decodeFiles(walDir!, startText));
+    const files2 = await bestAsync(() => decodeFiles(walDir!, startText));
     const one = { STRATA_WALDUMP_THREADS: '1' };
     const many = { STRATA_WALDUMP_THREADS: String(threads) };
     const strataDump1 = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText], one));

@@ -53,12 +53,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('-z, --stats', 'show statistics instead of records (--stats=record: per record type)')
     .option('--stats-per-record', 'with --stats, one row per record type', false)
     .option('--threads <N>', 'threads to read WAL with, this one included, or "all" for one per core (default: $STRATA_WALDUMP_THREADS, else 1)')
-    .action((segments: string[], opts: WaldumpOptions) => {
+    .action(async (segments: string[], opts: WaldumpOptions) => {
       if (opts.rmgr?.toLowerCase() === 'list') {
         process.stdout.write(RMGR_NAMES.join('\n') + '\n');
         return;
       }
-      code = runWaldump(
+      code = await runWaldump(
         segments,
         opts,
         (bytes) => writeAllSync(1, bytes),

@@ -41,11 +41,11 @@ test('waldump on 2 and 3 threads prints what it prints on one and what pg_waldum
     const expected = pgWaldump(['-b', '-p', walDir, '-s', start]);
     assert.ok(expected.lines.some((l) => l.includes('desc: SWITCH')), 'the WAL must hold XLOG_SWITCH records');
     const options: WaldumpOptions = { path: walDir, start, bkpDetails: true };
-    const serial = strataWaldump([], { ...options, threads: '1' });
+    const serial = await strataWaldump([], { ...options, threads: '1' });
     assert.equal(serial.threaded, undefined, 'one thread reads serially');
     assertSame(expected, serial, 'one thread');
     for (const threads of ['2', '3']) {
-      const parallel = strataWaldump([], { ...options, threads });
+      const parallel = await strataWaldump([], { ...options, threads });
       assert.ok(parallel.threaded !== undefined, `${threads} threads must read on threads`);
       assert.ok(parallel.threaded.ranges >= 20, `the WAL must make many ranges: ${parallel.threaded.ranges}`);
       // Ranges join unless something stands between them; most must, or nothing ran in parallel.
@@ -54,7 +54,7 @@ test('waldump on 2 and 3 threads prints what it prints on one and what pg_waldum
       assertSame(expected, parallel, `${threads} threads`);
     }
 
-    const stats = strataWaldump([], { path: walDir, start, stats: true, statsPerRecord: true, threads: '2' });
+    const stats = await strataWaldump([], { path: walDir, start, stats: true, statsPerRecord: true, threads: '2' });
     assertSame(pgWaldump(['--stats=record', '-p', walDir, '-s', start]), stats, '--stats=record on 2 threads');
 
     // From inside one segment to inside another, with a filter.
@@ -63,7 +63,7 @@ test('waldump on 2 and 3 threads prints what it prints on one and what pg_waldum
     const to = formatLsn(lsn(parseLsn(lsns[Math.floor(lsns.length * 0.7)]!) + 13n));
     for (const extra of [[], ['-r', 'Heap']]) {
       const pg = pgWaldump(['-p', walDir, '-s', from, '-e', to, ...extra]);
-      const ours = strataWaldump([], { path: walDir, start: from, end: to, threads: '2', ...(extra.length > 0 ? { rmgr: 'Heap' } : {}) });
+      const ours = await strataWaldump([], { path: walDir, start: from, end: to, threads: '2', ...(extra.length > 0 ? { rmgr: 'Heap' } : {}) });
       assert.ok(pg.lines[0]!.startsWith('first record is after'), pg.lines[0]);
       assert.ok(ours.threaded !== undefined && ours.threaded.ranges > 2);
       assertSame(pg, ours, `-s ${from} -e ${to} ${extra.join(' ')}`);
@@ -79,7 +79,7 @@ test('waldump on 2 and 3 threads prints what it prints on one and what pg_waldum
     copyFileSync(join(walDir, walFileName(1, segs[1]!.segNo, c.walSegSizeBytes)), join(walDir, walFileName(1, last.segNo + 1n, c.walSegSizeBytes)));
     copyFileSync(join(walDir, walFileName(1, segs[2]!.segNo, c.walSegSizeBytes)), join(walDir, walFileName(1, last.segNo + 2n, c.walSegSizeBytes)));
     const pgRecycled = pgWaldump(['-p', walDir, '-s', start]);
-    const recycled = strataWaldump([], { path: walDir, start, threads: '2' });
+    const recycled = await strataWaldump([], { path: walDir, start, threads: '2' });
     assert.ok(recycled.threaded !== undefined && recycled.threaded.ranges === segs.length + 2, JSON.stringify(recycled.threaded));
     assertSame(pgRecycled, recycled, 'recycled segments after the end');
   });

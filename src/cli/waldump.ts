@@ -15,7 +15,7 @@ import { TextBuffer } from '../wal/text-buffer.js';
 import { WalStats, writeRecord } from '../wal/waldump.js';
 import { UsageError } from './errors.js';
 import { folderSegmentSize, segmentSizeOf, targetDirectory } from './wal-files.js';
-import { readRange } from './wal-range.js';
+import { readRangeAhead } from './wal-range.js';
 import { recordMatches, type RecordFilter } from './waldump-range-work.js';
 import { dumpThreaded, type ThreadedDump, type ThreadedDumpEnd } from './waldump-threads.js';
 
@@ -118,14 +118,14 @@ function parseUnsigned(text: string, what: string): number {
  * Runs waldump; returns the exit code. `out` receives stdout as bytes (valid only during the call: it
  * must copy what it keeps), `err` stderr lines.
  */
-export function runWaldump(
+export async function runWaldump(
   files: string[],
   o: WaldumpOptions,
   out: (bytes: Uint8Array) => void,
   err: (s: string) => void,
   /** Told how a read on several threads went (for tests and benchmarks); not called for a serial one. */
   onThreaded?: (e: ThreadedDumpEnd & { readonly threads: number; readonly ranges: number }) => void,
-): number {
+): Promise<number> {
   let dir = o.path;
   let timeline = o.timeline !== undefined ? parseUnsigned(o.timeline, 'timeline specification') : 1;
   let start = o.start !== undefined ? walLocation(o.start) : undefined;
@@ -210,9 +210,9 @@ export function runWaldump(
   const matches = (r: WalRecord): boolean => recordMatches(filter, r);
 
   let first = true;
-  // readRange, a callback per record: the generator behind readWal cost a resume per record, some
-  // 7% of waldump's time.
-  const { ended } = readRange({ dir, timeline, segmentSize, start: Number(start), stopAt: Number.MAX_SAFE_INTEGER, end: end === undefined ? undefined : Number(end) }, (r) => {
+  // A callback per record (the generator behind readWal cost a resume per record, some 7% of
+  // waldump's time), the files read ahead on the thread pool.
+  const { ended } = await readRangeAhead({ dir, timeline, segmentSize, start: Number(start), stopAt: Number.MAX_SAFE_INTEGER, end: end === undefined ? undefined : Number(end) }, (r) => {
     if (first) {
       first = false;
       const skipped = firstRecordSkip(start, r.lsn, segmentSize);

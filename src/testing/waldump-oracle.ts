@@ -6,6 +6,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } f
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseWalFileName, segmentStart, formatLsn } from '../pg/lsn.js';
 import { runWaldump, type WaldumpOptions } from '../cli/waldump.js';
 import { pgBin } from './process.js';
@@ -32,24 +33,40 @@ export function firstSegmentStart(walDir: string, segmentSize = 16 << 20): strin
   return formatLsn(segmentStart(segs[0]!.segNo, segmentSize));
 }
 
-/** Runs pg_waldump (under TZ=UTC), its output going through a file: it can be hundreds of MB. */
-export function pgWaldump(args: readonly string[]): DumpResult {
+/** A command's output and how it ended, its stdout going through a file: it can be hundreds of MB. */
+function runToFile(cmd: string, args: readonly string[], env: Record<string, string>, prefix: RegExp): DumpResult & { readonly status: number | null } {
   const dir = mkdtempSync(join(tmpdir(), 'strata-waldump-'));
   try {
     const file = join(dir, 'out.txt');
     const fd = openSync(file, 'w');
     let r;
     try {
-      r = spawnSync(pgBin('pg_waldump'), args, { stdio: ['ignore', fd, 'pipe'], env: { ...process.env, TZ: 'UTC' }, encoding: 'utf8' });
+      r = spawnSync(cmd, args, { stdio: ['ignore', fd, 'pipe'], env: { ...process.env, TZ: 'UTC', ...env }, encoding: 'utf8' });
     } finally {
       closeSync(fd);
     }
     if (r.error !== undefined) throw r.error;
     const err = r.stderr.trim();
-    return { lines: splitLines(readFileSync(file, 'utf8')), error: err.replace(/^pg_waldump: error: /, '') };
+    return { lines: splitLines(readFileSync(file, 'utf8')), error: err.replace(prefix, ''), status: r.status };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs pg_waldump (under TZ=UTC). */
+export function pgWaldump(args: readonly string[]): DumpResult & { readonly status: number | null } {
+  return runToFile(pgBin('pg_waldump'), args, {}, /^pg_waldump: error: /);
+}
+
+/** bin/strata.js, from dist/src/testing/. */
+const STRATA_COMMAND = fileURLToPath(new URL('../../../bin/strata.js', import.meta.url));
+
+/**
+ * `strata waldump ARGS` run as a user runs it (bin/strata.js in a new process: the one-file bundle
+ * when the build made one, see scripts/bundle.js; `env` STRATA_BUNDLE=0 runs the modules).
+ */
+export function strataWaldumpCommand(args: readonly string[], env: Record<string, string> = {}): DumpResult & { readonly status: number | null } {
+  return runToFile(process.execPath, [STRATA_COMMAND, 'waldump', ...args], env, /^strata waldump: error: /);
 }
 
 export interface StrataDumpResult extends DumpResult {
@@ -57,11 +74,11 @@ export interface StrataDumpResult extends DumpResult {
   readonly threaded?: { readonly ranges: number; readonly rangesReread: number; readonly threads: number };
 }
 
-export function strataWaldump(segments: string[], opts: WaldumpOptions): StrataDumpResult {
+export async function strataWaldump(segments: string[], opts: WaldumpOptions): Promise<StrataDumpResult> {
   const out: Uint8Array[] = [];
   let err = '';
   let threaded: StrataDumpResult['threaded'];
-  runWaldump(
+  await runWaldump(
     segments,
     opts,
     // The bytes are only valid during the call.

@@ -234,7 +234,7 @@ describe('stream decoding', () => {
 
 describe('corrupt WAL', () => {
   /** Copies pg_wal, applies `corrupt` to the stream bytes, and compares strata with pg_waldump. */
-  function checkAgainstPgWaldump(name: string, corrupt: (b: Buffer) => void, code: WalDecodeError['code']): void {
+  async function checkAgainstPgWaldump(name: string, corrupt: (b: Buffer) => void, code: WalDecodeError['code']): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'strata-corrupt-'));
     try {
       cpSync(wal.walDir, dir, { recursive: true });
@@ -247,7 +247,7 @@ describe('corrupt WAL', () => {
       }
       const start = formatLsn(BigInt(wal.start));
       const expected = pgWaldump(['-p', dir, '-s', start]);
-      const actual = strataWaldump([], { path: dir, start });
+      const actual = await strataWaldump([], { path: dir, start });
       assert.equal(actual.error, expected.error, `${name}: the same reason as pg_waldump`);
       assert.equal(actual.lines.length, expected.lines.length, `${name}: as many records as pg_waldump`);
       const { end } = decodeAll(b, { startLsn: lsn(wal.start), segmentSize: SEG });
@@ -264,36 +264,36 @@ describe('corrupt WAL', () => {
   };
   const off = (l: Lsn | number) => Number(l) - wal.start;
 
-  test('a flipped bit in a payload: bad CRC', () => {
+  test('a flipped bit in a payload: bad CRC', async () => {
     const r = pick((x) => x.totLen > 100 && x.totLen < 2000 && Number(x.lsn) % PAGE < 4000);
-    checkAgainstPgWaldump('payload bit flip', (b) => (b[off(r.lsn) + 60]! ^= 0x10), 'BAD_CRC');
+    await checkAgainstPgWaldump('payload bit flip', (b) => (b[off(r.lsn) + 60]! ^= 0x10), 'BAD_CRC');
   });
 
-  test('a flipped bit in a page magic: invalid magic number', () => {
+  test('a flipped bit in a page magic: invalid magic number', async () => {
     const page = Math.ceil(off(pick(() => true).lsn) / PAGE) * PAGE + PAGE;
-    checkAgainstPgWaldump('magic bit flip', (b) => (b[page]! ^= 0x01), 'INVALID_MAGIC');
+    await checkAgainstPgWaldump('magic bit flip', (b) => (b[page]! ^= 0x01), 'INVALID_MAGIC');
   });
 
-  test('a page from elsewhere: unexpected pageaddr', () => {
+  test('a page from elsewhere: unexpected pageaddr', async () => {
     const page = Math.ceil(off(pick(() => true).lsn) / PAGE) * PAGE + 3 * PAGE;
-    checkAgainstPgWaldump('wrong pageaddr', (b) => b.writeUInt32LE(b.readUInt32LE(page + 8) + 16 * PAGE, page + 8), 'UNEXPECTED_PAGEADDR');
+    await checkAgainstPgWaldump('wrong pageaddr', (b) => b.writeUInt32LE(b.readUInt32LE(page + 8) + 16 * PAGE, page + 8), 'UNEXPECTED_PAGEADDR');
   });
 
-  test('a zeroed tail: invalid record length', () => {
+  test('a zeroed tail: invalid record length', async () => {
     const r = pick((x) => Number(x.lsn) % PAGE < 2000);
-    checkAgainstPgWaldump('zeroed tail', (b) => b.fill(0, off(r.lsn), Math.ceil(off(r.lsn) / SEG) * SEG), 'INVALID_RECORD_LENGTH');
+    await checkAgainstPgWaldump('zeroed tail', (b) => b.fill(0, off(r.lsn), Math.ceil(off(r.lsn) / SEG) * SEG), 'INVALID_RECORD_LENGTH');
   });
 
-  test('a zeroed page inside a record that crosses pages: invalid magic number', () => {
+  test('a zeroed page inside a record that crosses pages: invalid magic number', async () => {
     const r = pick((x) => x.totLen > 3 * PAGE);
     const page = Math.ceil(off(r.lsn) / PAGE) * PAGE + PAGE;
-    checkAgainstPgWaldump('zeroed page', (b) => b.fill(0, page, page + PAGE), 'INVALID_MAGIC');
+    await checkAgainstPgWaldump('zeroed page', (b) => b.fill(0, page, page + PAGE), 'INVALID_MAGIC');
   });
 
-  test('garbage page', () => {
+  test('garbage page', async () => {
     const page = Math.ceil(off(pick(() => true).lsn) / PAGE) * PAGE + 5 * PAGE;
     let seed = 7;
-    checkAgainstPgWaldump(
+    await checkAgainstPgWaldump(
       'garbage page',
       (b) => {
         for (let i = page; i < page + PAGE; i++) b[i] = (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 16;
@@ -302,9 +302,9 @@ describe('corrupt WAL', () => {
     );
   });
 
-  test('a broken prev-link with a valid CRC', () => {
+  test('a broken prev-link with a valid CRC', async () => {
     const r = pick((x) => x.totLen < 500 && Number(x.lsn) % PAGE < 6000);
-    checkAgainstPgWaldump(
+    await checkAgainstPgWaldump(
       'prev-link',
       (b) => {
         const o = off(r.lsn);
@@ -316,16 +316,16 @@ describe('corrupt WAL', () => {
     );
   });
 
-  test('a continuation page without the contrecord flag', () => {
+  test('a continuation page without the contrecord flag', async () => {
     const r = pick((x) => x.totLen > 2 * PAGE);
     const page = Math.ceil(off(r.lsn) / PAGE) * PAGE;
-    checkAgainstPgWaldump('contrecord flag', (b) => b.writeUInt16LE(b.readUInt16LE(page + 2) & ~1, page + 2), 'MISSING_CONTRECORD');
+    await checkAgainstPgWaldump('contrecord flag', (b) => b.writeUInt16LE(b.readUInt16LE(page + 2) & ~1, page + 2), 'MISSING_CONTRECORD');
   });
 
-  test('a continuation page with the wrong remaining length', () => {
+  test('a continuation page with the wrong remaining length', async () => {
     const r = pick((x) => x.totLen > 2 * PAGE);
     const page = Math.ceil(off(r.lsn) / PAGE) * PAGE;
-    checkAgainstPgWaldump('rem_len', (b) => b.writeUInt32LE(b.readUInt32LE(page + 16) + 8, page + 16), 'INVALID_CONTRECORD_LENGTH');
+    await checkAgainstPgWaldump('rem_len', (b) => b.writeUInt32LE(b.readUInt32LE(page + 16) + 8, page + 16), 'INVALID_CONTRECORD_LENGTH');
   });
 
   test('random bit flips: only WalDecodeError escapes, records before the damage are intact', () => {

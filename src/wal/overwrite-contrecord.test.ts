@@ -56,12 +56,12 @@ test('WAL with an overwritten contrecord decodes as pg_waldump decodes it', { ti
         assert.ok(attempt < ATTEMPTS_MAX, `no OVERWRITE_CONTRECORD after ${attempt} attempts`);
         continue;
       }
-      const actual = strataWaldump([], { path: walDir, start, bkpDetails: true, threads: '1' });
+      const actual = await strataWaldump([], { path: walDir, start, bkpDetails: true, threads: '1' });
       assert.equal(diffLines(expected.lines, actual.lines), '');
       assert.equal(actual.error, expected.error);
       // On two threads: the ranges inside the partial record have no record of their own and the one
       // after it starts with the overwrite record; the output must not change.
-      const threaded = strataWaldump([], { path: walDir, start, bkpDetails: true, threads: '2' });
+      const threaded = await strataWaldump([], { path: walDir, start, bkpDetails: true, threads: '2' });
       assert.ok(threaded.threaded !== undefined && threaded.threaded.ranges > 10, `many ranges: ${JSON.stringify(threaded.threaded)}`);
       assert.equal(diffLines(expected.lines, threaded.lines), '', 'on 2 threads');
       assert.equal(threaded.error, expected.error, 'on 2 threads');

@@ -6,10 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { withCluster } from '../testing/cluster.js';
 import { runAllWorkloads } from '../testing/workloads.js';
-import { diffLines, firstSegmentStart, fixedPart, pgWaldump, strataWaldump } from '../testing/waldump-oracle.js';
+import { diffLines, firstSegmentStart, fixedPart, pgWaldump, strataWaldump, strataWaldumpCommand } from '../testing/waldump-oracle.js';
 import { fakeRecord, le } from '../testing/fake-records.js';
 import { RM_XACT_ID } from '../pg/rmgr-ids.js';
 import { TextBuffer } from './text-buffer.js';
@@ -54,7 +55,7 @@ for (const r of RUNS) {
         const start = firstSegmentStart(walDir);
 
         const expected = pgWaldump(['-b', '-p', walDir, '-s', start]);
-        const actual = strataWaldump([], { path: walDir, start, bkpDetails: true, threads: '1' });
+        const actual = await strataWaldump([], { path: walDir, start, bkpDetails: true, threads: '1' });
         assert.ok(expected.lines.length > 10_000, `expected a lot of WAL, pg_waldump printed ${expected.lines.length} lines`);
         assert.equal(
           diffLines(expected.lines.map(fixedPart), actual.lines.map(fixedPart), 10),
@@ -64,7 +65,7 @@ for (const r of RUNS) {
         assert.equal(diffLines(expected.lines, actual.lines, 10), '', 'every line, desc text included, must be identical');
         assert.equal(actual.error, expected.error, 'both must stop at the same place for the same reason');
         // On two threads (one range per segment), the same.
-        const threaded = strataWaldump([], { path: walDir, start, bkpDetails: true, threads: '2' });
+        const threaded = await strataWaldump([], { path: walDir, start, bkpDetails: true, threads: '2' });
         assert.equal(diffLines(expected.lines, threaded.lines, 10), '', 'on 2 threads, every line must be identical');
         assert.equal(threaded.error, expected.error, 'on 2 threads, reading must end at the same place for the same reason');
         if (r.compression !== 'off') {
@@ -75,11 +76,29 @@ for (const r of RUNS) {
         }
 
         const expectedStats = pgWaldump(['--stats=record', '-p', walDir, '-s', start]);
-        const actualStats = strataWaldump([], { path: walDir, start, stats: true, statsPerRecord: true });
+        const actualStats = await strataWaldump([], { path: walDir, start, stats: true, statsPerRecord: true });
         assert.equal(diffLines(expectedStats.lines, actualStats.lines, 10), '', '--stats=record must be identical');
         const expectedRmgr = pgWaldump(['--stats', '-p', walDir, '-s', start]);
-        const actualRmgr = strataWaldump([], { path: walDir, start, stats: true });
+        const actualRmgr = await strataWaldump([], { path: walDir, start, stats: true });
         assert.equal(diffLines(expectedRmgr.lines, actualRmgr.lines, 10), '', '--stats must be identical');
+
+        if (r === RUNS[0]) {
+          // The command as a user runs it, from the build's one-file bundle and from its modules:
+          // the same bytes, the same last line on stderr, the same exit status as pg_waldump.
+          const dist = new URL('../cli/', import.meta.url);
+          assert.ok(
+            statSync(new URL('main.bundle.js', dist)).mtimeMs >= statSync(new URL('main.js', dist)).mtimeMs,
+            'the build bundled strata waldump (npm run build runs scripts/bundle.js after tsc)',
+          );
+          for (const bundle of ['1', '0']) {
+            const cmd = strataWaldumpCommand(['-b', '-p', walDir, '-s', start], { STRATA_BUNDLE: bundle });
+            assert.equal(diffLines(expected.lines, cmd.lines, 10), '', `strata waldump -b (STRATA_BUNDLE=${bundle}): every line identical`);
+            assert.equal(cmd.error, expected.error, `strata waldump -b (STRATA_BUNDLE=${bundle}): the same end`);
+            assert.equal(cmd.status, expected.status, `strata waldump -b (STRATA_BUNDLE=${bundle}): the same exit status`);
+            const stats = strataWaldumpCommand(['--stats=record', '-p', walDir, '-s', start], { STRATA_BUNDLE: bundle });
+            assert.equal(diffLines(expectedStats.lines, stats.lines, 10), '', `strata waldump --stats=record (STRATA_BUNDLE=${bundle}) identical`);
+          }
+        }
       },
     );
   });
