@@ -12,7 +12,6 @@
  */
 import { closeSync, existsSync, open, openSync, read, readSync } from 'node:fs';
 import { join } from 'node:path';
-import assert from 'node:assert/strict';
 import { readU32 } from '../pg/bytes.js';
 import { XLOG_BLCKSZ } from '../pg/constants.js';
 import { formatLsn, lsn, walFileName } from '../pg/lsn.js';
@@ -215,7 +214,7 @@ function readFailed(name: string, pos: number, n: number, want: number): string 
 
 function startOf(o: RangeReadOptions): number {
   const PAGE = XLOG_BLCKSZ;
-  assert(o.resume === undefined || o.start % PAGE !== 0, 'a record never starts at a page boundary');
+  if (o.resume !== undefined && o.start % PAGE === 0) throw new Error('a record never starts at a page boundary');
   return o.resume !== undefined ? o.start : o.start - (o.start % PAGE);
 }
 

@@ -4,7 +4,6 @@
  * (XLogDumpDisplayStats), a string. Pure, so the CLI and the tests that diff against pg_waldump
  * share it.
  */
-import assert from 'node:assert/strict';
 import { BKPIMAGE_COMPRESS_LZ4, BKPIMAGE_COMPRESS_PGLZ, BKPIMAGE_COMPRESS_ZSTD, BKPIMAGE_COMPRESSED_MASK, BLCKSZ, XLR_INFO_MASK, XLR_MAX_BLOCK_ID } from '../pg/constants.js';
 import { formatLsn } from '../pg/lsn.js';
 import { RM_MAX_BUILTIN_ID, RM_XACT_ID } from '../pg/rmgr-ids.js';
@@ -245,7 +244,7 @@ export function writeRecord(t: TextBuffer, record: WalRecord, detailed: boolean)
     // A desc text longer than the guess (thousands of xids, say): now its length is known.
     start = t.begin(end - start);
     end = putRecord(t.bytes, start, record, detailed);
-    assert(end <= t.bytes.length, 'a record line came out longer the second time it was written');
+    if (end > t.bytes.length) throw new Error('a record line came out longer the second time it was written');
   }
   t.commit(end);
 }
