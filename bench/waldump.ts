@@ -4,7 +4,7 @@
  *
  * Makes WAL with a stock PostgreSQL 15 (pgbench -i at STRATA_BENCH_SCALE, then STRATA_BENCH_SECONDS
  * of pgbench with 4 clients), or reads an existing pg_wal folder given as STRATA_BENCH_WAL_DIR, then
- * times, best of STRATA_BENCH_RUNS:
+ * times, best of STRATA_BENCH_RUNS (the commands in rounds, one run of each per round):
  *   - the decoder alone (segments already in memory, one thread): MB/s of WAL and records/s, with
  *     fresh records and with records reused (reuseMemory, as waldump and ingest decode);
  *   - the decoder with every record described (typed description), one thread;
@@ -172,6 +172,8 @@ async function main(): Promise<void> {
       await cluster.stop('fast');
       walDir = join(cluster.dataDir, 'pg_wal');
     }
+    // What the kernel still has to write of the WAL just made is written before anything is timed.
+    spawnSync('sync');
     const { files, start } = segmentsOf(walDir);
     const startText = formatLsn(start);
     const buffers = files.map((f) => readFileSync(f));
@@ -185,14 +187,33 @@ async function main(): Promise<void> {
     const files2 = await bestAsync(() => decodeFiles(walDir!, startText));
     const one = { STRATA_WALDUMP_THREADS: '1' };
     const many = { STRATA_WALDUMP_THREADS: String(threads) };
-    const strataDump1 = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText], one));
-    const strataDump = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText], many));
-    const strataStats1 = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '--stats', '-p', walDir!, '-s', startText], one));
-    const strataStats = best(() => timeCommand(process.execPath, [strataBin, 'waldump', '--stats', '-p', walDir!, '-s', startText], many));
-    const pgDump = best(() => timeCommand(pgBin('pg_waldump'), ['-p', walDir!, '-s', startText]));
+    // The commands in rounds, each figure's runs spread over the whole measurement, so that a
+    // disturbance (the kernel writing back the WAL just made, say) does not fall on one tool only.
+    const commands = {
+      strataDump1: () => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText], one),
+      pgDump: () => timeCommand(pgBin('pg_waldump'), ['-p', walDir!, '-s', startText]),
+      strataStats1: () => timeCommand(process.execPath, [strataBin, 'waldump', '--stats', '-p', walDir!, '-s', startText], one),
+      pgStats: () => timeCommand(pgBin('pg_waldump'), ['--stats', '-p', walDir!, '-s', startText]),
+      strataDump: () => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText], many),
+      strataStats: () => timeCommand(process.execPath, [strataBin, 'waldump', '--stats', '-p', walDir!, '-s', startText], many),
+    };
+    const rounds = new Map<keyof typeof commands, ReturnType<typeof timeCommand>[]>();
+    for (let i = 0; i < runs; i++) {
+      for (const k of Object.keys(commands) as (keyof typeof commands)[]) rounds.set(k, [...(rounds.get(k) ?? []), commands[k]()]);
+    }
+    const bestOf = (k: keyof typeof commands) => {
+      const results = rounds.get(k)!;
+      let i = 0;
+      return best(() => results[i++]!);
+    };
+    const strataDump1 = bestOf('strataDump1');
+    const pgDump = bestOf('pgDump');
+    const strataStats1 = bestOf('strataStats1');
+    const pgStats = bestOf('pgStats');
+    const strataDump = bestOf('strataDump');
+    const strataStats = bestOf('strataStats');
     sameEnd(strataDump1, pgDump);
     sameEnd(strataDump, pgDump);
-    const pgStats = best(() => timeCommand(pgBin('pg_waldump'), ['--stats', '-p', walDir!, '-s', startText]));
 
     const line = (name: string, r: { ms: number; cpuMs: number }) =>
       `${name.padEnd(44)} ${(mb / (r.ms / 1000)).toFixed(0).padStart(7)} MiB/s ${((alone.records / (r.ms / 1000)) / 1e6).toFixed(2).padStart(7)} M rec/s ${r.ms.toFixed(0).padStart(8)} ms ${r.cpuMs.toFixed(0).padStart(8)} ms CPU\n`;
