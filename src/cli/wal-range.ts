@@ -14,9 +14,9 @@ import { closeSync, existsSync, open, openSync, read, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { readU32 } from '../pg/bytes.js';
 import { XLOG_BLCKSZ } from '../pg/constants.js';
-import { formatLsn, lsn, walFileName } from '../pg/lsn.js';
+import { lsn, walFileName } from '../pg/lsn.js';
 import { WalDecoder, WalDecoderScratch } from '../wal/decoder.js';
-import { WalDecodeError } from '../wal/errors.js';
+import { WalDecodeError, walEndText } from '../wal/errors.js';
 import type { WalRecord } from '../wal/record.js';
 
 /** Two buffers of this size are read into in turn (records die in the callback). */
@@ -186,7 +186,7 @@ class RangeDecoder {
         r = decoder.next();
       } catch (e) {
         if (!(e instanceof WalDecodeError)) throw e;
-        return this.finish(`error in WAL record at ${formatLsn(BigInt(this.lastRead < 0 ? o.start : this.lastRead))}: ${e.message}`);
+        return this.finish(walEndText(e, this.lastRead, o.start));
       }
       if (r === undefined) return undefined;
       const at = r.lsnNumber;

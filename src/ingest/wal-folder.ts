@@ -6,9 +6,9 @@
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatLsn, pageStart, segmentNumber, segmentOffset, segmentStart, walFileName, type Lsn } from '../pg/lsn.js';
+import { pageStart, segmentNumber, segmentOffset, segmentStart, walFileName, type Lsn } from '../pg/lsn.js';
 import { WalDecoder } from '../wal/decoder.js';
-import { WalDecodeError } from '../wal/errors.js';
+import { WalDecodeError, walEndText } from '../wal/errors.js';
 import type { WalRecord } from '../wal/record.js';
 
 /** How much of a segment one read takes. */
@@ -71,7 +71,7 @@ export function* walRecords(o: WalReadOptions): Generator<WalRecord, string | un
             r = decoder.next();
           } catch (e) {
             if (!(e instanceof WalDecodeError)) throw e;
-            return `error in WAL record at ${formatLsn(lastRead < 0 ? o.start : BigInt(lastRead))}: ${e.message}`;
+            return walEndText(e, lastRead, o.start);
           }
           if (r === undefined) break;
           lastRead = r.lsnNumber;

@@ -52,3 +52,11 @@ export class WalDecodeError extends Error {
 export function lsnText(lsn: Lsn | bigint | number): string {
   return formatLsn(BigInt(lsn));
 }
+
+/**
+ * pg_waldump's line where reading ends at `e`: "error in WAL record at LSN: why", LSN being the
+ * record read last (`lastRead`), or where reading began (`start`) when none was.
+ */
+export function walEndText(e: WalDecodeError, lastRead: number, start: number | bigint): string {
+  return `error in WAL record at ${formatLsn(BigInt(lastRead < 0 ? start : lastRead))}: ${e.message}`;
+}

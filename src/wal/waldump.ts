@@ -142,6 +142,10 @@ interface RelText {
   readonly rel: RelFileNode;
   readonly path: Literal;
   readonly pathBlk: Literal;
+  /** SPC/DB/REL as a string. */
+  readonly pathText: string;
+  /** `, blkref #ID: rel SPC/DB/REL blk ` by block id, made when first needed: one copy, not two. */
+  readonly heads: (Literal | undefined)[];
 }
 const REL_TEXTS_MASK = 255;
 const relTexts: (RelText | undefined)[] = new Array<RelText | undefined>(REL_TEXTS_MASK + 1).fill(undefined);
@@ -153,20 +157,21 @@ function relText(rel: RelFileNode): RelText {
   if (known !== undefined && (known.rel === rel || (known.rel.relNode === rel.relNode && known.rel.dbNode === rel.dbNode && known.rel.spcNode === rel.spcNode)))
     return known;
   const path = `${rel.spcNode}/${rel.dbNode}/${rel.relNode}`;
-  return (relTexts[slot] = { rel, path: literal(path), pathBlk: literal(`${path} blk `) });
+  return (relTexts[slot] = { rel, path: literal(path), pathBlk: literal(`${path} blk `), pathText: path, heads: [] });
 }
 
 /** One block reference, as XLogRecGetBlockRefInfo writes it with pretty = true. */
 function putBlockRef(b: Uint8Array, o: number, ref: BlockRef, detailed: boolean): number {
-  o = putLiteral(b, o, (detailed ? BLOCK_HEADS_DETAILED : BLOCK_HEADS)[ref.id]!);
   const text = relText(ref.rel);
   const fork = ref.fork;
   if (detailed || fork !== 0) {
+    o = putLiteral(b, o, (detailed ? BLOCK_HEADS_DETAILED : BLOCK_HEADS)[ref.id]!);
     o = putLiteral(b, o, text.path);
     o = putLiteral(b, o, FORK_TEXTS[fork]!);
     o = putLiteral(b, o, T.blk);
   } else {
-    o = putLiteral(b, o, text.pathBlk);
+    const id = ref.id;
+    o = putLiteral(b, o, (text.heads[id] ??= literal(`, blkref #${id}: rel ${text.pathText} blk `)));
   }
   o = putUint(b, o, ref.blkno);
   if (ref.hasImage) {
