@@ -560,12 +560,18 @@ export class Timeline {
       // The oldest layer's file is durable, and maybe those of layers after it: all of those go into
       // the layer map in order, with one metadata write (each one is two fsyncs).
       const taken: InMemoryLayer[] = [];
-      const added: HistoricLayer[] = [];
-      for (const layer of this.frozen) {
-        const write = this.startLayerWrite(layer);
-        if (write !== undefined && write.path === undefined) break;
-        taken.push(layer);
-        if (write !== undefined) added.push(LayerFile.open(write.path as string));
+      const added: LayerFile[] = [];
+      try {
+        for (const layer of this.frozen) {
+          const write = this.startLayerWrite(layer);
+          if (write !== undefined && write.path === undefined) break;
+          taken.push(layer);
+          if (write !== undefined) added.push(LayerFile.open(write.path as string));
+        }
+      } catch (e) {
+        // A file that cannot be opened fails the flush; the ones opened before it are not kept.
+        for (const f of added) f.close();
+        throw e;
       }
       this.map = this.map.replace([], added);
       this.frozen.splice(0, taken.length);
