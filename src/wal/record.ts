@@ -235,6 +235,8 @@ export class RecordRecycler {
  */
 export function decodeRecord(bytes: Uint8Array, start: number, end: number, at = 0, recycler?: RecordRecycler): WalRecord {
   const totLen = readU32(bytes, at);
+  const one = decodeOneBlock(bytes, start, end, at, totLen, recycler);
+  if (one !== undefined) return one;
   if (gatheredMax >= 0) {
     for (let i = 0; i <= gatheredMax; i++) gathered[i] = undefined;
     gatheredMax = -1;
@@ -396,6 +398,50 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
   } else {
     recycler.record.reset(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
   }
+  return recycler.record;
+}
+
+/** Block id 0's header without an image: id, fork_flags, data_length, RelFileNode, BlockNumber. */
+const ONE_BLOCK_HEADER = 1 + 1 + 2 + 12 + 4;
+
+/**
+ * decodeRecord for the shape of most records: block 0 without an image and not SAME_REL, then
+ * main data of under 256 bytes (XLR_BLOCK_ID_DATA_SHORT) or none, then the block's data and the
+ * main data ending the record exactly. undefined for any other record, valid or not: decodeRecord
+ * then takes it apart in general (and says what is wrong with it), so this accepts only records
+ * that path decodes, into the same record. A quarter less work for the record most WAL is made of.
+ */
+function decodeOneBlock(bytes: Uint8Array, start: number, end: number, at: number, totLen: number, recycler: RecordRecycler | undefined): WalRecord | undefined {
+  const p = at + SIZE_OF_XLOG_RECORD;
+  const recordEnd = at + totLen;
+  if (p + ONE_BLOCK_HEADER > recordEnd || bytes[p] !== 0) return undefined;
+  const flags = bytes[p + 1]!;
+  if ((flags & (BKPBLOCK_HAS_IMAGE | BKPBLOCK_SAME_REL)) !== 0) return undefined;
+  const dataLen = readU16(bytes, p + 2);
+  if ((flags & BKPBLOCK_HAS_DATA) !== 0 ? dataLen === 0 : dataLen !== 0) return undefined;
+  let q = p + ONE_BLOCK_HEADER;
+  let mainDataLen = 0;
+  if (recordEnd - q > dataLen) {
+    if (bytes[q] !== XLR_BLOCK_ID_DATA_SHORT || q + 2 > recordEnd) return undefined;
+    mainDataLen = bytes[q + 1]!;
+    q += 2;
+  }
+  if (recordEnd - q !== dataLen + mainDataLen) return undefined;
+  const rel = relFileNodeAt(bytes, p + 4);
+  const blkno = readU32(bytes, p + 16) as BlockNumber;
+  const packed = flags << 8;
+  let block = recycler?.blockObjects[0];
+  if (block !== undefined) block.reset(bytes, packed, rel, blkno, dataLen, 0, 0);
+  else {
+    block = new DecodedBlock(bytes, packed, rel, blkno, dataLen, 0, 0);
+    if (recycler !== undefined) recycler.blockObjects[0] = block;
+  }
+  block.dataStart = q;
+  if (recycler === undefined) return new DecodedRecord(bytes, at, start, end, [block], 0, 0 as TransactionId, q + dataLen, mainDataLen);
+  const blocks = (recycler.blockLists[1] ??= [undefined]);
+  blocks[0] = block;
+  if (recycler.record === undefined) recycler.record = new DecodedRecord(bytes, at, start, end, blocks, 0, 0 as TransactionId, q + dataLen, mainDataLen);
+  else recycler.record.reset(bytes, at, start, end, blocks, 0, 0 as TransactionId, q + dataLen, mainDataLen);
   return recycler.record;
 }
 
