@@ -220,38 +220,60 @@ static int64_t skip_record_across_pages(const uint8_t *data, size_t len, int64_t
   }
 }
 
+/* RM_MAX_BUILTIN_ID of PostgreSQL 15 (RM_LOGICALMSG_ID): ids above it and below 128 are invalid. */
+#define RM_MAX_BUILTIN_ID 21
+
+static inline uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+/* ValidXLogRecordHeader's checks of the header at r, the record at `lsn`: the resource manager
+ * id, and the prev-link (`prev` the record before it, or -1 when unknown: then only below lsn). */
+static int record_header_ok(const uint8_t *r, int64_t lsn, int64_t prev) {
+  uint8_t rmid = r[17];
+  if (rmid > RM_MAX_BUILTIN_ID && rmid < 128) return 0;
+  uint64_t xl_prev = le64(r + 8);
+  return prev < 0 ? xl_prev < (uint64_t)lsn : xl_prev == (uint64_t)prev;
+}
+
 /*
- * scanXLogRecords(data: Uint8Array, from: number, pageOffset: number, records: Int32Array): number.
+ * scanXLogRecords(data: Uint8Array, from: number, dataLsn: number, prevLsn: number, records: Int32Array): number.
  *
  * Walks the WAL in data from the record at data[from], as far as the records' lengths and the page
- * headers lead (data[0] lies at `pageOffset` in its WAL page), and checks the CRC of each record
- * that lies whole on one page, writing pairs (offset in data, xl_tot_len) into records. Stops at
- * the first record whose CRC is wrong (not written), at anything unexpected (a length below a
- * record header, a page that does not continue a record crossing it, a continuation where a record
+ * headers lead (data[0] lies at LSN dataLsn; prevLsn is the record before the first, -1 if not
+ * known), and checks each record as ValidXLogRecordHeader and, for one that lies whole on a page,
+ * ValidXLogRecord do: its resource manager id, its prev-link, and its CRC; pairs (offset in data,
+ * xl_tot_len) of those whole on a page go into records. Stops before the first record that fails a
+ * check (not written), at anything unexpected (a length below a record header, a header split
+ * across pages, a page that does not continue a record crossing it, a continuation where a record
  * should start), after XLOG_SWITCH, at the end of data and when records is full. Records that cross
- * pages are stepped over: their CRC is computed on their reassembled bytes. Returns how many pairs
- * were written: a guess made without the checks a record gets when the decoder reaches it, which
- * trusts a pair only when it reaches a record at that offset with that length.
+ * pages are stepped over once their header is checked: their CRC is computed on their reassembled
+ * bytes. Returns how many pairs were written: a guess made without the page header checks, which
+ * the decoder trusts only when it reaches a record at that offset with that length.
  */
 static napi_value js_scan_xlog_records(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 4) {
-    napi_throw_type_error(env, NULL, "scanXLogRecords(data, from, pageOffset, records) takes 4 arguments");
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "scanXLogRecords(data, from, dataLsn, prevLsn, records) takes 5 arguments");
     return NULL;
   }
   size_t len, pairs_len;
   const uint8_t *data = bytes_of(env, argv[0], &len, napi_uint8_array);
   if (data == NULL) return NULL;
-  uint32_t from, page_offset;
-  if (!get_u32(env, argv[1], &from) || !get_u32(env, argv[2], &page_offset)) return NULL;
-  int32_t *pairs = (int32_t *)bytes_of(env, argv[3], &pairs_len, napi_int32_array);
-  if (pairs == NULL) return NULL;
-  if (page_offset >= XLOG_BLCKSZ || from > len) {
-    napi_throw_range_error(env, NULL, "scanXLogRecords: pageOffset or from out of range");
+  uint32_t from;
+  int64_t data_lsn, prev;
+  if (!get_u32(env, argv[1], &from)) return NULL;
+  if (napi_get_value_int64(env, argv[2], &data_lsn) != napi_ok || napi_get_value_int64(env, argv[3], &prev) != napi_ok) {
+    napi_throw_type_error(env, NULL, "scanXLogRecords: dataLsn and prevLsn must be numbers");
     return NULL;
   }
+  int32_t *pairs = (int32_t *)bytes_of(env, argv[4], &pairs_len, napi_int32_array);
+  if (pairs == NULL) return NULL;
+  if (from > len || data_lsn < 0 || prev < -1) {
+    napi_throw_range_error(env, NULL, "scanXLogRecords: from, dataLsn or prevLsn out of range");
+    return NULL;
+  }
+  uint32_t page_offset = (uint32_t)(data_lsn % XLOG_BLCKSZ);
   size_t max = pairs_len / 2;
   size_t n = 0;
   int64_t o = from;
@@ -268,7 +290,9 @@ static napi_value js_scan_xlog_records(napi_env env, napi_callback_info info) {
     if (on_page < SIZE_OF_XLOG_RECORD || (size_t)o + SIZE_OF_XLOG_RECORD > len) break;
     const uint8_t *r = data + o;
     uint32_t tot = le32(r);
-    if (tot < SIZE_OF_XLOG_RECORD) break;
+    int64_t lsn = data_lsn + o;
+    if (tot < SIZE_OF_XLOG_RECORD || !record_header_ok(r, lsn, prev)) break;
+    prev = lsn;
     if (tot > on_page) {
       o = skip_record_across_pages(data, len, o + on_page, tot - on_page);
       if (o < 0) break;

@@ -79,17 +79,22 @@ const XLP_FIRST_IS_CONTRECORD = 1;
 
 interface LaidOut {
   bytes: Buffer;
+  /** The LSN of bytes[0]. */
+  lsn: number;
   /** Each record's offset in bytes, its xl_tot_len, and whether it lies whole on one page. */
   records: { o: number; len: number; whole: boolean }[];
 }
 
 /**
- * WAL pages as PostgreSQL writes them, from `pageOffset` in the first page: short page headers
- * (XLP_FIRST_IS_CONTRECORD and xlp_rem_len where a record goes on), records MAXALIGNed with
- * xl_tot_len, rmid 10 (or RM_XLOG_ID with XLOG_SWITCH where `switchAt` says), random bodies and
- * the xl_crc ValidXLogRecord computes over their reassembled bytes.
+ * WAL pages as PostgreSQL writes them, from `pageOffset` in the first page (at LSN 0/1000000 +
+ * pageOffset): short page headers (XLP_FIRST_IS_CONTRECORD and xlp_rem_len where a record goes
+ * on), records MAXALIGNed with xl_tot_len, xl_prev the record before (the first's a little below
+ * it), rmid 10 (or RM_XLOG_ID with XLOG_SWITCH where `switchAt` says), random bodies and the xl_crc
+ * ValidXLogRecord computes over their reassembled bytes.
  */
 function walPages(lengths: number[], pageOffset: number, switchAt = -1): LaidOut {
+  const lsn = 0x1000000 + pageOffset;
+  let prev = lsn - 64;
   const out = Buffer.alloc(lengths.reduce((s, n) => s + n + 8, 0) * 2 + 4 * PAGE);
   const records: LaidOut['records'] = [];
   let o = 0;
@@ -106,7 +111,10 @@ function walPages(lengths: number[], pageOffset: number, switchAt = -1): LaidOut
     rec.writeUInt32LE(len, 0);
     rec[16] = i === switchAt ? 0x40 : 0x00;
     rec[17] = i === switchAt ? 0 : 10;
-    rec.writeUInt32LE(crc32cRangeJs(rec, 0, 20, crc32cRangeJs(rec, 24, len)), 20);
+    rec.writeUInt32LE(prev, 8);
+    rec.writeUInt32LE(0, 12);
+    prev = lsn + o;
+    setCrc(rec);
     records.push({ o, len, whole: PAGE - pageOf(o) >= len });
     let done = 0;
     for (;;) {
@@ -119,7 +127,12 @@ function walPages(lengths: number[], pageOffset: number, switchAt = -1): LaidOut
     }
     o += (8 - (o % 8)) % 8;
   });
-  return { bytes: out.subarray(0, o), records };
+  return { bytes: out.subarray(0, o), lsn, records };
+}
+
+/** Sets xl_crc of a record laid out whole in `rec` as ValidXLogRecord computes it. */
+function setCrc(rec: Buffer): void {
+  rec.writeUInt32LE(crc32cRangeJs(rec, 0, 20, crc32cRangeJs(rec, 24, rec.readUInt32LE(0))), 20);
 }
 
 /** What scanXLogRecords should find from record `first`: whole records up to a header split across pages. */
@@ -135,9 +148,9 @@ function expectedScan(laid: LaidOut, pageOffset: number, first: number, switchAt
   return want;
 }
 
-function scan(bytes: Uint8Array, from: number, pageOffset: number, max = 4096): number[] {
+function scan(laid: LaidOut, from: number, prevLsn = -1, max = 4096, bytes: Uint8Array = laid.bytes): number[] {
   const pairs = new Int32Array(2 * max);
-  const n = strataCrc32cAddon!.scanXLogRecords(bytes, from, pageOffset, pairs);
+  const n = strataCrc32cAddon!.scanXLogRecords(bytes, from, laid.lsn, prevLsn, pairs);
   return [...pairs.subarray(0, 2 * n)];
 }
 
@@ -149,13 +162,17 @@ test('scanXLogRecords walks records across pages and checks each whole one', { s
     const from = laid.records[0]!.o;
     const want = expectedScan(laid, pageOffset, 0);
     assert.ok(want.length >= 4, `page offset ${pageOffset}: the case scans several records`);
-    assert.deepEqual(scan(laid.bytes, from, pageOffset), want, `page offset ${pageOffset}`);
-    // From every later record too, and with room for only two pairs.
+    assert.deepEqual(scan(laid, from), want, `page offset ${pageOffset}`);
+    // From every later record too (the record before it known or not), and with room for only two pairs.
     for (let k = 1; k < laid.records.length; k++) {
       if (!laid.records[k]!.whole) continue;
       const w = expectedScan(laid, pageOffset, k);
-      assert.deepEqual(scan(laid.bytes, laid.records[k]!.o, pageOffset), w, `page offset ${pageOffset}, from record ${k}`);
-      assert.deepEqual(scan(laid.bytes, laid.records[k]!.o, pageOffset, 2), w.slice(0, 4), `page offset ${pageOffset}, from record ${k}, 2 pairs`);
+      const at = laid.records[k]!.o;
+      const prev = laid.lsn + laid.records[k - 1]!.o;
+      assert.deepEqual(scan(laid, at), w, `page offset ${pageOffset}, from record ${k}`);
+      assert.deepEqual(scan(laid, at, prev), w, `page offset ${pageOffset}, from record ${k}, the one before known`);
+      assert.deepEqual(scan(laid, at, prev - 8), [], `page offset ${pageOffset}, from record ${k}, another record before it`);
+      assert.deepEqual(scan(laid, at, -1, 2), w.slice(0, 4), `page offset ${pageOffset}, from record ${k}, 2 pairs`);
     }
   }
 });
@@ -167,39 +184,70 @@ test('scanXLogRecords stops before a bad CRC, after XLOG_SWITCH, at the end of t
   assert.equal(all.length, 2 * 8);
   for (let k = 0; k < lengths.length; k++) {
     const r = laid.records[k]!;
-    for (const where of [0, 4, 16, 19, 20, 23, 24, r.len - 1]) {
+    for (const where of [0, 4, 8, 16, 17, 19, 20, 23, 24, r.len - 1]) {
       const damaged = Buffer.from(laid.bytes);
       // Bytes of a record that crosses pages may lie under a page header: damage only its first page's.
       if (!r.whole && where >= PAGE - (r.o % PAGE)) continue;
       damaged[r.o + where]! ^= 0x40;
-      const got = scan(damaged, laid.records[0]!.o, 0);
+      const got = scan(laid, laid.records[0]!.o, -1, 4096, damaged);
       // The records before the damaged one. A damaged record whole on a page fails its CRC (which
-      // covers xl_tot_len); a damaged length sends the walk astray, and it stops there too. The
+      // covers xl_tot_len); a damaged length sends the walk astray, and it stops there too; so does
+      // a damaged prev-link (byte 8) or resource manager id (17: 10 becomes 74, no such rmgr). The
       // CRC of a record crossing pages is the decoder's: other damage to it is not the scan's to see.
       const before = all.slice(0, 2 * laid.records.slice(0, k).filter((x) => x.whole).length);
-      assert.deepEqual(got, r.whole || where === 0 ? before : all, `record ${k}, byte ${where}`);
+      assert.deepEqual(got, r.whole || where === 0 || where === 8 || where === 17 ? before : all, `record ${k}, byte ${where}`);
     }
   }
   const sw = walPages(lengths, 0, 2);
-  assert.deepEqual(scan(sw.bytes, sw.records[0]!.o, 0), expectedScan(sw, 0, 0, 2));
-  assert.equal(scan(sw.bytes, sw.records[0]!.o, 0).length, 6, 'three records, the last the switch');
+  assert.deepEqual(scan(sw, sw.records[0]!.o), expectedScan(sw, 0, 0, 2));
+  assert.equal(scan(sw, sw.records[0]!.o).length, 6, 'three records, the last the switch');
   // The bytes end inside a record: the records before it.
   const cut = laid.records[6]!.o + 100;
-  assert.deepEqual(scan(laid.bytes.subarray(0, cut), laid.records[0]!.o, 0), all.slice(0, all.indexOf(laid.records[6]!.o)));
+  assert.deepEqual(scan(laid, laid.records[0]!.o, -1, 4096, laid.bytes.subarray(0, cut)), all.slice(0, all.indexOf(laid.records[6]!.o)));
   // A page that does not continue the record crossing into it (its rem_len wrong): the walk stops there.
   const broken = Buffer.from(laid.bytes);
   broken.writeUInt32LE(1, PAGE + 16);
-  assert.deepEqual(scan(broken, laid.records[0]!.o, 0), all.slice(0, all.indexOf(laid.records[4]!.o)));
+  assert.deepEqual(scan(laid, laid.records[0]!.o, -1, 4096, broken), all.slice(0, all.indexOf(laid.records[4]!.o)));
+});
+
+test('scanXLogRecords stops before a record with a wrong prev-link or resource manager, its CRC right', { skip: noAddon }, () => {
+  const lengths = [64, 100, 200, 48, 80, 56, 64];
+  const laid = walPages(lengths, 0);
+  const all = expectedScan(laid, 0, 0);
+  const first = laid.records[0]!.o;
+  const at = laid.records[3]!;
+  const change = (edit: (rec: Buffer) => void): Buffer => {
+    const b = Buffer.from(laid.bytes);
+    const rec = b.subarray(at.o, at.o + at.len);
+    edit(rec);
+    setCrc(rec);
+    return b;
+  };
+  const before = all.slice(0, 6);
+  assert.deepEqual(scan(laid, first, -1, 4096, change((r) => r.writeUInt32LE(r.readUInt32LE(8) - 8, 8))), before, 'prev-link');
+  assert.deepEqual(scan(laid, first, -1, 4096, change((r) => (r[17] = 22))), before, 'resource manager 22 (PostgreSQL 15 has 0-21)');
+  assert.deepEqual(scan(laid, first, -1, 4096, change((r) => (r[17] = 127))), before, 'resource manager 127');
+  assert.deepEqual(scan(laid, first, -1, 4096, change((r) => (r[17] = 128))), all, 'resource manager 128, a custom one');
+  // The first record's prev-link, given the record before it or not.
+  assert.deepEqual(scan(laid, first, laid.lsn - 64), all);
+  assert.deepEqual(scan(laid, first, laid.lsn - 56), []);
+  const ahead = Buffer.from(laid.bytes);
+  ahead.writeUInt32LE(laid.lsn + first, first + 8);
+  setCrc(ahead.subarray(first, first + laid.records[0]!.len));
+  assert.deepEqual(scan(laid, first, -1, 4096, ahead), [], 'a first prev-link at or past the record itself');
 });
 
 test('scanXLogRecords refuses arguments it cannot use', { skip: noAddon }, () => {
   const s = strataCrc32cAddon!.scanXLogRecords;
   const laid = walPages([64, 64], 0);
-  assert.throws(() => s(laid.bytes, laid.bytes.length + 1, 0, new Int32Array(8)), RangeError);
-  assert.throws(() => s(laid.bytes, 0, PAGE, new Int32Array(8)), RangeError);
-  assert.throws(() => s(laid.bytes, 0, 0, new Uint32Array(8) as unknown as Int32Array), TypeError);
-  assert.throws(() => s(laid.bytes, -1, 0, new Int32Array(8)), RangeError);
-  assert.throws(() => s([1, 2, 3] as unknown as Uint8Array, 0, 0, new Int32Array(8)), TypeError);
-  assert.equal(s(laid.bytes, 24, 0, new Int32Array(0)), 0, 'no room for pairs');
-  assert.equal(s(laid.bytes, laid.bytes.length, 0, new Int32Array(8)), 0, 'from the end');
+  const b = laid.bytes;
+  assert.throws(() => s(b, b.length + 1, laid.lsn, -1, new Int32Array(8)), RangeError);
+  assert.throws(() => s(b, 0, -8192, -1, new Int32Array(8)), RangeError);
+  assert.throws(() => s(b, 0, laid.lsn, -2, new Int32Array(8)), RangeError);
+  assert.throws(() => s(b, 0, laid.lsn, -1, new Uint32Array(8) as unknown as Int32Array), TypeError);
+  assert.throws(() => s(b, -1, laid.lsn, -1, new Int32Array(8)), RangeError);
+  assert.throws(() => s(b, 0, 'x' as unknown as number, -1, new Int32Array(8)), TypeError);
+  assert.throws(() => s([1, 2, 3] as unknown as Uint8Array, 0, laid.lsn, -1, new Int32Array(8)), TypeError);
+  assert.equal(s(b, 24, laid.lsn, -1, new Int32Array(0)), 0, 'no room for pairs');
+  assert.equal(s(b, b.length, laid.lsn, -1, new Int32Array(8)), 0, 'from the end');
 });

@@ -21,13 +21,14 @@ export interface StrataCrc32cAddon {
   /** CRC of data[start, end) continuing from `previous` (a finished CRC). */
   crc32c(data: Uint8Array, start: number, end: number, previous: number): number;
   /**
-   * Walks the WAL records in `data` from the one at `data[from]` (data[0] lies at `pageOffset` in
-   * its 8 kB WAL page), as far as their lengths and the page headers lead, and writes pairs (offset
-   * in data, xl_tot_len) into `records` for those that lie whole on one page and have the CRC
-   * ValidXLogRecord computes; stops before the first with a wrong CRC, after XLOG_SWITCH, at
+   * Walks the WAL records in `data` from the one at `data[from]` (data[0] lies at LSN `dataLsn`;
+   * `prevLsn` is the record before that one, -1 if not known), as far as their lengths and the page
+   * headers lead, checking each as ValidXLogRecordHeader does (resource manager, prev-link) and, for
+   * those whole on one 8 kB page, its CRC as ValidXLogRecord does; writes pairs (offset in data,
+   * xl_tot_len) of those into `records`. Stops before the first that fails, after XLOG_SWITCH, at
    * anything unexpected and when `records` is full. Returns how many pairs it wrote.
    */
-  scanXLogRecords(data: Uint8Array, from: number, pageOffset: number, records: Int32Array): number;
+  scanXLogRecords(data: Uint8Array, from: number, dataLsn: number, prevLsn: number, records: Int32Array): number;
   /** Whether the CPU's crc32 instruction is used (else the addon's tables are). */
   readonly hardware: boolean;
 }

@@ -66,7 +66,7 @@ export interface WalDecoderOptions {
    */
   readonly scratch?: WalDecoderScratch;
   /**
-   * Check the CRCs of the records of a chunk in one native call (see crcCheckedAhead) rather than
+   * Check the CRCs of the records of a chunk in one native call (see checkedAhead) rather than
    * one record at a time: on where strata's CRC addon is built, off otherwise. For tests and benchmarks.
    */
   readonly crcBatches?: boolean;
@@ -98,7 +98,7 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 const PAGE = XLOG_BLCKSZ;
 /** The size of the slabs that records crossing pages are reassembled in. */
 const ASSEMBLY_SLAB_BYTES = 1 << 20;
-/** How many records one native CRC call checks at most (see crcCheckedAhead). */
+/** How many records one native CRC call checks at most (see checkedAhead). */
 const CRC_BATCH_RECORDS_MAX = 1024;
 
 function maxAlign(n: number): number {
@@ -158,7 +158,7 @@ export class WalDecoder {
   private asmPageLeft = 0;
   private asmRemLen = 0;
 
-  // Records of `buf` whose CRCs were checked ahead, in one native call (see crcCheckedAhead).
+  // Records of `buf` whose CRCs were checked ahead, in one native call (see checkedAhead).
   private readonly crcBatches: boolean;
   /** Pairs (offset in buf, xl_tot_len) of the records scanned ahead. */
   private readonly crcRecords = new Int32Array(CRC_BATCH_RECORDS_MAX * 2);
@@ -342,16 +342,24 @@ export class WalDecoder {
     const o = this.pos - this.bufStart;
     const buf = this.buf;
     const totLen = readU32(buf, o);
+    const onPage = PAGE - pageOff;
+    // Most records lie whole on their page, and were checked ahead, header and CRC, by one native
+    // call for many (see checkedAhead); any other goes through every check here.
+    const wholeOnPage = fitsHeader && totLen >= SIZE_OF_XLOG_RECORD && totLen <= onPage && totLen <= avail;
+    if (wholeOnPage && this.checkedAhead(o, totLen)) {
+      const start = this.pos;
+      this.pos = start + maxAlign(totLen);
+      return this.emit(buf, o, start, this.pos);
+    }
     if (fitsHeader) this.checkRecordHeader(buf, o, this.pos);
     else if (totLen < SIZE_OF_XLOG_RECORD) this.failLength(this.pos, totLen);
     if (totLen > XLOG_RECORD_MAX_SIZE)
       this.fail('RECORD_TOO_LONG', `record length ${totLen} at ${formatLsn(BigInt(this.pos))} too long`, this.pos);
 
-    const onPage = PAGE - pageOff;
     if (totLen <= onPage) {
       if (avail < totLen) return undefined;
       const start = this.pos;
-      if (!this.crcCheckedAhead(o, totLen)) this.checkCrc(buf, o, totLen, start);
+      this.checkCrc(buf, o, totLen, start);
       this.pos = start + maxAlign(totLen);
       return this.emit(buf, o, start, this.pos);
     }
@@ -482,15 +490,16 @@ export class WalDecoder {
   }
 
   /**
-   * Whether the CRC of the record at buf[o] (xl_tot_len `totLen`, all on one page) was found
-   * correct ahead. If it is not the next checked record, has the records from it on checked in one
-   * native call (scanXLogRecords: it walks them by their lengths and the page headers, a guess
-   * made without the checks each record gets here, and stops before a bad CRC). A record is only
-   * trusted as checked when it is reached at the offset and length guessed; one that fails (or was
-   * not scanned) is checked alone by checkCrc, which reports it as it always does: records are
-   * still handed out only once checked, and valid WAL ends at the same record with the same error.
+   * Whether the record at buf[o] (xl_tot_len `totLen`, all on one page, all in buf) was found
+   * valid ahead: its header as checkRecordHeader checks it (resource manager, prev-link) and its
+   * CRC as checkCrc does. If it is not the next record checked, has the records from it on checked
+   * in one native call (scanXLogRecords: it walks them by their lengths and the page headers, a
+   * guess made without the page header checks, and stops before a record that fails). A record is
+   * only trusted when it is reached at the offset and length guessed, which the page headers read
+   * on the way here confirm; one that fails (or was not scanned) goes through every check in
+   * readRecordStart, which reports it as always: valid WAL ends at the same record with the same error.
    */
-  private crcCheckedAhead(o: number, totLen: number): boolean {
+  private checkedAhead(o: number, totLen: number): boolean {
     if (!this.crcBatches) return false;
     const i = this.crcNext;
     const recs = this.crcRecords;
@@ -499,7 +508,7 @@ export class WalDecoder {
       return true;
     }
     this.crcNext = 0;
-    this.crcGood = scanXLogRecords!(this.buf, o, pageOffsetOf(this.bufStart), recs);
+    this.crcGood = scanXLogRecords!(this.buf, o, this.bufStart, this.prevRecord, recs);
     if (this.crcGood === 0 || recs[0] !== o || recs[1] !== totLen) return false;
     this.crcNext = 1;
     return true;
