@@ -23,9 +23,10 @@ function pad(s: string | number, width: number): string {
 
 /**
  * `, desc: ID ` for each rmgr id and xl_info (at rmid * 256 + info), with pg_waldump's rm_identify
- * or UNKNOWN (%x); made on first use.
+ * or UNKNOWN (%x); made on first use. Both tables keyed so are filled to their size at once: an
+ * array filled at scattered indices becomes a dictionary, and each lookup hashed its key.
  */
-const DESC_HEADS: (Literal | undefined)[] = [];
+const DESC_HEADS: (Literal | undefined)[] = new Array<Literal | undefined>(256 * 256).fill(undefined);
 
 function descHead(rmid: number, info: number): Literal {
   return (DESC_HEADS[rmid * 256 + info] ??= literal(`, desc: ${identifyText(rmid, info)} `));
@@ -42,7 +43,7 @@ function identifyText(rmid: number, info: number): string {
  * LSNs are below 64 GiB (one hex digit before the slash), which is nearly always: a line then starts
  * with one copy of this and its digits written into the blanks.
  */
-const LINE_TEMPLATES: (Literal | undefined)[] = [];
+const LINE_TEMPLATES: (Literal | undefined)[] = new Array<Literal | undefined>(256 * 256).fill(undefined);
 
 function lineTemplate(rmid: number, info: number): Literal {
   const head = `rmgr: ${rmgrName(rmid).padEnd(11, ' ')} len (rec/tot): ${' '.repeat(6)}/${' '.repeat(6)}, tx: ${' '.repeat(10)}, lsn: `;

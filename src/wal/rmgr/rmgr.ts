@@ -193,7 +193,8 @@ export function withBytes<T>(record: WalRecord, bytes: Uint8Array, where: string
  * same init flags: a hot record type then builds no arrays at all.
  */
 export class BlockUseSpec {
-  private readonly cache: (readonly BlockUse[] | undefined)[] = [];
+  /** By key (two bits per role), filled to its size: scattered stores would make it a dictionary. */
+  private readonly cache: (readonly BlockUse[] | undefined)[] = new Array<readonly BlockUse[] | undefined>(256).fill(undefined);
 
   constructor(private readonly roles: readonly (readonly [id: number, role: string])[]) {
     if (roles.length > 4) throw new RangeError(`Cannot make a BlockUseSpec of ${roles.length} roles: at most 4`);
