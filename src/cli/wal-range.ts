@@ -333,6 +333,12 @@ export async function readRangeAhead(o: RangeReadOptions, onRecord: (r: WalRecor
         }
       }
       if (c.last && c.endsAtEndLsn) return range.finish('');
+      if (c.last) {
+        // Its last piece is decoded and no read of it is going on: a long dump keeps no file open.
+        const fd = await files.get(c.segno)!;
+        files.delete(c.segno);
+        closeSync(fd);
+      }
     }
   } finally {
     // Reads still going write into buffers and use files: wait for them before closing or reusing.

@@ -14,6 +14,7 @@ import { withCluster } from '../testing/cluster.js';
 import { ALL_WORKLOADS, runAllWorkloads } from '../testing/workloads.js';
 import { diffLines, firstSegmentStart, pgWaldump, strataWaldump, type StrataDumpResult } from '../testing/waldump-oracle.js';
 import type { WaldumpOptions } from './waldump.js';
+import { readRangeAhead } from './wal-range.js';
 
 const SEGMENT_MB = 1;
 
@@ -43,6 +44,20 @@ test('waldump on 2 and 3 threads prints what it prints on one and what pg_waldum
     const options: WaldumpOptions = { path: walDir, start, bkpDetails: true };
     const serial = await strataWaldump([], { ...options, threads: '1' });
     assert.equal(serial.threaded, undefined, 'one thread reads serially');
+
+    // Reading ahead, a serial dump closes each segment once read: few files open however many segments.
+    const segments = readdirSync(walDir).filter((n) => parseWalFileName(n, c.walSegSizeBytes) !== null).length;
+    const baseline = readdirSync('/proc/self/fd').length;
+    let mostOpen = baseline;
+    let seen = 0;
+    const ahead = await readRangeAhead(
+      { dir: walDir, timeline: 1, segmentSize: c.walSegSizeBytes, start: Number(parseLsn(start)), stopAt: Number.MAX_SAFE_INTEGER, end: undefined },
+      () => {
+        if (seen++ % 500 === 0) mostOpen = Math.max(mostOpen, readdirSync('/proc/self/fd').length);
+      },
+    );
+    assert.ok(segments > 20 && ahead.records === serial.lines.filter((l) => l.startsWith('rmgr: ')).length, `read ahead over ${segments} segments, ${ahead.records} records`);
+    assert.ok(mostOpen - baseline <= 8, `at most a few more files open while reading ${segments} segments ahead (${mostOpen - baseline})`);
     assertSame(expected, serial, 'one thread');
     for (const threads of ['2', '3']) {
       const parallel = await strataWaldump([], { ...options, threads });
