@@ -210,6 +210,24 @@ test('scanXLogRecords stops before a bad CRC, after XLOG_SWITCH, at the end of t
   assert.deepEqual(scan(laid, laid.records[0]!.o, -1, 4096, broken), all.slice(0, all.indexOf(laid.records[4]!.o)));
 });
 
+test('scanXLogRecords: among many short and long records, a bad CRC anywhere stops it there', { skip: noAddon }, () => {
+  const lengths = Array.from({ length: 40 }, (_, i) => 24 + ((i * 37) % 700) + (i % 3 === 0 ? 800 : 0));
+  const laid = walPages(lengths, 40);
+  const all = expectedScan(laid, 40, 0);
+  assert.deepEqual(scan(laid, laid.records[0]!.o), all);
+  for (let k = 0; k < lengths.length; k++) {
+    const r = laid.records[k]!;
+    if (!r.whole) continue;
+    for (const where of [24, r.len - 1, 21]) {
+      if (where >= r.len) continue;
+      const damaged = Buffer.from(laid.bytes);
+      damaged[r.o + where]! ^= 0x01;
+      const before = all.slice(0, 2 * laid.records.slice(0, k).filter((x) => x.whole).length);
+      assert.deepEqual(scan(laid, laid.records[0]!.o, -1, 4096, damaged), before, `record ${k} (${r.len} bytes), byte ${where}`);
+    }
+  }
+});
+
 test('scanXLogRecords stops before a record with a wrong prev-link or resource manager, its CRC right', { skip: noAddon }, () => {
   const lengths = [64, 100, 200, 48, 80, 56, 64];
   const laid = walPages(lengths, 0);
