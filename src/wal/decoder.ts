@@ -114,6 +114,11 @@ function pageOffsetOf(at: number): number {
   return at & (PAGE - 1);
 }
 
+/** `%04X`, as page header messages print magic numbers and info bits. */
+function hex4(n: number): string {
+  return n.toString(16).toUpperCase().padStart(4, '0');
+}
+
 /** What decoders that reuse memory reuse (see WalDecoderOptions.scratch). */
 export class WalDecoderScratch {
   /** The buffer records that cross pages are reassembled in. */
@@ -526,6 +531,11 @@ export class WalDecoder {
     throw new WalDecodeError(code, message, toLsn(at), segOffset);
   }
 
+  /** "in log segment NAME, offset N", where a page header check failed. */
+  private segmentPlace(at: number, segOffset: number): string {
+    return `in log segment ${walFileName(this.timeline, BigInt(Math.floor(at / this.segmentSize)), this.segmentSize)}, offset ${segOffset}`;
+  }
+
   /**
    * Reads and checks the page header at `pos` (a page boundary); undefined when its bytes have not
    * all arrived. Mirrors XLogReaderValidatePageHeader.
@@ -548,11 +558,8 @@ export class WalDecoder {
     };
     const at = this.pos;
     const segOffset = at % this.segmentSize;
-    const where = () =>
-      `in log segment ${walFileName(this.timeline, BigInt(Math.floor(at / this.segmentSize)), this.segmentSize)}, offset ${segOffset}`;
-    const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
-    if (h.magic !== XLOG_PAGE_MAGIC) this.fail('INVALID_MAGIC', `invalid magic number ${hex4(h.magic)} ${where()}`, at, segOffset);
-    if ((info & ~XLP_ALL_FLAGS) !== 0) this.fail('INVALID_INFO_BITS', `invalid info bits ${hex4(info)} ${where()}`, at, segOffset);
+    if (h.magic !== XLOG_PAGE_MAGIC) this.fail('INVALID_MAGIC', `invalid magic number ${hex4(h.magic)} ${this.segmentPlace(at, segOffset)}`, at, segOffset);
+    if ((info & ~XLP_ALL_FLAGS) !== 0) this.fail('INVALID_INFO_BITS', `invalid info bits ${hex4(info)} ${this.segmentPlace(at, segOffset)}`, at, segOffset);
     if (long) {
       const sysid = readU64BigInt(b, o + 24);
       const segSize = readU32(b, o + 32);
@@ -570,12 +577,12 @@ export class WalDecoder {
         this.fail('BLOCK_SIZE_MISMATCH', 'WAL file is from different database system: incorrect XLOG_BLCKSZ in page header', at, segOffset);
       this.systemId = sysid;
     } else if (segOffset === 0) {
-      this.fail('INVALID_INFO_BITS', `invalid info bits ${hex4(info)} ${where()}`, at, segOffset);
+      this.fail('INVALID_INFO_BITS', `invalid info bits ${hex4(info)} ${this.segmentPlace(at, segOffset)}`, at, segOffset);
     }
     if (h.pageAddr !== at)
-      this.fail('UNEXPECTED_PAGEADDR', `unexpected pageaddr ${formatLsn(readU64BigInt(b, o + 8))} ${where()}`, at, segOffset);
+      this.fail('UNEXPECTED_PAGEADDR', `unexpected pageaddr ${formatLsn(readU64BigInt(b, o + 8))} ${this.segmentPlace(at, segOffset)}`, at, segOffset);
     if (at > this.latestPagePtr && h.tli < this.latestPageTli)
-      this.fail('OUT_OF_SEQUENCE_TIMELINE', `out-of-sequence timeline ID ${h.tli} (after ${this.latestPageTli}) ${where()}`, at, segOffset);
+      this.fail('OUT_OF_SEQUENCE_TIMELINE', `out-of-sequence timeline ID ${h.tli} (after ${this.latestPageTli}) ${this.segmentPlace(at, segOffset)}`, at, segOffset);
     this.latestPagePtr = at;
     this.latestPageTli = h.tli;
     return h;
