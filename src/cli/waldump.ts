@@ -205,6 +205,9 @@ export async function runWaldump(
   const output = new TextBuffer(out);
   const stats = o.stats === true ? new WalStats() : undefined;
   const quiet = o.quiet === true;
+  // Read once: the options object's shape varies with the arguments given, and a property load
+  // per record from it missed V8's inline cache each time.
+  const detailed = o.bkpDetails === true;
   let shown = 0;
 
   const matches = (r: WalRecord): boolean => recordMatches(filter, r);
@@ -221,7 +224,7 @@ export async function runWaldump(
     if (!matches(r)) return true;
     if (!quiet) {
       if (stats !== undefined) stats.add(r);
-      else writeRecord(output, r, o.bkpDetails === true);
+      else writeRecord(output, r, detailed);
     }
     shown++;
     return !(limit > 0 && shown >= limit);
