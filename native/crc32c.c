@@ -328,6 +328,10 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "crc32c", f);
   napi_create_function(env, "scanXLogRecords", NAPI_AUTO_LENGTH, js_scan_xlog_records, NULL, &f);
   napi_set_named_property(env, exports, "scanXLogRecords", f);
+  /* Bumped when a function's arguments change: src/pg/crc32c.ts uses only an addon it knows. */
+  napi_value abi;
+  napi_create_uint32(env, 2, &abi);
+  napi_set_named_property(env, exports, "abi", abi);
   napi_get_boolean(env, use_hw != 0, &hw);
   napi_set_named_property(env, exports, "hardware", hw);
   return exports;

@@ -6,10 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x node_modules/.bin/tsc ]; then
+if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  # A fresh checkout, or one whose dependencies changed since they were installed (npm ci also
+  # builds the CRC-32C addon).
   npm ci --no-audit --no-fund
-elif [ ! -f native/build/Release/strata_crc32c.node ]; then
-  # A checkout whose packages were installed before the CRC-32C addon existed (npm ci builds it).
+elif [ ! -f native/build/Release/strata_crc32c.node ] || [ native/crc32c.c -nt native/build/Release/strata_crc32c.node ]; then
+  # The addon is missing (packages installed before it existed) or older than its source.
   node scripts/build-native.js
 fi
 

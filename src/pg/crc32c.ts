@@ -31,6 +31,8 @@ export interface StrataCrc32cAddon {
   scanXLogRecords(data: Uint8Array, from: number, dataLsn: number, prevLsn: number, records: Int32Array): number;
   /** Whether the CPU's crc32 instruction is used (else the addon's tables are). */
   readonly hardware: boolean;
+  /** The version of these functions' arguments (ADDON_ABI for this code). */
+  readonly abi?: number;
 }
 
 /** Where `npm ci` leaves the addon (native/build/Release), from the compiled module in dist/src/pg/. */
@@ -38,11 +40,18 @@ export const ADDON_URL = new URL('../../../native/build/Release/strata_crc32c.no
 
 const require = createRequire(import.meta.url);
 
-/** strata's addon, or undefined when it was not built (or is switched off). */
+/** The `abi` of the addon this code calls: an addon built from older source is not used. */
+const ADDON_ABI = 2;
+
+/** strata's addon, or undefined when it was not built, is older than this code, or is switched off. */
 function loadStrataAddon(): StrataCrc32cAddon | undefined {
   if (process.env['STRATA_NATIVE_CRC32C'] === '0') return undefined;
   try {
-    return require(fileURLToPath(ADDON_URL)) as StrataCrc32cAddon;
+    const addon = require(fileURLToPath(ADDON_URL)) as StrataCrc32cAddon;
+    if (addon.abi === ADDON_ABI) return addon;
+    // Built before a function's arguments changed (npm run build:native, or npm test's set-up, rebuilds it).
+    process.emitWarning(`strata's CRC-32C addon (${fileURLToPath(ADDON_URL)}) is older than strata: not used; run npm run build:native`);
+    return undefined;
   } catch {
     // Not built (no compiler or headers at install time), or native addons refused: the others do.
     return undefined;
