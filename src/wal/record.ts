@@ -235,8 +235,8 @@ export class RecordRecycler {
  */
 export function decodeRecord(bytes: Uint8Array, start: number, end: number, at = 0, recycler?: RecordRecycler): WalRecord {
   const totLen = readU32(bytes, at);
-  const one = decodeOneBlock(bytes, start, end, at, totLen, recycler);
-  if (one !== undefined) return one;
+  const common = decodeCommonShape(bytes, start, end, at, totLen, recycler);
+  if (common !== undefined) return common;
   if (gatheredMax >= 0) {
     for (let i = 0; i <= gatheredMax; i++) gathered[i] = undefined;
     gatheredMax = -1;
@@ -349,15 +349,7 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
       gatheredMax = blockId;
       const packed = blockId | (flags << 8) | (bimgInfo << 16);
       const hole = holeOffset | (holeLength << 16);
-      const kept = recycler?.blockObjects[blockId];
-      if (kept !== undefined) {
-        kept.reset(bytes, packed, rel, blkno as BlockNumber, dataLen, bimgLen, hole);
-        gathered[blockId] = kept;
-      } else {
-        const block = new DecodedBlock(bytes, packed, rel, blkno as BlockNumber, dataLen, bimgLen, hole);
-        if (recycler !== undefined) recycler.blockObjects[blockId] = block;
-        gathered[blockId] = block;
-      }
+      gathered[blockId] = blockOf(recycler, blockId, bytes, packed, rel, blkno as BlockNumber, dataLen, bimgLen, hole);
     } else {
       malformed(`invalid block_id ${blockId}`, start);
     }
@@ -392,13 +384,48 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number, at =
     ptr += b.dataLen;
   }
 
-  if (recycler === undefined) return new DecodedRecord(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
-  if (recycler.record === undefined) {
-    recycler.record = new DecodedRecord(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
-  } else {
-    recycler.record.reset(bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
-  }
+  return recordOf(recycler, bytes, at, start, end, blocks, origin, toplevelXid as TransactionId, ptr, mainDataLen);
+}
+
+/** A new record, or with `recycler` the record decoded before made into this one. */
+function recordOf(
+  recycler: RecordRecycler | undefined,
+  bytes: Uint8Array,
+  at: number,
+  start: number,
+  end: number,
+  blocks: readonly (BlockRef | undefined)[],
+  origin: number,
+  toplevelXid: TransactionId,
+  mainDataStart: number,
+  mainDataLen: number,
+): WalRecord {
+  if (recycler === undefined) return new DecodedRecord(bytes, at, start, end, blocks, origin, toplevelXid, mainDataStart, mainDataLen);
+  if (recycler.record === undefined) recycler.record = new DecodedRecord(bytes, at, start, end, blocks, origin, toplevelXid, mainDataStart, mainDataLen);
+  else recycler.record.reset(bytes, at, start, end, blocks, origin, toplevelXid, mainDataStart, mainDataLen);
   return recycler.record;
+}
+
+/** Block reference `id`: a new one, or with `recycler` the one of that id of the record before. */
+function blockOf(
+  recycler: RecordRecycler | undefined,
+  id: number,
+  bytes: Uint8Array,
+  packed: number,
+  rel: RelFileNode,
+  blkno: BlockNumber,
+  dataLen: number,
+  bimgLen: number,
+  hole: number,
+): DecodedBlock {
+  const kept = recycler?.blockObjects[id];
+  if (kept !== undefined) {
+    kept.reset(bytes, packed, rel, blkno, dataLen, bimgLen, hole);
+    return kept;
+  }
+  const block = new DecodedBlock(bytes, packed, rel, blkno, dataLen, bimgLen, hole);
+  if (recycler !== undefined) recycler.blockObjects[id] = block;
+  return block;
 }
 
 /** Block id 0's header without an image: id, fork_flags, data_length, RelFileNode, BlockNumber. */
@@ -407,20 +434,16 @@ const ONE_BLOCK_HEADER = 1 + 1 + 2 + 12 + 4;
 /**
  * decodeRecord for the shapes of most records: no block and main data of under 256 bytes
  * (XLR_BLOCK_ID_DATA_SHORT); or block 0 without an image and not SAME_REL, then such main data or
- * none, then the block's data and the main data ending the record exactly. undefined for any other record, valid or not: decodeRecord
- * then takes it apart in general (and says what is wrong with it), so this accepts only records
- * that path decodes, into the same record. A quarter less work for the record most WAL is made of.
+ * none, the block's data and the main data ending the record exactly. undefined for any other
+ * record, valid or not: decodeRecord then takes it apart in general (and says what is wrong with
+ * it), so this accepts only records that path decodes, into the same record.
  */
-function decodeOneBlock(bytes: Uint8Array, start: number, end: number, at: number, totLen: number, recycler: RecordRecycler | undefined): WalRecord | undefined {
+function decodeCommonShape(bytes: Uint8Array, start: number, end: number, at: number, totLen: number, recycler: RecordRecycler | undefined): WalRecord | undefined {
   const p = at + SIZE_OF_XLOG_RECORD;
   const recordEnd = at + totLen;
   if (bytes[p] === XLR_BLOCK_ID_DATA_SHORT && p + 2 <= recordEnd && recordEnd - (p + 2) === bytes[p + 1]) {
-    // No block at all, main data of under 256 bytes: commits, running-xacts and the like.
-    const mainDataLen = bytes[p + 1]!;
-    if (recycler === undefined) return new DecodedRecord(bytes, at, start, end, NO_BLOCK_REFS, 0, 0 as TransactionId, p + 2, mainDataLen);
-    if (recycler.record === undefined) recycler.record = new DecodedRecord(bytes, at, start, end, NO_BLOCK_REFS, 0, 0 as TransactionId, p + 2, mainDataLen);
-    else recycler.record.reset(bytes, at, start, end, NO_BLOCK_REFS, 0, 0 as TransactionId, p + 2, mainDataLen);
-    return recycler.record;
+    // No block at all: commits, running-xacts and the like.
+    return recordOf(recycler, bytes, at, start, end, NO_BLOCK_REFS, 0, 0 as TransactionId, p + 2, bytes[p + 1]!);
   }
   if (p + ONE_BLOCK_HEADER > recordEnd || bytes[p] !== 0) return undefined;
   const flags = bytes[p + 1]!;
@@ -435,22 +458,11 @@ function decodeOneBlock(bytes: Uint8Array, start: number, end: number, at: numbe
     q += 2;
   }
   if (recordEnd - q !== dataLen + mainDataLen) return undefined;
-  const rel = relFileNodeAt(bytes, p + 4);
-  const blkno = readU32(bytes, p + 16) as BlockNumber;
-  const packed = flags << 8;
-  let block = recycler?.blockObjects[0];
-  if (block !== undefined) block.reset(bytes, packed, rel, blkno, dataLen, 0, 0);
-  else {
-    block = new DecodedBlock(bytes, packed, rel, blkno, dataLen, 0, 0);
-    if (recycler !== undefined) recycler.blockObjects[0] = block;
-  }
+  const block = blockOf(recycler, 0, bytes, flags << 8, relFileNodeAt(bytes, p + 4), readU32(bytes, p + 16) as BlockNumber, dataLen, 0, 0);
   block.dataStart = q;
-  if (recycler === undefined) return new DecodedRecord(bytes, at, start, end, [block], 0, 0 as TransactionId, q + dataLen, mainDataLen);
-  const blocks = (recycler.blockLists[1] ??= [undefined]);
+  const blocks = recycler === undefined ? [block] : (recycler.blockLists[1] ??= [undefined]);
   blocks[0] = block;
-  if (recycler.record === undefined) recycler.record = new DecodedRecord(bytes, at, start, end, blocks, 0, 0 as TransactionId, q + dataLen, mainDataLen);
-  else recycler.record.reset(bytes, at, start, end, blocks, 0, 0 as TransactionId, q + dataLen, mainDataLen);
-  return recycler.record;
+  return recordOf(recycler, bytes, at, start, end, blocks, 0, 0 as TransactionId, q + dataLen, mainDataLen);
 }
 
 /**

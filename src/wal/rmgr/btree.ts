@@ -10,7 +10,7 @@
 import { readU16, type ByteReader } from '../../pg/bytes.js';
 import { RM_BTREE_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { effectsOnly, NO_BLOCKS, NO_EFFECTS, type DescriptionBase } from '../describe.js';
+import { effectsOnly, NO_EFFECTS, type DescriptionBase } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import { literals, putLiteral, putText, putUint } from '../text-buffer.js';
 import {

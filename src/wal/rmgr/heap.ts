@@ -13,7 +13,7 @@
 import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import { RM_HEAP_ID } from '../../pg/rmgr-ids.js';
 import type { Oid, TransactionId } from '../../pg/types.js';
-import { effectsOnly, NO_BLOCKS, NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
+import { effectsOnly, NO_EFFECTS, type DescriptionBase, type Effect } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import { literals, putHexByte, putLiteral, putUint } from '../text-buffer.js';
 import {

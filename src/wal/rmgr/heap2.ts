@@ -12,7 +12,7 @@ import { readU16, readU32, type ByteReader } from '../../pg/bytes.js';
 import type { Lsn } from '../../pg/lsn.js';
 import { RM_HEAP2_ID } from '../../pg/rmgr-ids.js';
 import type { BlockNumber, Oid, RelFileNode, TransactionId } from '../../pg/types.js';
-import { effectsOnly, NO_BLOCKS, NO_EFFECTS, type BlockUse, type DescriptionBase, type Effect } from '../describe.js';
+import { effectsOnly, NO_EFFECTS, type BlockUse, type DescriptionBase, type Effect } from '../describe.js';
 import type { BlockRef, WalRecord } from '../record.js';
 import {
   FIRST_OFFSET_NUMBER,
