@@ -7,14 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatLsn, lsn, parseLsn, parseWalFileName, walFileName } from '../pg/lsn.js';
 import { withCluster } from '../testing/cluster.js';
 import { ALL_WORKLOADS, runAllWorkloads } from '../testing/workloads.js';
 import { diffLines, firstSegmentStart, pgWaldump, strataWaldump, type StrataDumpResult } from '../testing/waldump-oracle.js';
 import type { WaldumpOptions } from './waldump.js';
-import { readRangeAhead } from './wal-range.js';
+import { readRange, readRangeAhead } from './wal-range.js';
 
 const SEGMENT_MB = 1;
 
@@ -58,6 +59,21 @@ test('waldump on 2 and 3 threads prints what it prints on one and what pg_waldum
     );
     assert.ok(segments > 20 && ahead.records === serial.lines.filter((l) => l.startsWith('rmgr: ')).length, `read ahead over ${segments} segments, ${ahead.records} records`);
     assert.ok(mostOpen - baseline <= 8, `at most a few more files open while reading ${segments} segments ahead (${mostOpen - baseline})`);
+
+    // A segment cut short (a short read, then a read of nothing): both readers end there, alike.
+    const cut = mkdtempSync(join(tmpdir(), 'strata-wal-cut-'));
+    try {
+      cpSync(walDir, cut, { recursive: true });
+      const names = readdirSync(cut).filter((n) => parseWalFileName(n, c.walSegSizeBytes) !== null).sort();
+      truncateSync(join(cut, names[10]!), 300_000);
+      const read = { dir: cut, timeline: 1, segmentSize: c.walSegSizeBytes, start: Number(parseLsn(start)), stopAt: Number.MAX_SAFE_INTEGER, end: undefined };
+      const sync = readRange(read, () => {});
+      const aheadCut = await readRangeAhead(read, () => {});
+      assert.match(sync.ended ?? '', new RegExp(`^could not read from file ${names[10]}, offset 30\\d{4}: read 0 of \\d+$`));
+      assert.deepEqual(aheadCut, sync);
+    } finally {
+      rmSync(cut, { recursive: true, force: true });
+    }
     assertSame(expected, serial, 'one thread');
     for (const threads of ['2', '3']) {
       const parallel = await strataWaldump([], { ...options, threads });
