@@ -54,25 +54,28 @@ function segmentsOf(walDir: string): { files: string[]; start: bigint } {
 }
 
 /**
- * The best of `runs` runs: the fastest by wall time, and the least CPU time (user + system) of any
+ * The best of several runs: the fastest by wall time, and the least CPU time (user + system) of any
  * run. On a machine shared with other work the wall times swing with its load; CPU times less so.
  */
-function best<T extends { ms: number; cpuMs: number }>(f: () => T): T {
+function bestOf<T extends { ms: number; cpuMs: number }>(results: readonly T[]): T {
   let b: T | undefined;
   let cpuMs = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const r = f();
+  for (const r of results) {
     if (b === undefined || r.ms < b.ms) b = r;
     cpuMs = Math.min(cpuMs, r.cpuMs);
   }
   return { ...b!, cpuMs };
 }
 
+/** The best of `runs` runs of `f`. */
+function best<T extends { ms: number; cpuMs: number }>(f: () => T): T {
+  return bestOf(Array.from({ length: runs }, f));
+}
+
 async function bestAsync<T extends { ms: number; cpuMs: number }>(f: () => Promise<T>): Promise<T> {
   const results: T[] = [];
   for (let i = 0; i < runs; i++) results.push(await f());
-  let i = 0;
-  return best(() => results[i++]!);
+  return bestOf(results);
 }
 
 /**
@@ -197,21 +200,15 @@ async function main(): Promise<void> {
       strataDump: () => timeCommand(process.execPath, [strataBin, 'waldump', '-p', walDir!, '-s', startText], many),
       strataStats: () => timeCommand(process.execPath, [strataBin, 'waldump', '--stats', '-p', walDir!, '-s', startText], many),
     };
-    const rounds = new Map<keyof typeof commands, ReturnType<typeof timeCommand>[]>();
-    for (let i = 0; i < runs; i++) {
-      for (const k of Object.keys(commands) as (keyof typeof commands)[]) rounds.set(k, [...(rounds.get(k) ?? []), commands[k]()]);
-    }
-    const bestOf = (k: keyof typeof commands) => {
-      const results = rounds.get(k)!;
-      let i = 0;
-      return best(() => results[i++]!);
-    };
-    const strataDump1 = bestOf('strataDump1');
-    const pgDump = bestOf('pgDump');
-    const strataStats1 = bestOf('strataStats1');
-    const pgStats = bestOf('pgStats');
-    const strataDump = bestOf('strataDump');
-    const strataStats = bestOf('strataStats');
+    const names = Object.keys(commands) as (keyof typeof commands)[];
+    const rounds = new Map(names.map((k) => [k, [] as ReturnType<typeof timeCommand>[]]));
+    for (let i = 0; i < runs; i++) for (const k of names) rounds.get(k)!.push(commands[k]());
+    const strataDump1 = bestOf(rounds.get('strataDump1')!);
+    const pgDump = bestOf(rounds.get('pgDump')!);
+    const strataStats1 = bestOf(rounds.get('strataStats1')!);
+    const pgStats = bestOf(rounds.get('pgStats')!);
+    const strataDump = bestOf(rounds.get('strataDump')!);
+    const strataStats = bestOf(rounds.get('strataStats')!);
     sameEnd(strataDump1, pgDump);
     sameEnd(strataDump, pgDump);
 

@@ -6,8 +6,8 @@
  *
  * Why our own: a call into any native library costs ~100-170 ns, more than checksumming a
  * typical 64-byte WAL record in JavaScript, so a per-record native call does not pay. Here one
- * call walks the records of a chunk and checks their CRCs (scanXLogRecords), each the way
- * ValidXLogRecord checks one. It uses the SSE 4.2 crc32 instruction (as PostgreSQL's
+ * call walks the records of a chunk and checks their headers and CRCs (scanXLogRecords), each the
+ * way ValidXLogRecordHeader and ValidXLogRecord check one. It uses the SSE 4.2 crc32 instruction (as PostgreSQL's
  * pg_comp_crc32c_sse42 does), on three streams at once for long inputs (one stream waits three
  * cycles per instruction; three keep the unit busy), with tables where the CPU lacks it.
  */

@@ -53,12 +53,15 @@ const WALDUMP_OPTIONS: readonly WaldumpOption[] = [
   },
 ];
 
+/** Each option's long name, and its short one and whether it takes a value, from its flags. */
+const WALDUMP_FLAGS = WALDUMP_OPTIONS.map((o) => {
+  const m = /^(?:-(\w), )?--([a-z-]+)( <)?/.exec(o.flags)!;
+  return { key: o.key, long: m[2]!, short: m[1], takesValue: m[3] !== undefined };
+});
+
 /** The same options as util.parseArgs takes them, by long name. */
 const WALDUMP_PARSE_ARGS = Object.fromEntries(
-  WALDUMP_OPTIONS.map((o) => {
-    const m = /^(?:-(\w), )?--([a-z-]+)( <)?/.exec(o.flags)!;
-    return [m[2]!, { type: m[3] !== undefined ? ('string' as const) : ('boolean' as const), ...(m[1] !== undefined ? { short: m[1] } : {}) }];
-  }),
+  WALDUMP_FLAGS.map((f) => [f.long, { type: f.takesValue ? ('string' as const) : ('boolean' as const), ...(f.short !== undefined ? { short: f.short } : {}) }]),
 );
 
 /**
@@ -77,9 +80,9 @@ function waldumpArgs(argv: string[]): { segments: string[]; opts: WaldumpOptions
     return undefined;
   }
   const opts: Record<string, unknown> = {};
-  for (const o of WALDUMP_OPTIONS) {
-    const value = parsed.values[/--([a-z-]+)/.exec(o.flags)![1]!];
-    if (value !== undefined) opts[o.key] = value;
+  for (const f of WALDUMP_FLAGS) {
+    const value = parsed.values[f.long];
+    if (value !== undefined) opts[f.key] = value;
   }
   return { segments: parsed.positionals, opts: opts as WaldumpOptions };
 }
