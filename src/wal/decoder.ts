@@ -66,8 +66,9 @@ export interface WalDecoderOptions {
    */
   readonly scratch?: WalDecoderScratch;
   /**
-   * Check the CRCs of the records of a chunk in one native call (see checkedAhead) rather than
-   * one record at a time: on where strata's CRC addon is built, off otherwise. For tests and benchmarks.
+   * Check the headers and CRCs of the records of a chunk in one native call (see checkedAhead)
+   * rather than one record at a time: on where strata's CRC addon is built, off otherwise. For tests
+   * and benchmarks.
    */
   readonly crcBatches?: boolean;
 }
@@ -98,7 +99,7 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 const PAGE = XLOG_BLCKSZ;
 /** The size of the slabs that records crossing pages are reassembled in. */
 const ASSEMBLY_SLAB_BYTES = 1 << 20;
-/** How many records one native CRC call checks at most (see checkedAhead). */
+/** How many records one native call checks at most (see checkedAhead). */
 const CRC_BATCH_RECORDS_MAX = 1024;
 
 function maxAlign(n: number): number {
@@ -163,7 +164,7 @@ export class WalDecoder {
   private asmPageLeft = 0;
   private asmRemLen = 0;
 
-  // Records of `buf` whose CRCs were checked ahead, in one native call (see checkedAhead).
+  // Records of `buf` checked ahead, header and CRC, in one native call (see checkedAhead).
   private readonly crcBatches: boolean;
   /** Pairs (offset in buf, xl_tot_len) of the records scanned ahead. */
   private readonly crcRecords = new Int32Array(CRC_BATCH_RECORDS_MAX * 2);
