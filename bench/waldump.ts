@@ -23,7 +23,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } fr
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32cImplementation } from '../src/pg/crc32c.js';
+import { crc32cImplementation, strataCrc32cAddon } from '../src/pg/crc32c.js';
 import { formatLsn, lsn, parseWalFileName, segmentStart } from '../src/pg/lsn.js';
 import { WalDecoder } from '../src/wal/decoder.js';
 import { WalDecodeError } from '../src/wal/errors.js';
@@ -214,7 +214,7 @@ async function main(): Promise<void> {
 
     const line = (name: string, r: { ms: number; cpuMs: number }) =>
       `${name.padEnd(44)} ${(mb / (r.ms / 1000)).toFixed(0).padStart(7)} MiB/s ${((alone.records / (r.ms / 1000)) / 1e6).toFixed(2).padStart(7)} M rec/s ${r.ms.toFixed(0).padStart(8)} ms ${r.cpuMs.toFixed(0).padStart(8)} ms CPU\n`;
-    process.stdout.write(`\nWAL: ${mb.toFixed(1)} MiB, ${alone.records} records, ${files.length} segments (best of ${runs}; CRC-32C: ${crc32cImplementation}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
+    process.stdout.write(`\nWAL: ${mb.toFixed(1)} MiB, ${alone.records} records, ${files.length} segments (best of ${runs}; CRC-32C: ${crc32cImplementation}${strataCrc32cAddon !== undefined ? ` (${strataCrc32cAddon.method})` : ''}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
     const t = `${threads} thread${threads === 1 ? '' : 's'}`;
     process.stdout.write(line('strata decoder alone (in memory), 1 thread', alone));
     process.stdout.write(line('strata decoder alone, records reused, 1 thread', aloneReused));

@@ -40,7 +40,7 @@ test("strata's addon is the implementation in use when it is built", { skip: noA
   assert.equal(scanXLogRecords, strataCrc32cAddon!.scanXLogRecords);
 });
 
-test("strata's addon equals JavaScript on every path: short, three streams of 256 and of 2048 bytes, unaligned", { skip: noAddon }, () => {
+test("strata's addon equals JavaScript at every length to 1100 and around its paths' edges, unaligned", { skip: noAddon }, () => {
   const a = strataCrc32cAddon!;
   assert.equal(a.crc32c(Buffer.from('123456789'), 0, 9, 0), 0xe3069283);
   const data = pseudoRandomBytes(40_000, 5);
@@ -58,20 +58,37 @@ test("strata's addon equals JavaScript on every path: short, three streams of 25
   assert.throws(() => a.crc32c(data, 10, 9, 0), RangeError);
 });
 
-test("strata's addon without the CRC instruction (its slicing-by-8 tables) equals JavaScript", { skip: noAddon }, () => {
-  // A fresh process: the addon chooses its path once, when loaded.
+/** Lengths around every path's edges: short tails, 64 and 128 (folding), 256, 768 and 6144 (three streams of 256 and 2048 bytes), long rounds. */
+const PATH_LENGTHS = [0, 1, 3, 4, 5, 7, 8, 9, 20, 63, 64, 65, 100, 127, 128, 129, 191, 255, 256, 257, 300, 511, 767, 768, 769, 1100, 6143, 6144, 6145, 8192, 19990];
+
+test("strata's addon equals JavaScript on each of its methods: folding, the crc32 instruction, its tables", { skip: noAddon }, () => {
+  // A fresh process for each: the addon chooses its method once, when loaded.
   const script = `
     const a = require(${JSON.stringify(fileURLToPath(ADDON_URL))});
-    const data = Buffer.alloc(20000);
+    const data = Buffer.alloc(20100);
     for (let i = 0, s = 7; i < data.length; i++) data[i] = (s = (s * 1103515245 + 12345) & 0x7fffffff) >> 16;
-    const out = [a.hardware];
-    for (const len of [0, 1, 7, 8, 9, 63, 64, 65, 255, 768, 1100, 6144, 19990]) out.push(a.crc32c(data, 5, 5 + len, len * 31));
-    process.stdout.write(JSON.stringify(out));`;
-  const [hardware, ...crcs] = JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, STRATA_CRC32C_TABLES: '1' }, encoding: 'utf8' })) as [boolean, ...number[]];
-  assert.equal(hardware, false, 'STRATA_CRC32C_TABLES=1 keeps the addon to its tables');
-  const data = Buffer.alloc(20000);
+    const crcs = [];
+    for (const len of ${JSON.stringify(PATH_LENGTHS)}) for (const start of [0, 5, 61]) crcs.push(a.crc32c(data, start, start + len, len * 31));
+    process.stdout.write(JSON.stringify({ method: a.method, hardware: a.hardware, crcs }));`;
+  const data = Buffer.alloc(20100);
   for (let i = 0, s = 7; i < data.length; i++) data[i] = (s = (s * 1103515245 + 12345) & 0x7fffffff) >> 16;
-  [0, 1, 7, 8, 9, 63, 64, 65, 255, 768, 1100, 6144, 19990].forEach((len, i) => assert.equal(crcs[i], crc32cRangeJs(data, 5, 5 + len, len * 31), `length ${len}`));
+  const expected: number[] = [];
+  for (const len of PATH_LENGTHS) for (const start of [0, 5, 61]) expected.push(crc32cRangeJs(data, start, start + len, len * 31));
+  const run = (env: Record<string, string>) =>
+    JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' })) as { method: string; hardware: boolean; crcs: number[] };
+
+  const tables = run({ STRATA_CRC32C_TABLES: '1' });
+  assert.deepEqual([tables.method, tables.hardware], ['tables', false], 'STRATA_CRC32C_TABLES=1 keeps the addon to its tables');
+  assert.deepEqual(tables.crcs, expected, 'tables');
+  const usual = run({});
+  if (usual.method === 'tables') return; // a CPU without SSE 4.2: nothing else to compare
+  const instruction = run({ STRATA_CRC32C_FOLD: '0' });
+  assert.deepEqual([instruction.method, instruction.hardware], ['sse4.2', true], 'STRATA_CRC32C_FOLD=0 keeps the addon to the crc32 instruction');
+  assert.deepEqual(instruction.crcs, expected, 'the crc32 instruction');
+  // Folding where the CPU has AVX-512 and VPCLMULQDQ (this project's machines do).
+  assert.ok(usual.method === 'vpclmulqdq' || usual.method === 'sse4.2', usual.method);
+  assert.deepEqual(usual.crcs, expected, usual.method);
+  assert.equal(usual.method, strataCrc32cAddon!.method);
 });
 
 const PAGE = 8192;

@@ -5,7 +5,8 @@
  *
  * Three implementations, the first that loads is used:
  * - strata's own addon (native/crc32c.c, built by `npm ci` where a C compiler and Node's headers
- *   are, see scripts/build-native.js): ~60 ns a call, ~20 GiB/s on long inputs, and one call that
+ *   are, see scripts/build-native.js): ~60 ns a call, ~20 GiB/s on long inputs with the crc32
+ *   instruction and ~60 with AVX-512 carry-less multiplies (`method`), and one call that
  *   walks many WAL records and checks their CRCs (`scanXLogRecords`), which the decoder uses
  *   because a native call per record costs more than the CRC of a typical 64-byte record;
  * - @node-rs/crc32 (prebuilt in its package): ~170 ns a call, ~8 GiB/s;
@@ -31,6 +32,12 @@ export interface StrataCrc32cAddon {
   scanXLogRecords(data: Uint8Array, from: number, dataLsn: number, prevLsn: number, records: Int32Array): number;
   /** Whether the CPU's crc32 instruction is used (else the addon's tables are). */
   readonly hardware: boolean;
+  /**
+   * How it computes: 'vpclmulqdq' (inputs of 128 bytes and more folded with AVX-512 carry-less
+   * multiplies, the rest with the crc32 instruction), 'sse4.2' (the crc32 instruction), 'tables'.
+   * STRATA_CRC32C_FOLD=0 and STRATA_CRC32C_TABLES=1 choose the last two where the CPU could do more.
+   */
+  readonly method: 'vpclmulqdq' | 'sse4.2' | 'tables';
   /** The version of these functions' arguments (ADDON_ABI for this code). */
   readonly abi?: number;
 }
