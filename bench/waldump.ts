@@ -240,4 +240,8 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Not a top-level await: `npm run bench:waldump` runs this bundled as CommonJS (scripts/bundle.js).
+main().catch((e: unknown) => {
+  process.stderr.write(`bench/waldump: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});

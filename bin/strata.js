@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The strata command: runs the compiled TypeScript (npm run build puts it in dist/).
 //
-// A CommonJS script (bin/package.json says so): `strata waldump` then starts without Node's ES
-// module loader (~5 ms of every start).
+// A CommonJS script (bin/package.json says so): strata then starts without Node's ES module
+// loader (~5 ms of every start).
 'use strict';
 const { statSync } = require('node:fs');
 const { join } = require('node:path');
@@ -12,12 +12,12 @@ const cli = join(__dirname, '..', 'dist', 'src', 'cli');
 const argv = process.argv.slice(2);
 
 /**
- * `strata waldump` runs from the one-file CommonJS bundle the build makes (scripts/bundle.js: it
- * starts sooner and runs faster than the modules) when there is one at least as new as main.js;
- * everything else, and STRATA_BUNDLE=0, runs main.js.
+ * strata runs from the one-file CommonJS bundle the build makes (scripts/bundle.js: it starts
+ * sooner and runs faster than the modules) when there is one at least as new as main.js; without
+ * one, and with STRATA_BUNDLE=0, from main.js and the modules tsc compiled.
  */
 function bundled() {
-  if (argv[0] !== 'waldump' || process.env.STRATA_BUNDLE === '0') return false;
+  if (process.env.STRATA_BUNDLE === '0') return false;
   try {
     return statSync(join(cli, 'main.bundle.cjs')).mtimeMs >= statSync(join(cli, 'main.js')).mtimeMs;
   } catch {

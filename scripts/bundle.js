@@ -1,65 +1,83 @@
-// Bundles the modules `strata waldump` runs into one CommonJS file, dist/src/cli/main.bundle.cjs,
-// after tsc has compiled them (npm run build, npm test). bin/strata.js runs `strata waldump` from it.
+// Bundles strata's command into one CommonJS file, dist/src/cli/main.bundle.cjs, after tsc has
+// compiled the modules (npm run build, npm test); bin/strata.js runs every subcommand from it. The
+// waldump benchmark is bundled the same way, so that it times the code as strata runs it.
 //
-// Why: strata waldump is timed against pg_waldump, a C program that starts in a millisecond, and
-// Node 20 loads ES modules one by one (resolve, read, compile, link: ~50 modules cost ~30 ms of
-// every start, a twentieth of a dump of 180 MiB of WAL). One file loads in one step.
+// Why one file: strata waldump is timed against pg_waldump, a C program that starts in a
+// millisecond, and Node 20 loads ES modules one by one (resolve, read, compile, link: ~50 modules
+// cost ~30 ms of every start, a twentieth of a dump of 180 MiB of WAL). One file loads in one step.
 //
-// Why CommonJS: the same code ran a tenth faster from a CommonJS bundle than from an ES module
-// one, cold and warm alike (a dump of 172 MiB of pgbench WAL in one process, five times: 412-425
-// then 289-310 ms against 455-496 then 330-397), and a CommonJS entry (bin/strata.js) needs no ES
-// module loader at start. The code is the same: strict mode, import.meta.url replaced by the
-// bundle's own file URL, which lies beside main.js, so every path made from it resolves alike.
+// Why CommonJS: V8 (Node 20) runs functions declared at an ES module's top level slower than the
+// same functions inside another function, which is where a CommonJS bundle puts them: the WAL
+// decoder on 172 MiB of pgbench WAL took 74.5 ms from the modules and 69.8 ms bundled as CommonJS
+// (6%), strata waldump 330-397 ms warm from an ES module bundle against 289-310 (a tenth), and a
+// small case (a function allocating an object, called in a loop) showed it too, and not once
+// wrapped in a function. A CommonJS entry also needs no ES module loader at start.
 //
-// What stays outside: npm packages (loaded from node_modules as before) and every dynamic import
-// (the other subcommands' modules, loaded when run), so every path the bundle resolves
-// (`./waldump-worker.js`, the addon under native/) resolves as from main.js.
-// Other subcommands keep running from main.js: their modules, loaded beside a bundle, would be
-// second copies of modules the bundle holds (two WalDecodeError classes, say).
+// The code is the same: strict mode, and each module's import.meta.url its own file's URL in
+// dist/ (made from the bundle's at run time), so every path a module makes from it (a worker
+// script beside it, the addon, bin/strata.js) is the one it made before. npm packages are loaded
+// from node_modules as before. Worker threads and child processes run their own scripts in dist/.
 //
 // Without esbuild (installed with --omit=dev) this warns and leaves no bundle: bin/strata.js
 // then runs main.js, as it does when the bundle is older than main.js (tsc run alone).
-import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const entry = join(root, 'dist', 'src', 'cli', 'main.js');
-const outfile = join(root, 'dist', 'src', 'cli', 'main.bundle.cjs');
-/** The ES module bundle earlier builds made: removed, so that nothing runs a stale one. */
-const oldOutfile = join(root, 'dist', 'src', 'cli', 'main.bundle.js');
-rmSync(oldOutfile, { force: true });
-rmSync(`${oldOutfile}.map`, { force: true });
+const dist = join(root, 'dist');
+
+/** What is bundled: the strata command, and the benchmark that times it against pg_waldump. */
+const BUNDLES = [
+  { entry: join(dist, 'src', 'cli', 'main.js'), outfile: join(dist, 'src', 'cli', 'main.bundle.cjs') },
+  { entry: join(dist, 'bench', 'waldump.js'), outfile: join(dist, 'bench', 'waldump.bundle.cjs') },
+];
+
+// The ES module bundle earlier builds made: removed, so that nothing runs a stale one.
+for (const old of ['main.bundle.js', 'main.bundle.js.map']) await rm(join(dist, 'src', 'cli', old), { force: true });
 
 let esbuild;
 try {
   esbuild = await import('esbuild');
 } catch {
-  rmSync(outfile, { force: true });
-  process.stderr.write('strata: esbuild is not installed; `strata waldump` will load its modules one by one (slower to start)\n');
+  for (const b of BUNDLES) await rm(b.outfile, { force: true });
+  process.stderr.write('strata: esbuild is not installed; strata will load its modules one by one (slower to start and to run)\n');
   process.exit(0);
 }
 
-/** Leaves every dynamic import() to be loaded at run time, from beside the bundle. */
-const dynamicImportsOutside = {
-  name: 'dynamic-imports-outside',
-  setup(build) {
-    build.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
-  },
-};
+/**
+ * Each module's import.meta.url as it is in dist/ (its own file's URL, made from the bundle's), so
+ * that what a module finds beside itself (a worker script, the addon, bin/strata.js) it finds
+ * from the bundle too.
+ */
+function ownUrls(outfile) {
+  return {
+    name: 'own-import-meta-url',
+    setup(build) {
+      build.onLoad({ filter: /\.js$/ }, async (args) => {
+        const code = await readFile(args.path, 'utf8');
+        if (!code.includes('import.meta.url')) return undefined;
+        const path = relative(dirname(outfile), args.path).split(sep).join('/');
+        return { contents: code.replaceAll('import.meta.url', `new URL(${JSON.stringify(path)}, importMetaUrl).href`), loader: 'js' };
+      });
+    },
+  };
+}
 
-await esbuild.build({
-  entryPoints: [entry],
-  outfile,
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  packages: 'external',
-  plugins: [dynamicImportsOutside],
-  // The modules are ES modules: strict, and import.meta.url is the bundle's own URL.
-  banner: { js: `'use strict';\nconst importMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
-  define: { 'import.meta.url': 'importMetaUrl' },
-  sourcemap: true,
-  logLevel: 'warning',
-});
+for (const { entry, outfile } of BUNDLES) {
+  await esbuild.build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    // npm packages are loaded from node_modules as before (all of strata's are CommonJS).
+    packages: 'external',
+    plugins: [ownUrls(outfile)],
+    // The modules are ES modules: strict mode, as they were.
+    banner: { js: `'use strict';\nconst importMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+    sourcemap: true,
+    logLevel: 'warning',
+  });
+}
