@@ -14,7 +14,10 @@
  *     printing;
  * each with its wall time and its CPU time (all threads'; the wall times swing with the load of a
  * shared machine, and a figure on two threads means little unless the machine is otherwise idle),
- * and prints the ratios. THREADS is STRATA_WALDUMP_THREADS, else the machine's cores. Targets
+ * and prints the ratios. The commands run with TZ=UTC and without NODE_EXTRA_CA_CERTS (commandEnv).
+ * `npm run bench:waldump` runs this file bundled as CommonJS (scripts/bundle.js), so that the
+ * decoder it times in this process is the code as bin/strata.js runs it.
+ * THREADS is STRATA_WALDUMP_THREADS, else the machine's cores. Targets
  * (issue 2): strata waldump at least as fast as pg_waldump; the decoder alone at least as fast as
  * pg_waldump --stats.
  */
@@ -124,6 +127,37 @@ async function decodeFiles(walDir: string, startText: string): Promise<{ ms: num
   return { ms, cpuMs: (cpu.user + cpu.system) / 1000, threadsUsed };
 }
 
+/**
+ * The environment the commands run in: TZ=UTC (pg_waldump otherwise stats /etc/localtime for each
+ * commit's timestamp), and without NODE_EXTRA_CA_CERTS, which makes every Node process read and
+ * parse that CA bundle as it starts (~40 ms on these machines, whose environment sets it): strata
+ * waldump uses no TLS. The bench prints what the variable costs a Node start here (nodeStartCost).
+ */
+function commandEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', ...extra };
+  delete env['NODE_EXTRA_CA_CERTS'];
+  return env;
+}
+
+/** A bare Node start (`node -e 0`), best of 5, with the environment given. */
+function nodeStartMs(env: NodeJS.ProcessEnv): number {
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore', env });
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+/** What NODE_EXTRA_CA_CERTS, when set, costs a Node start here: the line the bench prints about it. */
+function nodeStartCost(): string {
+  const without = nodeStartMs(commandEnv());
+  if (process.env['NODE_EXTRA_CA_CERTS'] === undefined) return `a bare Node start: ${without.toFixed(0)} ms`;
+  const withIt = nodeStartMs({ ...process.env });
+  return `a bare Node start: ${without.toFixed(0)} ms without NODE_EXTRA_CA_CERTS, as the commands run, ${withIt.toFixed(0)} ms with it as this environment sets it`;
+}
+
 /** GNU time, to learn a child's CPU time (spawnSync does not say); NaN is printed without it. */
 const GNU_TIME = '/usr/bin/time';
 
@@ -135,8 +169,8 @@ function timeCommand(cmd: string, args: string[], env: Record<string, string> = 
   try {
     const t0 = performance.now();
     const r = timed
-      ? spawnSync(GNU_TIME, ['-f', '%U %S', '-o', timing, cmd, ...args], { stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, TZ: 'UTC', ...env } })
-      : spawnSync(cmd, args, { stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, TZ: 'UTC', ...env } });
+      ? spawnSync(GNU_TIME, ['-f', '%U %S', '-o', timing, cmd, ...args], { stdio: ['ignore', devnull, 'pipe'], env: commandEnv(env) })
+      : spawnSync(cmd, args, { stdio: ['ignore', devnull, 'pipe'], env: commandEnv(env) });
     const ms = performance.now() - t0;
     if (r.error) throw r.error;
     let cpuMs = NaN;
@@ -214,7 +248,9 @@ async function main(): Promise<void> {
 
     const line = (name: string, r: { ms: number; cpuMs: number }) =>
       `${name.padEnd(44)} ${(mb / (r.ms / 1000)).toFixed(0).padStart(7)} MiB/s ${((alone.records / (r.ms / 1000)) / 1e6).toFixed(2).padStart(7)} M rec/s ${r.ms.toFixed(0).padStart(8)} ms ${r.cpuMs.toFixed(0).padStart(8)} ms CPU\n`;
+    const startCost = nodeStartCost();
     process.stdout.write(`\nWAL: ${mb.toFixed(1)} MiB, ${alone.records} records, ${files.length} segments (best of ${runs}; CRC-32C: ${crc32cImplementation}${strataCrc32cAddon !== undefined ? ` (${strataCrc32cAddon.method})` : ''}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
+    process.stdout.write(`(commands run with TZ=UTC; ${startCost})\n`);
     const t = `${threads} thread${threads === 1 ? '' : 's'}`;
     process.stdout.write(line('strata decoder alone (in memory), 1 thread', alone));
     process.stdout.write(line('strata decoder alone, records reused, 1 thread', aloneReused));

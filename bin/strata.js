@@ -12,21 +12,24 @@ const cli = join(__dirname, '..', 'dist', 'src', 'cli');
 const argv = process.argv.slice(2);
 
 /**
- * strata runs from the one-file CommonJS bundle the build makes (scripts/bundle.js: it starts
- * sooner and runs faster than the modules) when there is one at least as new as main.js; without
- * one, and with STRATA_BUNDLE=0, from main.js and the modules tsc compiled.
+ * The one-file CommonJS bundle the build makes to run this subcommand from (scripts/bundle.js: it
+ * starts sooner and runs faster than the modules), if there is one at least as new as main.js:
+ * `waldump` has one of its own, every other subcommand runs from the whole command's. Without one,
+ * and with STRATA_BUNDLE=0, strata runs from main.js and the modules tsc compiled.
  */
-function bundled() {
-  if (process.env.STRATA_BUNDLE === '0') return false;
+function bundle() {
+  if (process.env.STRATA_BUNDLE === '0') return undefined;
+  const file = join(cli, argv[0] === 'waldump' ? 'waldump.bundle.cjs' : 'main.bundle.cjs');
   try {
-    return statSync(join(cli, 'main.bundle.cjs')).mtimeMs >= statSync(join(cli, 'main.js')).mtimeMs;
+    return statSync(file).mtimeMs >= statSync(join(cli, 'main.js')).mtimeMs ? file : undefined;
   } catch {
     // No bundle (esbuild not installed) or no build: main.js, or its own clear error.
-    return false;
+    return undefined;
   }
 }
 
-const loaded = bundled() ? Promise.resolve(require(join(cli, 'main.bundle.cjs'))) : import(pathToFileURL(join(cli, 'main.js')).href);
+const file = bundle();
+const loaded = file !== undefined ? Promise.resolve(require(file)) : import(pathToFileURL(join(cli, 'main.js')).href);
 
 loaded
   .then(({ main }) => main(argv))

@@ -87,7 +87,7 @@ for (const r of RUNS) {
           // the same bytes, the same last line on stderr, the same exit status as pg_waldump.
           const dist = new URL('../cli/', import.meta.url);
           assert.ok(
-            statSync(new URL('main.bundle.cjs', dist)).mtimeMs >= statSync(new URL('main.js', dist)).mtimeMs,
+            statSync(new URL('waldump.bundle.cjs', dist)).mtimeMs >= statSync(new URL('main.js', dist)).mtimeMs,
             'the build bundled strata waldump (npm run build runs scripts/bundle.js after tsc)',
           );
           for (const bundle of ['1', '0']) {
