@@ -16,6 +16,7 @@
  * Threads claim ranges through a shared counter, at most `RANGES_AHEAD_MAX` ahead of the last range
  * handed on, so the text waiting in memory stays bounded when the output is slow.
  */
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import type { WalStatsData } from '../wal/waldump.js';
@@ -29,6 +30,22 @@ import { CHUNK_BYTES, recycleChunk, workRange, type RangeOutput, type RangeWorkS
 let workerThreadsModule: typeof import('node:worker_threads') | undefined;
 function workerThreads(): typeof import('node:worker_threads') {
   return (workerThreadsModule ??= createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads'));
+}
+
+/**
+ * The workers' script: the build's CommonJS bundle of waldump-worker.js when there is one at least
+ * as new as it (scripts/bundle.js: one file to load, and code that runs faster; STRATA_BUNDLE=0
+ * says not to), else the module itself.
+ */
+function workerScript(): URL {
+  const module = new URL('./waldump-worker.js', import.meta.url);
+  if (process.env['STRATA_BUNDLE'] === '0') return module;
+  const bundle = new URL('./waldump-worker.bundle.cjs', import.meta.url);
+  try {
+    return statSync(bundle).mtimeMs >= statSync(module).mtimeMs ? bundle : module;
+  } catch {
+    return module;
+  }
 }
 
 /** How many ranges past the one being handed on may be claimed (their output waits in memory). */
@@ -173,7 +190,7 @@ export function dumpThreaded(
   for (let i = 0; i < workerCount; i++) {
     const { port1, port2 } = new MessageChannel();
     const setup: WorkerSetup = { shared, text, slotStates, worker: i, port: port2, base: job.base, ranges: job.ranges, spec: job.spec };
-    const w = new WorkerThread(new URL('./waldump-worker.js', import.meta.url), { workerData: setup, transferList: [port2] });
+    const w = new WorkerThread(workerScript(), { workerData: setup, transferList: [port2] });
     w.unref();
     workers.push(w);
     ports.push(port1);
