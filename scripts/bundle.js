@@ -31,13 +31,15 @@ const dist = join(root, 'dist');
  * What is bundled: the strata command; the same for `strata waldump` alone, with the modules of the
  * other subcommands left to be loaded (from beside main.js) if asked for, as `--help` does: a third
  * the size, it started 16 ms sooner, and a dump of 172 MiB of WAL took 469-487 ms from it against
- * 506-521 from the whole; the worker threads of `strata waldump --threads`; and the benchmark
- * that times strata waldump against pg_waldump.
+ * 506-521 from the whole; the worker threads of `strata waldump --threads`; the redo worker
+ * process (src/redo/worker/sandbox.ts runs it); and the benchmark that times strata waldump
+ * against pg_waldump.
  */
 const BUNDLES = [
   { entry: join(dist, 'src', 'cli', 'main.js'), outfile: join(dist, 'src', 'cli', 'main.bundle.cjs') },
   { entry: join(dist, 'src', 'cli', 'main.js'), outfile: join(dist, 'src', 'cli', 'waldump.bundle.cjs'), dynamicImportsOutside: true },
   { entry: join(dist, 'src', 'cli', 'waldump-worker.js'), outfile: join(dist, 'src', 'cli', 'waldump-worker.bundle.cjs') },
+  { entry: join(dist, 'src', 'redo', 'worker', 'main.js'), outfile: join(dist, 'src', 'redo', 'worker', 'main.bundle.cjs') },
   { entry: join(dist, 'bench', 'waldump.js'), outfile: join(dist, 'bench', 'waldump.bundle.cjs') },
 ];
 
