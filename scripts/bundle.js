@@ -16,7 +16,8 @@
 // The code is the same: strict mode, and each module's import.meta.url its own file's URL in
 // dist/ (made from the bundle's at run time), so every path a module makes from it (a worker
 // script beside it, the addon, bin/strata.js) is the one it made before. npm packages are loaded
-// from node_modules as before. Worker threads and child processes run their own scripts in dist/.
+// from node_modules as before. Worker threads and child processes run scripts of their own,
+// bundled below where they are hot (waldump's workers, the redo worker), else from dist/.
 //
 // Without esbuild (installed with --omit=dev) this warns and leaves no bundle: bin/strata.js
 // then runs main.js, as it does when the bundle is older than main.js (tsc run alone).
