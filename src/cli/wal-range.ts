@@ -16,7 +16,7 @@ import { readU32 } from '../pg/bytes.js';
 import { XLOG_BLCKSZ } from '../pg/constants.js';
 import { lsn, walFileName } from '../pg/lsn.js';
 import { WalDecoder, WalDecoderScratch } from '../wal/decoder.js';
-import { WalDecodeError, walEndText } from '../wal/errors.js';
+import { walEndText } from '../wal/errors.js';
 import type { WalRecord } from '../wal/record.js';
 
 /** Two buffers of this size are read into in turn (records die in the callback). */
@@ -181,14 +181,11 @@ class RangeDecoder {
     const decoder = this.decoder;
     decoder.push(chunk);
     for (;;) {
-      let r: WalRecord | undefined;
-      try {
-        r = decoder.next();
-      } catch (e) {
-        if (!(e instanceof WalDecodeError)) throw e;
-        return this.finish(walEndText(e, this.lastRead, o.start));
+      const r = decoder.nextOrEnd();
+      if (r === undefined) {
+        const end = decoder.endError;
+        return end === undefined ? undefined : this.finish(walEndText(end, this.lastRead, o.start));
       }
-      if (r === undefined) return undefined;
       const at = r.lsnNumber;
       this.lastRead = at;
       if (at < o.start) continue;

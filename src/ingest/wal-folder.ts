@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { pageStart, segmentNumber, segmentOffset, segmentStart, walFileName, type Lsn } from '../pg/lsn.js';
 import { WalDecoder } from '../wal/decoder.js';
-import { WalDecodeError, walEndText } from '../wal/errors.js';
+import { walEndText } from '../wal/errors.js';
 import type { WalRecord } from '../wal/record.js';
 
 /** How much of a segment one read takes. */
@@ -66,14 +66,12 @@ export function* walRecords(o: WalReadOptions): Generator<WalRecord, string | un
         pos += n;
         decoder.push(n === chunk.length ? chunk : chunk.subarray(0, n));
         for (;;) {
-          let r: WalRecord | undefined;
-          try {
-            r = decoder.next();
-          } catch (e) {
-            if (!(e instanceof WalDecodeError)) throw e;
-            return walEndText(e, lastRead, o.start);
+          const r = decoder.nextOrEnd();
+          if (r === undefined) {
+            const end = decoder.endError;
+            if (end !== undefined) return walEndText(end, lastRead, o.start);
+            break;
           }
-          if (r === undefined) break;
           lastRead = r.lsnNumber;
           if (r.lsnNumber < startNumber) continue;
           yield r;

@@ -267,6 +267,19 @@ export class WalDecoder {
     }
   }
 
+  /**
+   * `next()` for a loop that stops where valid WAL ends: undefined both when more bytes are needed
+   * and when decoding has ended, which `endError` then says (errors of any other kind still throw).
+   */
+  nextOrEnd(): WalRecord | undefined {
+    try {
+      return this.next();
+    } catch (e) {
+      if (e instanceof WalDecodeError) return undefined;
+      throw e;
+    }
+  }
+
   /** The error that ended decoding, if any. */
   get endError(): WalDecodeError | undefined {
     return this.error;
@@ -596,10 +609,6 @@ export function decodeAll(bytes: Uint8Array, options: WalDecoderOptions): { reco
   d.push(bytes);
   d.finish();
   const records: WalRecord[] = [];
-  try {
-    for (const r of d.records()) records.push(r);
-  } catch (e) {
-    if (!(e instanceof WalDecodeError)) throw e;
-  }
+  for (let r = d.nextOrEnd(); r !== undefined; r = d.nextOrEnd()) records.push(r);
   return { records, end: d.endError };
 }
